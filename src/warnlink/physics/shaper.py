@@ -25,6 +25,7 @@ from warnlink.physics.missiles import CLASSES, MissileClass
 
 QUALIFIERS = ("approx", "at_least", "well_above", "at_most")
 _SHAPER_OPTS = PhysicsOptions(rtol=1e-8, atol_m=1e-2, hmax_s=60.0)
+"""Looser tolerances for the search; the figures reported come from a flight at the defaults."""
 _FT_WEIGHT = 0.3
 
 
@@ -98,9 +99,8 @@ def _shape_with(missile: MissileClass, lat, lon, bearing_deg, apogee: Figure, rn
                 flight_time: Figure | None, variant: str) -> Profile:
     margin = 0.03
 
-    def run(x):
-        f = fly(missile, lat, lon, x[2], x[0], x[1], variant=variant, separate_stages=False,
-                opts=_SHAPER_OPTS)
+    def run(x, opts=_SHAPER_OPTS):
+        f = fly(missile, lat, lon, x[2], x[0], x[1], variant=variant, separate_stages=False, opts=opts)
         w = f.warhead
         h_m, _ = w.apogee()
         ilat, ilon = w.impact_point()
@@ -115,19 +115,35 @@ def _shape_with(missile: MissileClass, lat, lon, bearing_deg, apogee: Figure, rn
             r.append(_FT_WEIGHT * flight_time.error(ft, margin))
         return np.array(r)
 
-    # coarse start: loft over a geometric grid, energy over a few cut-offs
-    best, best_x = np.inf, None
+    # coarse start: loft over a geometric grid, energy over a few cut-offs; refine the best few
+    starts = []
     for cut in (1.0, 0.85, 0.7, 0.55, 0.4, 0.25):
         for kick in np.geomspace(0.1, 70.0, 24):
             x = np.array([kick, cut, bearing_deg])
-            cost = float(np.sum(residuals(x)[:2] ** 2))
-            if cost < best:
-                best, best_x = cost, x
-    sol = least_squares(residuals, best_x, bounds=([0.05, 0.1, bearing_deg - 40], [85.0, 1.0, bearing_deg + 40]),
-                        x_scale=[1.0, 0.05, 1.0], diff_step=1e-5, xtol=1e-10, ftol=1e-12, max_nfev=100)
-    ap, rg, ft, _, _ = run(sol.x)
-    ok = apogee.ok(ap, 0.02) and rng.ok(rg, 0.02) and (flight_time is None or flight_time.ok(ft, 0.10))
-    return Profile(missile.name, float(sol.x[2]), float(sol.x[0]), float(sol.x[1]), ap, rg, ft, ok, variant)
+            starts.append((float(np.sum(residuals(x)[:2] ** 2)), x))
+    starts.sort(key=lambda c: c[0])
+    first = None
+    for _, x0 in starts[:3]:
+        sol = least_squares(residuals, x0, bounds=([0.05, 0.1, bearing_deg - 40], [85.0, 1.0, bearing_deg + 40]),
+                            x_scale=[1.0, 0.05, 1.0], diff_step=1e-5, xtol=1e-10, ftol=1e-12, max_nfev=100)
+        ap, rg, ft, _, _ = run(sol.x, PhysicsOptions())  # the figures at full accuracy
+        ok = apogee.ok(ap, 0.02) and rng.ok(rg, 0.02) and (flight_time is None or flight_time.ok(ft, 0.10))
+        prof = Profile(missile.name, float(sol.x[2]), float(sol.x[0]), float(sol.x[1]), ap, rg, ft, ok, variant)
+        if ok:
+            return prof
+        first = first or prof
+    return first
+
+
+def required_speed_m_s(apogee_km: float, range_km: float) -> float:
+    """Rough burnout speed [m/s] a flight needs: the larger of the vertical speed that reaches the
+    apogee and the minimum-energy speed for the range (spherical Earth, no losses)."""
+    r = 6_371_000.0
+    mu = 3.986004418e14
+    v_up = math.sqrt(2 * mu * (1 / r - 1 / (r + apogee_km * 1e3)))
+    s = math.sin(min(range_km * 1e3 / r, math.pi) / 2)
+    v_range = math.sqrt(mu / r * 2 * s / (1 + s))
+    return max(v_up, v_range)
 
 
 def shape(
@@ -145,7 +161,8 @@ def shape(
     """Shape a flight from the launch point to reproduce the published figures.
 
     Give ``impact`` (lat, lon [deg]) or ``azimuth_deg`` (bearing of the impact from the launch point).
-    ``missile`` names the preferred class (default: chosen by energy, smallest first); larger classes
+    ``missile`` names the preferred class (default: the smallest with the energy, see
+    ``required_speed_m_s``); larger classes
     are tried in turn when it cannot fly the figures. Figures: apogee and range [km], flight time [s].
     """
     if (impact is None) == (azimuth_deg is None):
@@ -154,7 +171,12 @@ def shape(
     names = list(CLASSES)
     if missile is not None and missile not in CLASSES:
         raise KeyError(f"unknown missile class {missile!r}; known: {', '.join(names)}")
-    start = names.index(missile) if missile else 0
+    if missile:
+        start = names.index(missile)
+    else:  # smallest class whose ideal velocity, less 20% losses, reaches the required speed
+        need = required_speed_m_s(apogee.interval()[0], range_.interval()[0])
+        start = next((i for i, n in enumerate(names) if 0.8 * CLASSES[n].ideal_delta_v_m_s >= need),
+                     len(names) - 1)
     variants = [variant] if variant != "ballistic" else ["ballistic", "pullup", "glide"]
     candidates = [(n, v) for n in names[start:] for v in variants]
     first = None

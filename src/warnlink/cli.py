@@ -1,0 +1,314 @@
+"""The ``warnlink`` command. Run ``warnlink --help``; every subcommand has its own ``--help``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="warnlink: real-time multi-nation ballistic missile warning data sharing "
+    "(open model of the US-Japan-ROK mechanism; public data, NOTIONAL sensor performance).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+catalog_app = typer.Typer(help="The catalogue of real DPRK launches (public figures).", no_args_is_help=True)
+scenario_app = typer.Typer(help="Scenario files: make, check.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(scenario_app, name="scenario")
+
+err = Console(stderr=True)
+out = Console()
+
+CatalogOpt = Annotated[Path | None, typer.Option("--catalog", help="Catalogue CSV with the packaged file's columns "
+                                                  "(default: the packaged catalogue).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def _fail(msg: str, code: int = 2):
+    err.print(f"[red]error:[/red] {msg}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _latlon(text: str, name: str) -> tuple[float, float]:
+    try:
+        lat, lon = (float(v) for v in text.split(","))
+    except ValueError:
+        _fail(f"{name} must be LAT,LON in degrees, got {text!r}")
+    if not (-90 <= lat <= 90 and -180 <= lon <= 360):
+        _fail(f"{name} {text!r} is outside the globe")
+    return lat, lon
+
+
+def _load_catalog(path):
+    from warnlink.scenario.catalog import CatalogError, load_catalog
+
+    try:
+        return load_catalog(path)
+    except CatalogError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def trajectory(
+    launch: Annotated[str, typer.Option(help="Launch point LAT,LON [deg].")],
+    apogee_km: Annotated[float, typer.Option("--apogee-km", help="Published apogee [km].")],
+    range_km: Annotated[float, typer.Option("--range-km", help="Published ground range [km].")],
+    impact: Annotated[str | None, typer.Option(help="Impact point LAT,LON [deg] (sets the direction).")] = None,
+    azimuth: Annotated[float | None, typer.Option(help="Bearing of the impact from the launch [deg].")] = None,
+    flight_time_min: Annotated[float | None, typer.Option("--flight-time-min", help="Published flight time "
+                                                                                       "[min].")] = None,
+    missile: Annotated[str | None, typer.Option(help="Preferred notional class (default: smallest that "
+                                                     "flies it).")] = None,
+    variant: Annotated[str, typer.Option(help="ballistic, pullup or glide.")] = "ballistic",
+    as_json: JsonOpt = False,
+):
+    """Shape a flight to published apogee and range (and flight time) and print what it gives."""
+    from warnlink.physics import Figure, fly, get_class, shape
+
+    lat, lon = _latlon(launch, "--launch")
+    if (impact is None) == (azimuth is None):
+        _fail("give exactly one of --impact or --azimuth")
+    try:
+        direction = {"impact": _latlon(impact, "--impact")} if impact else {"azimuth_deg": azimuth}
+        ft = Figure(flight_time_min * 60.0) if flight_time_min else None
+        prof = shape(lat, lon, apogee=Figure(apogee_km), range_=Figure(range_km), flight_time=ft,
+                     missile=missile, variant=variant, **direction)
+        flight = fly(get_class(prof.missile), lat, lon, prof.azimuth_deg, prof.kick_deg, prof.cutoff,
+                     variant=prof.variant)
+    except (ValueError, KeyError) as exc:
+        _fail(str(exc).strip("'\""))
+    fig = flight.figures()
+    result = {
+        **{k: round(v, 6) for k, v in fig.items()},
+        "missile": prof.missile,
+        "variant": prof.variant,
+        "launch_azimuth_deg": round(prof.azimuth_deg, 6),
+        "kick_deg": round(prof.kick_deg, 6),
+        "cutoff": round(prof.cutoff, 6),
+        "converged": prof.converged,
+        "objects": [{"object_id": o.object_id, "kind": o.kind, "impact_time_s": round(o.t_end, 3),
+                     "impact_lat": round(o.impact_point()[0], 6), "impact_lon": round(o.impact_point()[1], 6)}
+                    for o in flight.objects],
+    }
+    if as_json:
+        print(json.dumps(result))
+        return
+    t = Table(title=f"{prof.missile} ({prof.variant}), NOTIONAL performance")
+    t.add_column("figure")
+    t.add_column("value", justify="right")
+    for k in ("apogee_km", "range_km", "flight_time_s", "burnout_time_s", "impact_lat", "impact_lon",
+              "launch_azimuth_deg", "kick_deg", "cutoff"):
+        t.add_row(k, f"{result[k]:.3f}")
+    out.print(t)
+    if not prof.converged:
+        err.print("[yellow]warning:[/yellow] no notional class reproduces these figures within target")
+
+
+def _check_one(args):
+    from warnlink.scenario.catalog import check_entry, reproduce
+
+    ev = args
+    return check_entry(ev, reproduce(ev))
+
+
+@catalog_app.command("check")
+def catalog_check(
+    catalog: CatalogOpt = None,
+    as_json: JsonOpt = False,
+    jobs: Annotated[int, typer.Option(help="Worker processes (default: all cores).")] = 0,
+):
+    """Reproduce every event with a published apogee or range; compare with the published figures.
+
+    Targets: apogee and range within 2% (inside [v, 1.2 v] for "at least" figures), flight time
+    within 10%. Exit code 1 when an event misses.
+    """
+    events = [e for e in _load_catalog(catalog) if e.has_figures]
+    jobs = jobs or os.cpu_count() or 1
+    if jobs > 1:
+        with ProcessPoolExecutor(jobs) as pool:
+            rows = list(pool.map(_check_one, events))
+    else:
+        rows = [_check_one(e) for e in events]
+    if as_json:
+        print(json.dumps(rows))
+    else:
+        print(catalog_table_markdown(rows))
+    if not all(r["within_target"] for r in rows):
+        raise typer.Exit(1)
+
+
+def catalog_table_markdown(rows: list[dict]) -> str:
+    """The ``catalog check`` rows as a Markdown table (as in the README)."""
+    q = {"approx": "", "at_least": ">", "well_above": ">>", "at_most": "<", None: ""}
+
+    def f(v, qual=None):
+        return "-" if v is None else f"{q[qual]}{v:g}"
+
+    lines = ["| event | class (variant) | apogee km pub. | repr. | range km pub. | repr. | time min pub. | repr. | ok |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        p, x = r["published"], r["reproduced"]
+        lines.append(
+            f"| {r['event_id']} | {r['missile']} ({r['variant']}) | {f(p['apogee_km'], p['apogee_qualifier'])} | "
+            f"{x['apogee_km']:.0f} | {f(p['range_km'], p['range_qualifier'])} | {x['range_km']:.0f} | "
+            f"{f(p['flight_time_min'])} | {x['flight_time_min']:.1f} | {'yes' if r['within_target'] else 'NO'} |")
+    return "\n".join(lines)
+
+
+@catalog_app.command("list")
+def catalog_list(catalog: CatalogOpt = None, as_json: JsonOpt = False):
+    """List the catalogue's events with their published figures and verdicts."""
+    events = _load_catalog(catalog)
+    rows = [{"event_id": e.event_id, "launch_time_utc": e.launch_time.isoformat(), "missile_type": e.missile_type,
+             "apogee_km": e.apogee.value if e.apogee else None, "range_km": e.range.value if e.range else None,
+             "flight_time_min": e.flight_time_min.value if e.flight_time_min else None,
+             "japan_eez": e.impact_japan_eez, "overflew_japan": e.overflew_japan} for e in events]
+    if as_json:
+        print(json.dumps(rows))
+        return
+    t = Table(title="DPRK launches (public figures)")
+    for c in ("event_id", "missile_type", "apogee_km", "range_km", "flight_time_min", "japan_eez"):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*("-" if r[c] is None else str(r[c])[:40] for c in
+                    ("event_id", "missile_type", "apogee_km", "range_km", "flight_time_min", "japan_eez")))
+    out.print(t)
+
+
+@scenario_app.command("from-history")
+def scenario_from_history(
+    event_id: Annotated[str, typer.Argument(help="Catalogue event id, e.g. 2022-11-18_1.")],
+    catalog: CatalogOpt = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here (default: stdout).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed written into the scenario.")] = 0,
+):
+    """Write an exercise scenario that reproduces a catalogue event."""
+    from warnlink.scenario.catalog import find_event
+    from warnlink.scenario.history import scenario_from_event
+    from warnlink.scenario.model import dump_scenario
+
+    try:
+        ev = find_event(_load_catalog(catalog), event_id)
+    except KeyError as exc:
+        _fail(str(exc).strip("'\""))
+    text = dump_scenario(scenario_from_event(ev, seed=seed), output)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        err.print(f"wrote {output}")
+
+
+@scenario_app.command("check")
+def scenario_check(path: Annotated[Path, typer.Argument(help="Scenario file (.yaml or .toml).")]):
+    """Check a scenario file; print what is wrong and where, or a summary."""
+    sc = _load_scenario(path)
+    out.print(f"{path}: ok - {sc.name}, {len(sc.launches)} launch(es), "
+              f"{'EXERCISE' if sc.exercise else 'ACTUAL'}, seed {sc.seed}", highlight=False)
+
+
+def _load_scenario(path):
+    from warnlink.scenario.model import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(path)
+    except ScenarioError as exc:
+        _fail(str(exc))
+
+
+def _run_simulation(sc, quiet: bool = False):
+    from rich.progress import Progress
+
+    from warnlink.scenario.simulate import simulate
+
+    with Progress(console=err, transient=True, disable=quiet) as bar:
+        task = bar.add_task("sensors", total=None)
+
+        def tick(name):
+            bar.update(task, advance=1, description=name)
+
+        try:
+            return simulate(sc, progress=tick)
+        except ValueError as exc:
+            _fail(str(exc))
+
+
+@app.command()
+def simulate(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (.yaml or .toml).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output directory.")],
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+):
+    """Simulate a scenario: write sensor reports (JSON Lines, Parquet) and truth (Parquet) to a directory."""
+    from warnlink.scenario.simulate import write_outputs
+
+    sc = _load_scenario(scenario)
+    sim = _run_simulation(sc, quiet)
+    paths = write_outputs(sim, output)
+    err.print(f"{len(sim.reports)} reports from {len(sim.sensors)} sensors, {len(sim.objects)} objects, "
+              f"{sim.duration_s:.0f} s simulated ({'EXERCISE' if sc.exercise else 'ACTUAL'}) -> {output}",
+              highlight=False)
+    for p in paths.values():
+        err.print(f"  {p}", highlight=False)
+
+
+@app.command()
+def demo(
+    event: Annotated[str, typer.Option(help="Catalogue event to replay.")] = "2022-10-04_1",
+    catalog: CatalogOpt = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Also write the simulation here.")] = None,
+    headless: Annotated[bool, typer.Option("--headless", help="No interactive display (the only mode so "
+                                                               "far).")] = True,
+):
+    """Run the main job on the embedded default: reproduce a real launch and sense it with the notional
+    three-nation laydown; print the flight and what each nation's sensors reported."""
+    from warnlink.scenario.catalog import find_event
+    from warnlink.scenario.history import scenario_from_event
+    from warnlink.scenario.simulate import write_outputs
+
+    try:
+        ev = find_event(_load_catalog(catalog), event)
+    except KeyError as exc:
+        _fail(str(exc).strip("'\""))
+    sc = scenario_from_event(ev)
+    sim = _run_simulation(sc)
+    prof = sim.profiles[ev.event_id]
+    out.print(f"[bold]EXERCISE[/bold] - {ev.event_id}: {ev.missile_type}", highlight=False)
+    out.print(f"  flown as {prof.missile} ({prof.variant}): apogee {prof.apogee_km:.0f} km, range "
+              f"{prof.range_km:.0f} km, flight {prof.flight_time_s / 60:.1f} min "
+              f"(published: {ev.apogee.value if ev.apogee else '-'} km, {ev.range.value if ev.range else '-'} km, "
+              f"{ev.flight_time_min.value if ev.flight_time_min else '-'} min)", highlight=False)
+    t = Table(title="Sensor reports by sensor (NOTIONAL performance)")
+    for c in ("sensor", "nation", "kind", "reports", "first report s", "false alarms"):
+        t.add_column(c)
+    r = sim.reports
+    launch_s = (ev.launch_time - sim.epoch).total_seconds()
+    for i, s in enumerate(sim.sensors):
+        m = r.sensor == i
+        if not m.any():
+            t.add_row(s.sensor_id, s.nation, s.kind, "0", "-", "0")
+            continue
+        first = r.t_s[m & (r.truth >= 0)]
+        t.add_row(s.sensor_id, s.nation, s.kind, str(int(m.sum())),
+                  f"{first.min() - launch_s:.1f}" if len(first) else "-", str(int((m & (r.truth < 0)).sum())))
+    out.print(t)
+    if output:
+        write_outputs(sim, output)
+        err.print(f"wrote {output}")
+
+
+def main():
+    """Entry point of the ``warnlink`` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
