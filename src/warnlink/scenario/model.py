@@ -155,7 +155,8 @@ def decode_scenario(text: str | bytes, fmt: str = "yaml", where: str = "<scenari
     try:
         sc = decoder(text, type=Scenario)
     except msgspec.ValidationError as exc:
-        raise ScenarioError(f"{where}: {exc}") from None
+        msg = str(exc) if " - at `" in str(exc) else f"{exc} - at `$`"
+        raise ScenarioError(f"{where}: {msg}") from None
     except msgspec.DecodeError as exc:
         raise ScenarioError(f"{where}: not valid {fmt.upper()}: {exc}") from None
     _check(sc, where)

@@ -205,24 +205,21 @@ def _parse_row(row: _Row) -> SensorSpec:
         if (end - start) % 360.0 == 0.0:
             row.fail(SECTOR_COLUMNS[1], "the sector end must differ from its start (leave both empty for 360)")
         sector = (start, end)
-    try:
-        return SensorSpec(
-            sensor_id=row.text("sensor_id"),
-            nation=row.text("nation"),
-            kind=kind,
-            name=row.text("name"),
-            lat_deg=lat,
-            lon_deg=lon,
-            alt_m=alt,
-            max_range_m=max_range_km * 1_000.0,
-            min_elevation_rad=math.radians(min_el_deg),
-            update_s=update_s,
-            sigma_range_m=sigma_range,
-            sigma_angle_rad=sigma_angle_mrad * 1e-3,
-            azimuth_sector_deg=sector,
-        )
-    except LaydownError as e:  # pragma: no cover - the row checks above catch these first
-        raise LaydownError(f"{row.path}: row {row.line}: {e}") from None
+    return SensorSpec(
+        sensor_id=row.text("sensor_id"),
+        nation=row.text("nation"),
+        kind=kind,
+        name=row.text("name"),
+        lat_deg=lat,
+        lon_deg=lon,
+        alt_m=alt,
+        max_range_m=max_range_km * 1_000.0,
+        min_elevation_rad=math.radians(min_el_deg),
+        update_s=update_s,
+        sigma_range_m=sigma_range,
+        sigma_angle_rad=sigma_angle_mrad * 1e-3,
+        azimuth_sector_deg=sector,
+    )
 
 
 def load_laydown(path=None, nations=None) -> list[SensorSpec]:
