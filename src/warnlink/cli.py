@@ -153,7 +153,8 @@ def catalog_table_markdown(rows: list[dict]) -> str:
     def f(v, qual=None):
         return "-" if v is None else f"{q[qual]}{v:g}"
 
-    lines = ["| event | class (variant) | apogee km pub. | repr. | range km pub. | repr. | time min pub. | repr. | ok |",
+    lines = ["| event | class (variant) | apogee km pub. | repr. | range km pub. | repr. | time min pub. | repr. "
+             "| ok |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         p, x = r["published"], r["reproduced"]
@@ -288,7 +289,7 @@ def demo(
               f"{ev.flight_time_min.value if ev.flight_time_min else '-'} min)", highlight=False)
     t = Table(title="Sensor reports by sensor (NOTIONAL performance)")
     for c in ("sensor", "nation", "kind", "reports", "first report s", "false alarms"):
-        t.add_column(c)
+        t.add_column(c, no_wrap=c in ("sensor", "kind"))
     r = sim.reports
     launch_s = (ev.launch_time - sim.epoch).total_seconds()
     for i, s in enumerate(sim.sensors):

@@ -46,7 +46,8 @@ def _rewrite(src, dst, edit):
     ("edit", "words"),
     [
         (lambda f, r: ([c for c in f if c != "range_km"], r), "missing column(s): range_km"),
-        (lambda f, r: (f, [{**r[0], "apogee_km": "high"}, *r[1:]]), "row 2: column 'apogee_km': 'high' is not a number"),
+        (lambda f, r: (f, [{**r[0], "apogee_km": "high"}, *r[1:]]),
+         "row 2: column 'apogee_km': 'high' is not a number"),
         (lambda f, r: (f, [*r, r[0]]), "duplicate event_id"),
         (lambda f, r: (f, [{**r[0], "launch_lat": "95"}, *r[1:]]), "row 2: launch point"),
         (lambda f, r: (f, [{**r[0], "range_qualifier": "maybe"}, *r[1:]]), "unknown qualifier"),

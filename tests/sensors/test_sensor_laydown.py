@@ -167,7 +167,7 @@ def test_bad_file_names_file_row_and_column(tmp_path, mutate, line, column, word
 
 
 def test_missing_and_empty_files(tmp_path):
-    with pytest.raises(LaydownError, match="nope.csv"):
+    with pytest.raises(LaydownError, match=r"nope\.csv"):
         load_laydown(tmp_path / "nope.csv")
     header_only = _write(tmp_path, _rows()[:1], "header_only.csv")
     with pytest.raises(LaydownError, match="no sensors"):

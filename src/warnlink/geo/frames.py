@@ -72,6 +72,7 @@ def enu_basis(lat, lon, deg: bool = False):
     lat, lon = np.asarray(lat, float), np.asarray(lon, float)
     if deg:
         lat, lon = np.radians(lat), np.radians(lon)
+    lat, lon = np.broadcast_arrays(lat, lon)  # a scalar lon with an array lat (or vice versa)
     sl, cl, so, co = np.sin(lat), np.cos(lat), np.sin(lon), np.cos(lon)
     east = np.stack([-so, co, np.zeros_like(so * cl)], axis=-1)
     north = np.stack([-sl * co, -sl * so, cl], axis=-1)
@@ -115,7 +116,7 @@ def enu2aer(e, n, u, deg: bool = False):
     """East, north, up [m] to azimuth (from north, clockwise, [0, 2pi)), elevation, slant range [m]."""
     e, n, u = np.asarray(e, float), np.asarray(n, float), np.asarray(u, float)
     horiz = np.hypot(e, n)
-    az = np.mod(np.arctan2(e, n), 2.0 * np.pi)
+    az = np.mod(np.mod(np.arctan2(e, n), 2.0 * np.pi), 2.0 * np.pi)  # 2nd mod: -tiny -> 2pi -> 0
     el = np.arctan2(u, horiz)
     rng = np.hypot(horiz, u)
     if deg:

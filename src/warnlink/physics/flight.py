@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from warnlink.geo import ecef2geodetic, enu_basis, geodetic2ecef, inverse
-from warnlink.physics import integrator as I
+from warnlink.physics import integrator as ig
 from warnlink.physics.missiles import MissileClass
 
 PULLUP_LD = 2.0
@@ -161,14 +161,14 @@ class Flight:
 
 
 def _params(opts: PhysicsOptions, **kw) -> np.ndarray:
-    p = np.zeros(I.P_SIZE)
-    p[I.P_ROT] = float(opts.rotation)
-    p[I.P_J2] = float(opts.j2)
-    p[I.P_DRAG] = float(opts.drag)
-    p[I.P_LIFT_T1] = np.inf
-    p[I.P_KICK_DT] = 1.0
+    p = np.zeros(ig.P_SIZE)
+    p[ig.P_ROT] = float(opts.rotation)
+    p[ig.P_J2] = float(opts.j2)
+    p[ig.P_DRAG] = float(opts.drag)
+    p[ig.P_LIFT_T1] = np.inf
+    p[ig.P_KICK_DT] = 1.0
     for k, v in kw.items():
-        p[getattr(I, "P_" + k.upper())] = v
+        p[getattr(ig, "P_" + k.upper())] = v
     return p
 
 
@@ -178,9 +178,9 @@ def propagate(y0, t0: float, t1: float, p: np.ndarray, opts: PhysicsOptions):
     y, t = np.asarray(y0, float), float(t0)
     h0 = 0.1
     while True:
-        ts, ys, ds, n, status = I.integrate(y, t, t1, p, opts.rtol, opts.atol_m, h0, opts.hmax_s, 4096)
+        ts, ys, ds, n, status = ig.integrate(y, t, t1, p, opts.rtol, opts.atol_m, h0, opts.hmax_s, 4096)
         chunks.append((ts[:n], ys[:n], ds[:n]))
-        if status != I.STATUS_FULL:
+        if status != ig.STATUS_FULL:
             break
         y, t = ys[n - 1].copy(), float(ts[n - 1])
         h0 = float(ts[n - 1] - ts[n - 2])
@@ -198,7 +198,7 @@ def coast(y0, t0: float, mass_kg: float, cda_m2: float, opts: PhysicsOptions, t_
     """Unpowered flight from (t0, y0) to impact on the ellipsoid (or ``t_max``)."""
     p = _params(opts, mode=0, mass0=mass_kg, t0=t0, cda=cda_m2, ground=1, **lift)
     t, y, d, status = propagate(y0, t0, t_max, p, opts)
-    return t, y, d, status == I.STATUS_GROUND
+    return t, y, d, status == ig.STATUS_GROUND
 
 
 def fly(
@@ -256,12 +256,12 @@ def fly(
             p = _params(opts, mode=mode, mass0=mass - st.mass_flow_kg_s * (t - t_ign), t0=t,
                         kick=np.radians(kick_deg), kick_t0=t_ign + missile.vertical_rise_s,
                         kick_dt=missile.pitchover_s, **common)
-            p[I.P_MASS0] = mass
-            p[I.P_T0] = t_ign
+            p[ig.P_MASS0] = mass
+            p[ig.P_T0] = t_ign
             ts, ys, ds, status = propagate(y, t, t_ign + t_end_rel, p, opts)
             nodes.append((ts, ys, ds))
             y, t = ys[-1].copy(), float(ts[-1])
-            if status == I.STATUS_GROUND:
+            if status == ig.STATUS_GROUND:
                 crashed = True
                 break
         burns.append((t_ign, t))

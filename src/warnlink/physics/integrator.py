@@ -41,7 +41,7 @@ P_J2 = 13  # 1: J2 gravity; 0: point mass
 P_DRAG = 14  # 1: drag on
 P_LIFT_LD = 15  # lift-to-drag ratio (0: no lift)
 P_LIFT_ALT = 16  # lift acts only below this altitude [m]
-P_LIFT_MODE = 17  # 1: pull-up (lift only while descending, fading in over 5 deg); 2: glide (lift whenever below P_LIFT_ALT)
+P_LIFT_MODE = 17  # 1: pull-up (lift only descending, fading in over 5 deg); 2: glide (whenever below P_LIFT_ALT)
 P_LIFT_T1 = 18  # lift acts only before this time [s]
 P_GROUND = 19  # 1: stop when the object descends through the ellipsoid (h = 0)
 P_SIZE = 20

@@ -152,7 +152,7 @@ def simulate(sc: Scenario, progress: Callable[[str], None] | None = None) -> Sim
         phase = rng.uniform(0.0, spec.update_s)
         times = np.arange(phase, duration, spec.update_s)
         observe = observe_ir if spec.kind == "ir_geo" else observe_radar
-        b = observe(spec, i, triples, times, rng)
+        b = observe(spec, i, triples, times, rng=rng)
         b.sensors, b.objects = sensor_ids, names
         batches.append(b)
         if progress:
@@ -200,9 +200,9 @@ def truth_table(sim: Simulation, step_s: float = TRUTH_STEP_S) -> pa.Table:
 def reports_table(sim: Simulation) -> pa.Table:
     """The reports as an Arrow table (one row per report; z and cov as fixed-size lists)."""
     r = sim.reports
-    sensors = np.array(r.sensors + [""], dtype=object)
+    sensors = np.array([*r.sensors, ""], dtype=object)
     spec_by_id = {s.sensor_id: s for s in sim.sensors}
-    nations = np.array([spec_by_id[s].nation for s in r.sensors] + [""], dtype=object)
+    nations = np.array([*(spec_by_id[s].nation for s in r.sensors), ""], dtype=object)
     n = len(r)
     return pa.table({
         "t_s": r.t_s,

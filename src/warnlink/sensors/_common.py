@@ -38,7 +38,8 @@ def resolve_objects(objects, t_offset_s: float, n_objects_total: int | None):
     for pos, item in enumerate(objects):
         if isinstance(item, tuple):
             if len(item) != 3:
-                raise ValueError(f"object {pos}: expected (trajectory, offset_s, global_index), got {len(item)} items")
+                raise ValueError(f"object {pos}: expected (trajectory, offset_s, global_index), "
+                                 f"got {len(item)} items")
             traj, off, idx = item
         else:
             traj, off, idx = item, t_offset_s, pos

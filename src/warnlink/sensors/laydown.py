@@ -103,7 +103,8 @@ class SensorSpec:
 
     def __post_init__(self):
         if self.kind not in KINDS:
-            raise LaydownError(f"sensor {self.sensor_id}: unknown kind {self.kind!r}; known: {', '.join(KINDS)}")
+            raise LaydownError(f"sensor {self.sensor_id}: unknown kind {self.kind!r}; "
+                               f"known: {', '.join(KINDS)}")
         if self.measures_range_rate is None:
             object.__setattr__(self, "measures_range_rate", self.kind == "radar_xband")
         if self.azimuth_sector_deg is not None:
@@ -203,7 +204,8 @@ def _parse_row(row: _Row) -> SensorSpec:
         start = row.number(SECTOR_COLUMNS[0], lo=-360.0, hi=360.0)
         end = row.number(SECTOR_COLUMNS[1], lo=-360.0, hi=360.0)
         if (end - start) % 360.0 == 0.0:
-            row.fail(SECTOR_COLUMNS[1], "the sector end must differ from its start (leave both empty for 360)")
+            row.fail(SECTOR_COLUMNS[1], "the sector end must differ from its start "
+                     "(leave both empty for 360 degrees)")
         sector = (start, end)
     return SensorSpec(
         sensor_id=row.text("sensor_id"),
@@ -256,7 +258,8 @@ def load_laydown(path=None, nations=None) -> list[SensorSpec]:
             row.fail(header[-1], f"row has more cells than the header's {len(header)} columns")
         spec = _parse_row(row)
         if spec.sensor_id in seen:
-            row.fail("sensor_id", f"duplicate sensor_id {spec.sensor_id!r} (first on row {seen[spec.sensor_id]})")
+            row.fail("sensor_id",
+                     f"duplicate sensor_id {spec.sensor_id!r} (first on row {seen[spec.sensor_id]})")
         seen[spec.sensor_id] = row.line
         specs.append(spec)
     if not specs:

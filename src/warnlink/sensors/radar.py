@@ -104,13 +104,15 @@ def radar_visible(spec: SensorSpec, pos_ecef_m, measurement=None) -> np.ndarray:
     if measurement is None:
         measurement = radar_measurement(spec, pos, np.zeros_like(pos))
     rng, az, el = measurement[..., 0], measurement[..., 1], measurement[..., 2]
-    ok = (rng <= spec.max_range_m) & (el >= spec.min_elevation_rad) & in_azimuth_sector(az, spec.azimuth_sector_deg)
+    ok = (rng <= spec.max_range_m) & (el >= spec.min_elevation_rad)
+    ok &= in_azimuth_sector(az, spec.azimuth_sector_deg)
     site = np.broadcast_to(spec.position_ecef_m, pos.shape)
     return ok & ~ray_hits_ellipsoid(site, pos, shrink_m=MASK_SHRINK_M)
 
 
 def radar_sigmas(spec: SensorSpec) -> np.ndarray:
-    """1-sigma noise (4,): range [m], azimuth [rad], elevation [rad], range-rate [m/s] (NaN if not measured)."""
+    """1-sigma noise (4,): range [m], azimuth [rad], elevation [rad], range-rate [m/s] (NaN if the
+    radar does not measure range-rate)."""
     srr = spec.sigma_range_rate_m_s if spec.measures_range_rate else np.nan
     return np.array([spec.sigma_range_m, spec.sigma_angle_rad, spec.sigma_angle_rad, srr], float)
 
@@ -159,8 +161,7 @@ def observe_radar(spec: SensorSpec, sensor_index: int, objects, times_s, t_offse
     t_det, truth_det = times[t_idx], gidx[k_idx]
 
     # False alarms: Poisson count per scan, uniform over the coverage volume described above.
-    counts = rng.poisson(spec.false_alarms_per_scan, len(times)) if spec.false_alarms_per_scan > 0 else \
-        np.zeros(len(times), int)
+    counts = rng.poisson(spec.false_alarms_per_scan, len(times))
     n_fa = int(counts.sum())
     t_fa = np.repeat(times, counts)
     u = rng.random((n_fa, 4))
