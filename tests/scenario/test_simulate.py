@@ -81,3 +81,16 @@ def test_actual_marking_only_when_stated(tmp_path):
     paths = write_outputs(sim, tmp_path)
     assert json.loads(paths["meta"].read_text())["marking"] == "ACTUAL"
     assert not pq.read_table(paths["reports_parquet"]).column("exercise").to_numpy().any()
+
+
+@pytest.mark.parametrize("name", ["salvo-20-korea.yaml", "manoeuvring.yaml"])
+def test_examples_validate_and_fly(name):
+    from pathlib import Path
+
+    from warnlink.scenario.model import load_scenario
+    from warnlink.scenario.simulate import fly_scenario
+
+    sc = load_scenario(Path(__file__).parents[2] / "examples" / name)
+    objects, profiles = fly_scenario(sc)
+    assert all(p.converged for p in profiles.values()), profiles
+    assert sum(o.kind == "warhead" for o in objects) == sum(launch.count for launch in sc.launches)
