@@ -63,9 +63,11 @@ def test_geodetic2ecef_matches_pymap3d_and_pyproj(points):
 
 
 def test_ecef2geodetic_inverts_pymap3d_forward_map_up_to_geo(points):
-    # pymap3d's and pyproj's own *inverse* lose accuracy far from the surface (pymap3d 3.2 is off by
-    # ~1e-7 deg at 1000 km and ~1e-4 deg at GEO; pyproj by decimetres in height at GEO), so at every
-    # altitude the reference is the geodetic point itself, mapped to ECEF by pymap3d's closed-form forward map.
+    # pymap3d's and pyproj's own *inverse* lose accuracy far from the surface (pymap3d 3.2 in latitude by
+    # up to 7e-8 deg below 1000 km, 3e-5 deg below 10 000 km and 1.3e-4 deg at GEO; pyproj 9.x in height by
+    # 8 mm, 16 cm and 34 cm), so at every
+    # altitude the reference is the geodetic point itself, mapped to ECEF by pymap3d's closed-form
+    # forward map.
     lat, lon, alt = points
     x, y, z = pm.geodetic2ecef(lat, lon, alt)
     la, lo, h = ecef2geodetic(x, y, z, deg=True)
@@ -119,10 +121,13 @@ def test_vectorised_shapes_and_broadcasting():
     x, y, z = geodetic2ecef(lat, 10.0, 0.0, deg=True)
     assert x.shape == y.shape == z.shape == (3, 4)
     la, lo, h = ecef2geodetic(x, y, z, deg=True)
-    assert la.shape == (3, 4)
+    assert la.shape == lo.shape == h.shape == (3, 4)
     np.testing.assert_allclose(la, lat, rtol=0, atol=TOL_DEG)
     e, n, u = ecef2enu(x, y, z, 35.0, 125.0, 10.0, deg=True)
-    assert e.shape == (3, 4)
+    assert e.shape == n.shape == u.shape == (3, 4)
+    # an array of sites with a scalar longitude broadcasts too
+    e2, _, _ = uvw2enu(x, y, z, lat, 10.0, deg=True)
+    assert e2.shape == (3, 4)
     east, north, up = enu_basis(lat, 10.0, deg=True)
     assert east.shape == north.shape == up.shape == (3, 4, 3)
     # orthonormal, right-handed (east x north = up)
@@ -199,6 +204,17 @@ def test_enu_aer_round_trip_and_pymap3d():
     assert np.max(np.abs(np.degrees(elr) - el)) < TOL_DEG
 
 
+def test_azimuth_range_is_half_open():
+    # a target a hair west of north: atan2 gives -1e-300, which must map to 0, not to 2 pi / 360 deg
+    for e in (-1e-300, -0.0, -1e-17):
+        az_deg = float(enu2aer(e, 1.0, 0.0, deg=True)[0])
+        az_rad = float(enu2aer(e, 1.0, 0.0)[0])
+        assert 0.0 <= az_deg < 360.0
+        assert 0.0 <= az_rad < 2.0 * np.pi
+    az = enu2aer(-np.geomspace(1e-300, 1e-3, 50), 1.0, 0.0, deg=True)[0]
+    assert np.all((az >= 0.0) & (az < 360.0))
+
+
 def test_aer_conventions():
     # north, east, south, west, zenith from a site on the equator
     az, el, r = enu2aer([0.0, 1.0, 0.0, -1.0, 0.0], [1.0, 0.0, -1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 2.0],
@@ -242,13 +258,15 @@ def test_ray_hits_ellipsoid_constructed_cases():
         ((A_M - 1.0, -L, 0), (A_M - 1.0, L, 0), 2.0, False),  # ... but above the 2-m-shrunk one
         ((-L, 0, B_M + 1.0), (L, 0, B_M + 1.0), 0.0, False),  # 1 m above the pole: uses b, not a
         ((-L, 0, B_M - 1.0), (L, 0, B_M - 1.0), 0.0, True),  # 1 m below the pole
-        ((-L, 0, A_M - 1e3), (L, 0, A_M - 1e3), 0.0, False),  # inside a sphere of radius a, outside the ellipsoid
+        # inside the sphere of radius a but outside the ellipsoid
+        ((-L, 0, A_M - 1e3), (L, 0, A_M - 1e3), 0.0, False),
         ((3 * A_M, 0, 0), (1.5 * A_M, 0, 0), 0.0, False),  # aimed at the Earth but stops short
         ((3 * A_M, 0, 0), (0.5 * A_M, 0, 0), 0.0, True),  # ends inside the Earth
     ]
     for o, t, shrink, want in cases:
-        assert bool(ray_hits_ellipsoid(np.array(o, float), np.array(t, float), shrink)) is want, (o, t, shrink)
-        assert bool(_ray_reference(np.array(o, float), np.array(t, float), shrink)) is want, (o, t, shrink)
+        o, t = np.array(o, float), np.array(t, float)
+        assert bool(ray_hits_ellipsoid(o, t, shrink)) is want, (o, t, shrink)
+        assert bool(_ray_reference(o, t, shrink)) is want, (o, t, shrink)
 
 
 def test_ray_from_ground_station():

@@ -13,7 +13,8 @@ from warnlink.geo.wgs84 import A_M
 
 
 def test_wellington_salamanca_geographiclib_example():
-    # GeographicLib documentation: "The distance is 19959679.267 m." (azimuths 161.067669986160, 18.825195123247)
+    # GeographicLib documentation: "The distance is 19959679.267 m."
+    # (azimuths 161.067669986160 and 18.825195123247)
     az12, az21, s = inverse(-41.32, 174.81, 40.96, -5.50)
     assert float(s) == pytest.approx(19959679.267, abs=5e-4)
     assert float(distance_m(-41.32, 174.81, 40.96, -5.50)) == pytest.approx(19959679.267, abs=5e-4)

@@ -50,7 +50,7 @@ def test_units_are_converted_to_si(laydown):
     assert busan.update_s == 1.0
     assert busan.sigma_range_m == 50.0
     assert busan.sigma_angle_rad == pytest.approx(2.0e-3)
-    assert busan.azimuth_sector_deg is None
+    assert busan.azimuth_sector_deg == (267.0, 27.0)  # NOTIONAL sector facing Pyongyang (data/README.md)
     tpy2 = next(s for s in laydown if s.sensor_id == "USA-TPY2-SEONGJU")
     assert tpy2.sigma_angle_rad == pytest.approx(0.5e-3)
     assert tpy2.update_s == 0.5
