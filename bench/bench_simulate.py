@@ -14,10 +14,10 @@ import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core
 
-from warnlink.physics import CLASSES, fly  # noqa: E402
-from warnlink.scenario.catalog import find_event, load_catalog, reproduce  # noqa: E402
-from warnlink.scenario.history import scenario_from_event  # noqa: E402
-from warnlink.scenario.simulate import fly_scenario, simulate, write_outputs  # noqa: E402
+from warnlink.physics import CLASSES, fly
+from warnlink.scenario.catalog import find_event, load_catalog, reproduce
+from warnlink.scenario.history import scenario_from_event
+from warnlink.scenario.simulate import fly_scenario, simulate, write_outputs
 
 
 def main() -> None:

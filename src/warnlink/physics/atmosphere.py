@@ -3,7 +3,8 @@
 Below 86 km: the seven USSA-1976 layers in geopotential altitude (NOAA-S/T 76-1562, table 4),
 exact. From 86 km to 1000 km: the exponential fit to USSA-1976 tabulated in Vallado,
 *Fundamentals of Astrodynamics and Applications*, table 8-4 (density only; drag there is
-negligible for missiles). Above 1000 km the density is taken as zero.
+negligible for missiles), with the 86-90 km scale height set so density is continuous at 90 km.
+Above 1000 km the density is taken as zero.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ _LAYERS = np.array(
 # base geometric altitude [km], base density [kg/m^3], scale height [km]
 _EXP = np.array(
     [
-        [86.0, 6.958e-6, 5.382],
+        [86.0, 6.958e-6, 5.5765],  # scale height joins the 90 km value (continuous density)
         [90.0, 3.396e-6, 5.382],
         [100.0, 5.297e-7, 5.877],
         [110.0, 9.661e-8, 7.263],
@@ -97,7 +98,8 @@ def density(alt_m):
 
 
 def temperature(alt_m):
-    """Kinetic temperature [K] at geometric altitude(s) ``alt_m`` [m] below 86 km (USSA-1976)."""
+    """Temperature [K] at geometric altitude(s) ``alt_m`` [m] below 86 km (USSA-1976; molecular-scale
+    temperature, which equals the kinetic temperature below 80 km and is 0.04% above it at 86 km)."""
     a = np.asarray(alt_m, float)
     out = np.array([_temperature_pressure(v)[0] for v in a.ravel()])
     return out.reshape(a.shape) if a.shape else float(out[0])

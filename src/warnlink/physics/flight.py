@@ -36,7 +36,7 @@ DEFAULT_RTOL = 1e-10
 DEFAULT_ATOL_M = 1e-4
 """Default absolute tolerance [m] for positions (1e-7 m/s for velocities)."""
 DEFAULT_HMAX_S = 20.0
-"""Largest step [s]; keeps Hermite resampling well below a millimetre."""
+"""Largest step [s] of the integrator."""
 
 
 @dataclass(frozen=True)
@@ -79,19 +79,29 @@ class Trajectory:
         return float(self.t[-1])
 
     def sample(self, times) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Position [m], velocity [m/s] (ECEF, (n, 3)) at ``times`` and a mask of times in flight."""
+        """Position [m], velocity [m/s] (ECEF, (n, 3)) at ``times`` and a mask of times in flight.
+
+        Quintic Hermite interpolation between nodes: position, velocity and acceleration match at
+        both ends (sub-millimetre against direct integration at the default tolerances).
+        """
         times = np.atleast_1d(np.asarray(times, float))
         valid = (times >= self.t[0]) & (times <= self.t[-1])
         i = np.clip(np.searchsorted(self.t, times, side="right") - 1, 0, len(self.t) - 2)
         t0, t1 = self.t[i], self.t[i + 1]
-        h = t1 - t0
-        s = ((np.clip(times, self.t[0], self.t[-1]) - t0) / h)[:, None]
+        h = (t1 - t0)[:, None]
+        s = (np.clip(times, self.t[0], self.t[-1]) - t0)[:, None] / h
         s2, s3 = s * s, s * s * s
-        h00, h10, h01, h11 = 2 * s3 - 3 * s2 + 1, s3 - 2 * s2 + s, -2 * s3 + 3 * s2, s3 - s2
-        hh = h[:, None]
-        y0, y1, d0, d1 = self.y[i], self.y[i + 1], self.dydt[i], self.dydt[i + 1]
-        state = h00 * y0 + h10 * hh * d0 + h01 * y1 + h11 * hh * d1
-        return state[:, :3], state[:, 3:], valid
+        s4, s5 = s3 * s, s3 * s2
+        p0, v0, a0 = self.y[i, :3], self.y[i, 3:], self.dydt[i, 3:]
+        p1, v1, a1 = self.y[i + 1, :3], self.y[i + 1, 3:], self.dydt[i + 1, 3:]
+        pos = ((1 - 10 * s3 + 15 * s4 - 6 * s5) * p0 + (s - 6 * s3 + 8 * s4 - 3 * s5) * h * v0
+               + (0.5 * s2 - 1.5 * s3 + 1.5 * s4 - 0.5 * s5) * h * h * a0
+               + (10 * s3 - 15 * s4 + 6 * s5) * p1 + (-4 * s3 + 7 * s4 - 3 * s5) * h * v1
+               + (0.5 * s3 - s4 + 0.5 * s5) * h * h * a1)
+        vel = ((-30 * s2 + 60 * s3 - 30 * s4) * (p0 - p1) / h + (1 - 18 * s2 + 32 * s3 - 15 * s4) * v0
+               + (s - 4.5 * s2 + 6 * s3 - 2.5 * s4) * h * a0
+               + (-12 * s2 + 28 * s3 - 15 * s4) * v1 + (1.5 * s2 - 4 * s3 + 2.5 * s4) * h * a1)
+        return pos, vel, valid
 
     def burning(self, times) -> np.ndarray:
         """True where a motor of this object is burning at ``times``."""
@@ -274,8 +284,8 @@ def fly(
             ys0 = y.copy()
             ys0[3:] -= SEPARATION_DV_M_S * vhat
             st_mass = st.dry_kg + st.propellant_kg * (1.0 - (t - t_ign) / st.burn_s)
-            ct, cy, cd, _ = coast(ys0, t, st_mass, st.tumbling_cda_m2, opts)
-            stages.append(Trajectory(f"{object_prefix}stage{k + 1}", "stage", ct, cy, cd))
+            ct, cy, cd, hit = coast(ys0, t, st_mass, st.tumbling_cda_m2, opts)
+            stages.append(Trajectory(f"{object_prefix}stage{k + 1}", "stage", ct, cy, cd, impacted=hit))
         mass -= st.dry_kg + st.propellant_kg * (1.0 - (t - t_ign) / st.burn_s)
         if k < n_st - 1 and missile.staging_coast_s > 0:
             p = _params(opts, mode=0, mass0=mass, t0=t, cda=missile.boost_cda_m2, ground=1)
@@ -283,13 +293,14 @@ def fly(
             nodes.append((ts, ys, ds))
             y, t = ys[-1].copy(), float(ts[-1])
     burnout = t
+    hit = crashed
     if not crashed:
         lift = {}
         if variant == "pullup":
             lift = dict(lift_ld=PULLUP_LD, lift_alt=PULLUP_ALT_M, lift_mode=1)
         elif variant == "glide":
             lift = dict(lift_ld=GLIDE_LD, lift_alt=GLIDE_ALT_M, lift_mode=2)
-        ts, ys, ds, _ = coast(y, t, mass, missile.rv_cda_m2, opts, **lift)
+        ts, ys, ds, hit = coast(y, t, mass, missile.rv_cda_m2, opts, **lift)
         nodes.append((ts, ys, ds))
     warhead = Trajectory(
         f"{object_prefix}warhead",
@@ -298,6 +309,7 @@ def fly(
         np.concatenate([n[1] for n in nodes]),
         np.concatenate([n[2] for n in nodes]),
         burn_intervals=np.array(burns, float).reshape(-1, 2),
+        impacted=hit,
     )
     return Flight(missile, launch_lat_deg, launch_lon_deg, launch_alt_m, azimuth_deg,
                   [warhead, *stages], burnout, variant)
