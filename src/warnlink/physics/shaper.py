@@ -79,6 +79,22 @@ class Profile:
     variant: str = "ballistic"
 
 
+MIN_ENERGY_APOGEE_RATIO = 0.25
+"""Apogee/range assumed (minimum-energy shape over a flat Earth) when only one of them is published."""
+
+
+def complete_figures(apogee: Figure | None, range_: Figure | None) -> tuple[Figure, Figure]:
+    """Both figures to shape to: an unpublished apogee or range is assumed from the other with
+    ``MIN_ENERGY_APOGEE_RATIO``. Raises ``ValueError`` when neither is given."""
+    if apogee is None and range_ is None:
+        raise ValueError("give a published apogee or range (or both)")
+    if apogee is None:
+        apogee = Figure(range_.value * MIN_ENERGY_APOGEE_RATIO)
+    if range_ is None:
+        range_ = Figure(apogee.value / MIN_ENERGY_APOGEE_RATIO)
+    return apogee, range_
+
+
 def class_for(missile_type: str) -> str:
     """The preferred notional class for a catalogue ``missile_type`` text (keyword match)."""
     t = missile_type.lower()

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
-from warnlink.physics.shaper import Figure, Profile, class_for, shape
+from warnlink.physics.shaper import Figure, Profile, class_for, complete_figures, shape
 
 REQUIRED_COLUMNS = (
     "event_id", "date", "launch_time_utc", "launch_site", "launch_lat", "launch_lon", "missile_type",
@@ -26,8 +26,6 @@ REQUIRED_COLUMNS = (
 )
 DEFAULT_AZIMUTH_DEG = 80.0
 """Bearing used when neither an impact point nor an aim point is known: ENE into the Sea of Japan."""
-MIN_ENERGY_APOGEE_RATIO = 0.25
-"""Apogee/range assumed (minimum-energy shape) for events with a published range but no apogee."""
 
 
 class CatalogError(ValueError):
@@ -204,14 +202,10 @@ def bearing_source(ev: Event) -> tuple[dict, str]:
 
 def shaping_figures(ev: Event) -> tuple[Figure, Figure, Figure | None]:
     """Apogee, range [km] and flight time [s] to shape to; unpublished apogee or range is assumed
-    from the minimum-energy ratio ``MIN_ENERGY_APOGEE_RATIO``."""
+    by ``physics.shaper.complete_figures``."""
     if not ev.has_figures:
         raise ValueError(f"event {ev.event_id} has no published apogee or range")
-    apogee, rng = ev.apogee, ev.range
-    if apogee is None:
-        apogee = Figure(rng.value * MIN_ENERGY_APOGEE_RATIO)
-    if rng is None:
-        rng = Figure(apogee.value / MIN_ENERGY_APOGEE_RATIO)
+    apogee, rng = complete_figures(ev.apogee, ev.range)
     ft = ev.flight_time_min
     ft_s = Figure(ft.value * 60.0, ft.qualifier) if ft else None
     return apogee, rng, ft_s

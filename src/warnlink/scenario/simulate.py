@@ -20,10 +20,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from warnlink.geo import ecef2geodetic
+from warnlink.geo import ecef2geodetic, inverse
 from warnlink.physics.flight import Trajectory, fly
 from warnlink.physics.missiles import get_class
-from warnlink.physics.shaper import Figure, Profile, shape
+from warnlink.physics.shaper import Figure, Profile, complete_figures, shape
 from warnlink.scenario.model import Launch, Scenario, dump_scenario
 from warnlink.sensors import SensorSpec, load_laydown, observe_ir, observe_radar
 from warnlink.sensors.reports import KIND_NAMES, ReportBatch
@@ -77,20 +77,15 @@ def launch_profile(launch: Launch) -> Profile:
         missile = get_class(launch.missile)
         az = launch.azimuth_deg
         if az is None:
-            from warnlink.geo import inverse
-
             az = float(inverse(launch.site.lat, launch.site.lon, launch.impact.lat, launch.impact.lon)[0])
         f = fly(missile, launch.site.lat, launch.site.lon, az, launch.kick_deg, launch.cutoff or 1.0,
                 launch_alt_m=launch.site.alt_m, variant=launch.variant, separate_stages=False)
         fg = f.figures()
         return Profile(missile.name, az, launch.kick_deg, launch.cutoff or 1.0, fg["apogee_km"],
                        fg["range_km"], fg["flight_time_s"], True, launch.variant)
-    apogee = Figure(launch.apogee_km, launch.apogee_qualifier) if launch.apogee_km else None
-    rng = Figure(launch.range_km, launch.range_qualifier) if launch.range_km else None
-    if apogee is None:
-        apogee = Figure(rng.value * 0.25)
-    if rng is None:
-        rng = Figure(apogee.value * 4.0)
+    apogee, rng = complete_figures(
+        Figure(launch.apogee_km, launch.apogee_qualifier) if launch.apogee_km else None,
+        Figure(launch.range_km, launch.range_qualifier) if launch.range_km else None)
     ft = (Figure(launch.flight_time_min * 60.0, launch.flight_time_qualifier)
           if launch.flight_time_min else None)
     direction = ({"impact": (launch.impact.lat, launch.impact.lon)} if launch.impact is not None
