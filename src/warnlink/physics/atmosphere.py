@@ -103,3 +103,16 @@ def temperature(alt_m):
     a = np.asarray(alt_m, float)
     out = np.array([_temperature_pressure(v)[0] for v in a.ravel()])
     return out.reshape(a.shape) if a.shape else float(out[0])
+
+
+@njit(cache=True)
+def _density_array(alt_m):
+    out = np.empty(alt_m.shape[0])
+    for i in range(alt_m.shape[0]):
+        out[i] = density_kernel(alt_m[i])
+    return out
+
+
+def density_array(alt_m: np.ndarray) -> np.ndarray:
+    """Density [kg/m^3] for a 1-D array of geometric altitudes [m] (compiled loop; for hot paths)."""
+    return _density_array(np.ascontiguousarray(alt_m, dtype=np.float64))
