@@ -150,7 +150,7 @@ class Tracker:
         sensor = int(r.sensor[idx[0]])
         self._expire(t_scan)
         dims = measurement_dims(r.kind[idx], r.z[idx])
-        used = dims[0]
+        used = dims.all(axis=0)  # rows every report of the scan measures (range-rate only if all have it)
         m = int(used.sum())
         z = r.z[idx][:, used]
         R = r.cov[idx][:, used][:, :, used]
