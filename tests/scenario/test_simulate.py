@@ -94,3 +94,15 @@ def test_examples_validate_and_fly(name):
     objects, profiles = fly_scenario(sc)
     assert all(p.converged for p in profiles.values()), profiles
     assert sum(o.kind == "warhead" for o in objects) == sum(launch.count for launch in sc.launches)
+
+
+def test_reports_read_back_exactly(sim, tmp_path):
+    from warnlink.scenario.simulate import read_reports
+
+    write_outputs(sim, tmp_path)
+    batch, meta = read_reports(tmp_path)
+    for col in ("t_s", "arrival_s", "sensor", "kind", "z", "cov", "sensor_pos_ecef_m", "truth"):
+        np.testing.assert_array_equal(getattr(batch, col), getattr(sim.reports, col))
+    assert batch.sensors == sim.reports.sensors and meta["exercise"] is True
+    with pytest.raises(ValueError, match="not a simulation output"):
+        read_reports(tmp_path / "nowhere")

@@ -255,3 +255,41 @@ def write_outputs(sim: Simulation, outdir: str | Path) -> dict[str, Path]:
     paths["meta"].write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return paths
 
+
+
+def read_reports(outdir: str | Path) -> tuple[ReportBatch, dict]:
+    """Read ``reports.parquet`` and ``meta.json`` written by ``write_outputs`` back into a batch.
+
+    Raises ``ValueError`` naming the file when it is missing or lacks a column.
+    """
+    out = Path(outdir)
+    try:
+        meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
+        table = pq.read_table(out / "reports.parquet")
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{out}: not a simulation output directory ({exc})") from None
+    need = ("t_s", "arrival_s", "sensor_id", "kind", "z", "cov", "sensor_pos_ecef_m", "truth_object")
+    missing = [c for c in need if c not in table.column_names]
+    if missing:
+        raise ValueError(f"{out / 'reports.parquet'}: missing column(s): {', '.join(missing)}")
+    sensors = [s["sensor_id"] for s in meta["sensors"]]
+    index = {s: i for i, s in enumerate(sensors)}
+    n = table.num_rows
+
+    def fixed(col, width):
+        return table.column(col).combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape(n, width)
+
+    kinds = np.array([KIND_NAMES.index(k) for k in table.column("kind").to_pylist()], np.int8)
+    batch = ReportBatch(
+        t_s=table.column("t_s").to_numpy(),
+        arrival_s=table.column("arrival_s").to_numpy(),
+        sensor=np.array([index[s] for s in table.column("sensor_id").to_pylist()], np.int32),
+        kind=kinds,
+        z=fixed("z", 4),
+        cov=fixed("cov", 16).reshape(n, 4, 4),
+        sensor_pos_ecef_m=fixed("sensor_pos_ecef_m", 3),
+        truth=table.column("truth_object").to_numpy().astype(np.int32),
+        sensors=sensors,
+        objects=[o["object_id"] for o in meta["objects"]],
+    )
+    return batch, meta
