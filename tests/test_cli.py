@@ -101,3 +101,16 @@ def test_simulate_bad_scenario_exits_2(tmp_path, content):
 def test_demo_runs():
     p = run("demo")
     assert "EXERCISE" in p.stdout and "KOR" in p.stdout and "JPN" in p.stdout
+
+
+def test_track_runs_over_a_simulation(tmp_path):
+    sc = tmp_path / "s.yaml"
+    run("scenario", "from-history", "2022-10-04_1", "-o", str(sc))
+    run("simulate", str(sc), "-o", str(tmp_path / "o"), "-q")
+    d = json.loads(run("track", str(tmp_path / "o"), "--json").stdout)
+    assert d["exercise"] is True and d["reports"] > 0 and d["rejected"] == 0
+    assert d["n_tracks_confirmed"] >= 1
+    # notional radars: 2 mrad at ~1000 km is ~2 km per report; the filtered midcourse track does much better
+    assert d["rmse_m"]["midcourse"] < 1000.0
+    p = run("track", str(tmp_path / "missing"), check=False)
+    assert p.returncode == 2 and "not a simulation output" in p.stderr

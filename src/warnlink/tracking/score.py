@@ -1,0 +1,91 @@
+"""Scoring a tracker's output against the truth: GOSPA, RMSE per flight phase, NEES, breaks, swaps.
+
+Tracks are scored on a regular time grid: at each grid time every confirmed track's latest estimate
+(no older than ``max_age_s``) is predicted to the grid time with the ballistic model, and compared
+with every object in flight. Truth phases: boost while a motor burns, terminal when descending below
+80 km, midcourse otherwise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from warnlink.geo import ecef2geodetic
+from warnlink.tracking.kalman import predict
+from warnlink.tracking.metrics import gospa_series, nees, track_breaks_and_swaps
+from warnlink.tracking.tracker import CONFIRMED, PHASES, TrackHistory
+
+TERMINAL_ALT_M = 80_000.0
+
+
+def score(history: TrackHistory, objects, step_s: float = 1.0, c_m: float = 1000.0, max_age_s: float = 5.0,
+          q_m2_s3: float = 1e-2) -> dict:
+    """Metrics of ``history`` against ``objects`` (``scenario.simulate.TruthObject`` list).
+
+    Returns ``gospa_mean`` [m], ``rmse_m`` per phase [m] (position), ``rmse_vel_m_s`` per phase,
+    ``nees_mean`` (6-state, over assigned pairs), ``breaks``, ``swaps``, ``n_tracks_confirmed`` and
+    the grid size.
+    """
+    a = history.arrays()
+    conf = a["status"] == CONFIRMED
+    t0 = min(o.t_start_s for o in objects)
+    t1 = max(o.t_end_s for o in objects)
+    grid = np.arange(np.ceil(t0), t1, step_s)
+    # truth rows
+    tt, tid, tpos, tvel, tphase = [], [], [], [], []
+    for o in objects:
+        p, v, ok = o.trajectory.sample(grid - o.offset_s)
+        burning = o.trajectory.burning(grid - o.offset_s)
+        alt = ecef2geodetic(p[:, 0], p[:, 1], p[:, 2])[2]
+        up = p / np.linalg.norm(p, axis=1, keepdims=True)
+        descending = np.einsum("ij,ij->i", v, up) < 0
+        phase = np.where(burning, 0, np.where(descending & (alt < TERMINAL_ALT_M), 2, 1))
+        tt.append(grid[ok])
+        tid.append(np.full(ok.sum(), o.index))
+        tpos.append(p[ok])
+        tvel.append(v[ok])
+        tphase.append(phase[ok])
+    tt, tid, tpos, tvel, tphase = map(np.concatenate, (tt, tid, tpos, tvel, tphase))
+    # estimate rows: latest confirmed estimate of each track, predicted to each grid time
+    et, eid, src = [], [], []
+    for k in np.unique(a["track"][conf]):
+        rows = np.flatnonzero(conf & (a["track"] == k))
+        rows = rows[np.argsort(a["t_s"][rows], kind="stable")]
+        ts = a["t_s"][rows]
+        j = np.searchsorted(ts, grid, side="right") - 1
+        ok = (j >= 0) & (grid - ts[np.maximum(j, 0)] <= max_age_s)
+        et.append(grid[ok])
+        eid.append(np.full(ok.sum(), k))
+        src.append(rows[j[ok]])
+    if et:
+        et, eid, src = np.concatenate(et), np.concatenate(eid), np.concatenate(src)
+        ex, eP = predict(a["x"][src], a["P"][src], et - a["t_s"][src], q_m2_s3)
+    else:
+        et, eid, ex, eP = np.zeros(0), np.zeros(0, int), np.zeros((0, 6)), np.zeros((0, 6, 6))
+    g = gospa_series(grid, tt, tid, tpos, et, eid, ex[:, :3], c=c_m, p=2)
+    # RMSE and NEES over assigned pairs
+    assigned = g["truth_est_id"] >= 0
+    key = {(float(t), int(i)): r for r, (t, i) in enumerate(zip(et, eid, strict=True))}
+    pairs = [(r, key[(float(tt[r]), int(g["truth_est_id"][r]))]) for r in np.flatnonzero(assigned)]
+    rmse_m, rmse_v, nees_vals = {}, {}, np.zeros(0)
+    if pairs:
+        tr, er = np.array(pairs).T
+        err = ex[er] - np.hstack([tpos[tr], tvel[tr]])
+        nees_vals = nees(err, eP[er])
+        for i, name in enumerate(PHASES):
+            m = tphase[tr] == i
+            rmse_m[name] = float(np.sqrt(np.mean(np.sum(err[m, :3] ** 2, axis=1)))) if m.any() else None
+            rmse_v[name] = float(np.sqrt(np.mean(np.sum(err[m, 3:] ** 2, axis=1)))) if m.any() else None
+    bs = track_breaks_and_swaps(tt, tid, g["truth_est_id"])
+    return {
+        "gospa_mean": float(np.mean(g["distance"])),
+        "gospa_c_m": c_m,
+        "rmse_m": rmse_m,
+        "rmse_vel_m_s": rmse_v,
+        "nees_mean": float(np.mean(nees_vals)) if len(nees_vals) else None,
+        "breaks": int(bs["breaks"]),
+        "swaps": int(bs["swaps"]),
+        "n_tracks_confirmed": len(np.unique(a["track"][conf])),
+        "n_objects": len(objects),
+        "grid_steps": len(grid),
+    }
