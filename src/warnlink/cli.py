@@ -57,6 +57,15 @@ def _load_catalog(path):
         _fail(str(exc))
 
 
+def _find_event(catalog, event_id: str):
+    from warnlink.scenario.catalog import find_event
+
+    try:
+        return find_event(_load_catalog(catalog), event_id)
+    except KeyError as exc:
+        _fail(str(exc).strip("'\""))
+
+
 @app.command()
 def trajectory(
     launch: Annotated[str, typer.Option(help="Launch point LAT,LON [deg].")],
@@ -96,8 +105,8 @@ def trajectory(
         "cutoff": round(prof.cutoff, 6),
         "converged": prof.converged,
         "objects": [{"object_id": o.object_id, "kind": o.kind, "impact_time_s": round(o.t_end, 3),
-                     "impact_lat": round(o.impact_point()[0], 6), "impact_lon": round(o.impact_point()[1], 6)}
-                    for o in flight.objects],
+                     "impact_lat": round(lat, 6), "impact_lon": round(lon, 6)}
+                    for o in flight.objects for lat, lon in [o.impact_point()]],
     }
     if as_json:
         print(json.dumps(result))
@@ -193,14 +202,10 @@ def scenario_from_history(
     seed: Annotated[int, typer.Option(help="Random seed written into the scenario.")] = 0,
 ):
     """Write an exercise scenario that reproduces a catalogue event."""
-    from warnlink.scenario.catalog import find_event
     from warnlink.scenario.history import scenario_from_event
     from warnlink.scenario.model import dump_scenario
 
-    try:
-        ev = find_event(_load_catalog(catalog), event_id)
-    except KeyError as exc:
-        _fail(str(exc).strip("'\""))
+    ev = _find_event(catalog, event_id)
     text = dump_scenario(scenario_from_event(ev, seed=seed), output)
     if output is None:
         sys.stdout.write(text)
@@ -309,14 +314,10 @@ def demo(
 ):
     """Run the main job on the embedded default: reproduce a real launch and sense it with the notional
     three-nation laydown; print the flight and what each nation's sensors reported."""
-    from warnlink.scenario.catalog import find_event
     from warnlink.scenario.history import scenario_from_event
     from warnlink.scenario.simulate import write_outputs
 
-    try:
-        ev = find_event(_load_catalog(catalog), event)
-    except KeyError as exc:
-        _fail(str(exc).strip("'\""))
+    ev = _find_event(catalog, event)
     sc = scenario_from_event(ev)
     sim = _run_simulation(sc)
     prof = sim.profiles[ev.event_id]
