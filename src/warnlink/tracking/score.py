@@ -22,9 +22,10 @@ def score(history: TrackHistory, objects, step_s: float = 1.0, c_m: float = 1000
           q_m2_s3: float = 1e-2) -> dict:
     """Metrics of ``history`` against ``objects`` (``scenario.simulate.TruthObject`` list).
 
-    Returns ``gospa_mean`` [m], ``rmse_m`` per phase [m] (position), ``rmse_vel_m_s`` per phase,
-    ``nees_mean`` (6-state, over assigned pairs), ``breaks``, ``swaps``, ``n_tracks_confirmed`` and
-    the grid size.
+    Returns ``gospa_mean`` [m], ``missed_mean`` and ``false_mean`` (objects missed and false tracks per
+    grid step, GOSPA's cardinality terms), ``rmse_m`` per phase [m] (position), ``rmse_vel_m_s`` per phase,
+    ``nees_mean`` (6-state, over assigned pairs; expected 6) and ``nees_phase`` per phase, ``breaks``,
+    ``swaps``, ``n_tracks_confirmed`` and the grid size.
     """
     a = history.arrays()
     conf = a["status"] == CONFIRMED
@@ -59,7 +60,7 @@ def score(history: TrackHistory, objects, step_s: float = 1.0, c_m: float = 1000
         src.append(rows[j[ok]])
     if et:
         et, eid, src = np.concatenate(et), np.concatenate(eid), np.concatenate(src)
-        ex, eP = predict(a["x"][src], a["P"][src], et - a["t_s"][src], q_m2_s3)
+        ex, eP = predict(a["x"][src, :6], a["P"][src, :6, :6], et - a["t_s"][src], q_m2_s3)
     else:
         et, eid, ex, eP = np.zeros(0), np.zeros(0, int), np.zeros((0, 6)), np.zeros((0, 6, 6))
     g = gospa_series(grid, tt, tid, tpos, et, eid, ex[:, :3], c=c_m, p=2)
@@ -67,7 +68,7 @@ def score(history: TrackHistory, objects, step_s: float = 1.0, c_m: float = 1000
     assigned = g["truth_est_id"] >= 0
     key = {(float(t), int(i)): r for r, (t, i) in enumerate(zip(et, eid, strict=True))}
     pairs = [(r, key[(float(tt[r]), int(g["truth_est_id"][r]))]) for r in np.flatnonzero(assigned)]
-    rmse_m, rmse_v, nees_vals = {}, {}, np.zeros(0)
+    rmse_m, rmse_v, nees_phase, nees_vals = {}, {}, {}, np.zeros(0)
     if pairs:
         tr, er = np.array(pairs).T
         err = ex[er] - np.hstack([tpos[tr], tvel[tr]])
@@ -76,13 +77,17 @@ def score(history: TrackHistory, objects, step_s: float = 1.0, c_m: float = 1000
             m = tphase[tr] == i
             rmse_m[name] = float(np.sqrt(np.mean(np.sum(err[m, :3] ** 2, axis=1)))) if m.any() else None
             rmse_v[name] = float(np.sqrt(np.mean(np.sum(err[m, 3:] ** 2, axis=1)))) if m.any() else None
+            nees_phase[name] = float(np.mean(nees_vals[m])) if m.any() else None
     bs = track_breaks_and_swaps(tt, tid, g["truth_est_id"])
     return {
         "gospa_mean": float(np.mean(g["distance"])),
         "gospa_c_m": c_m,
+        "missed_mean": float(np.mean(g["n_truth"] - g["n_assigned"])),
+        "false_mean": float(np.mean(g["n_est"] - g["n_assigned"])),
         "rmse_m": rmse_m,
         "rmse_vel_m_s": rmse_v,
         "nees_mean": float(np.mean(nees_vals)) if len(nees_vals) else None,
+        "nees_phase": nees_phase,
         "breaks": int(bs["breaks"]),
         "swaps": int(bs["swaps"]),
         "n_tracks_confirmed": len(np.unique(a["track"][conf])),
