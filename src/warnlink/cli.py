@@ -22,8 +22,12 @@ app = typer.Typer(
 )
 catalog_app = typer.Typer(help="The catalogue of real DPRK launches (public figures).", no_args_is_help=True)
 scenario_app = typer.Typer(help="Scenario files: make, check.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks, side by side with the reference in one run.", no_args_is_help=True)
+audit_app = typer.Typer(help="The per-node hash-chained audit logs.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(scenario_app, name="scenario")
+app.add_typer(bench_app, name="bench")
+app.add_typer(audit_app, name="audit")
 
 err = Console(stderr=True)
 out = Console()
