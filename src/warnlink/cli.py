@@ -349,6 +349,44 @@ def demo(
         err.print(f"wrote {output}")
 
 
+@bench_app.command("fabric")
+def bench_fabric(
+    rates: Annotated[str, typer.Option(help="Offered loads [KOR reports/s], comma-separated.")] = "100,1000,5000",
+    duration: Annotated[float, typer.Option("--duration", help="Seconds of traffic per offered load.")] = 3.0,
+    state_dir: Annotated[Path | None, typer.Option("--state-dir", help="Fabric and node state here (default: a "
+                                                                        "temporary directory).")] = None,
+    as_json: JsonOpt = False,
+):
+    """Warning-data latency through the real fabric (KOR sensor report -> JPN fused track, through the hub)
+    beside raw NATS KOR->hub->JPN in the same run; launch notice time and assessment age."""
+    from warnlink.sharing.benchmark import run_benchmark, table_rows, to_json
+
+    try:
+        loads = [int(x) for x in rates.split(",") if x.strip()]
+    except ValueError:
+        _fail(f"--rates must be comma-separated integers, got {rates!r}")
+    if not loads or min(loads) <= 0 or duration <= 0:
+        _fail("--rates and --duration must be positive")
+    result = run_benchmark(loads, duration, state_dir=state_dir)
+    if as_json:
+        print(to_json(result))
+        return
+    head, rows = table_rows(result)
+    t = Table(title=f"warnlink fabric benchmark ({duration:g} s per load, {result['cpus']} CPUs; compare columns "
+                    "of one run)")
+    for h in head:
+        t.add_column(h, justify="right")
+    for r in rows:
+        t.add_row(*r)
+    out.print(t)
+    ln, age = result["launch_notice_s"], result["assessment_age_p99_s"]
+    out.print(f"launch notice (confirmation at the origin -> all three nodes): {'-' if ln is None else f'{ln:.3f}'} s")
+    out.print(f"assessment age p99 (track update -> shared impact prediction): "
+              f"{'-' if age is None else f'{age:.3f}'} s")
+    out.print("targets: " + ", ".join(f"{k}={'-' if v is None else ('ok' if v else 'MISSED')}"
+                                      for k, v in result["targets"].items()), highlight=False)
+
+
 def main():
     """Entry point of the ``warnlink`` console script."""
     app()
