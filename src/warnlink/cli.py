@@ -313,11 +313,22 @@ def demo(
     event: Annotated[str, typer.Option(help="Catalogue event to replay.")] = "2022-10-04_1",
     catalog: CatalogOpt = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Also write the simulation here.")] = None,
-    headless: Annotated[bool, typer.Option("--headless", help="No interactive display (the only mode so "
-                                                               "far).")] = True,
+    headless: Annotated[bool, typer.Option("--headless", help="The main job without a display: `up`, replay "
+                                                               "the event through the fabric and the three "
+                                                               "national nodes, print each nation's assessment "
+                                                               "and alerts, `down`.")] = False,
+    speed: Annotated[float, typer.Option(help="--headless: replay this many times faster than real time.")] = 50.0,
+    state_dir: Annotated[Path | None, typer.Option("--state-dir", help="--headless: keep the fabric's and the "
+                                                                        "nodes' files here (default: a temporary "
+                                                                        "directory, removed).")] = None,
+    as_json: JsonOpt = False,
 ):
     """Run the main job on the embedded default: reproduce a real launch and sense it with the notional
-    three-nation laydown; print the flight and what each nation's sensors reported."""
+    three-nation laydown. Without --headless: print the flight and what each nation's sensors reported.
+    With --headless: the whole chain through the real fabric (always stopped at the end, also on Ctrl-C)."""
+    if headless:
+        _demo_headless(event, catalog, speed, state_dir, as_json)
+        return
     from warnlink.scenario.history import scenario_from_event
     from warnlink.scenario.simulate import write_outputs
 
@@ -347,6 +358,152 @@ def demo(
     if output:
         write_outputs(sim, output)
         err.print(f"wrote {output}")
+
+
+def _demo_headless(event: str, catalog, speed: float, state_dir, as_json: bool) -> None:
+    from warnlink.sharing.fabric import FabricError
+    from warnlink.sharing.runtime import print_demo, run_demo
+
+    if not speed > 0:
+        _fail("--speed must be positive")
+    ev = _find_event(catalog, event)
+    try:
+        summary = run_demo(ev.event_id, speed=speed, state_dir=state_dir, catalog=catalog,
+                           say=lambda m: err.print(m, highlight=False))
+    except (FabricError, OSError) as exc:
+        _fail(str(exc), 1)
+    if as_json:
+        print(json.dumps(summary, default=str))
+    else:
+        print_demo(summary, say=lambda m: out.print(m, highlight=False))
+    nations = summary.get("nations") or {}
+    if not nations or not all(s.get("ready_at_end") for s in nations.values()):
+        err.print("[red]error:[/red] a national node did not run to the end")
+        raise typer.Exit(1)
+
+
+StateOpt = Annotated[Path | None, typer.Option("--state-dir", help="State directory (default: $WARNLINK_STATE_DIR "
+                                                                    "or ~/.local/state/warnlink).")]
+
+
+@app.command()
+def up(
+    config: Annotated[Path | None, typer.Option("--config", help="Fabric configuration YAML (default: the "
+                                                                 "embedded three-server fabric on loopback).")] = None,
+    state_dir: StateOpt = None,
+    mode: Annotated[str, typer.Option(help="Alert mode of the nodes: live, exercise or test (exercise data is "
+                                           "exercise in every mode).")] = "live",
+    as_json: JsonOpt = False,
+):
+    """Start the sharing fabric and the national nodes: generate credentials, keys and TLS certificates, start
+    the USA hub and the KOR and JPN leaf servers, provision the streams, start one node per nation; return."""
+    from warnlink.sharing.fabric import FabricError
+    from warnlink.sharing.runtime import Runtime
+
+    if mode not in ("live", "exercise", "test"):
+        _fail(f"--mode must be live, exercise or test, got {mode!r}")
+    try:
+        rt = Runtime(state_dir, config, mode=mode)
+        st = rt.up()
+    except FabricError as exc:
+        _fail(str(exc), 1)
+    if as_json:
+        print(json.dumps(st, default=str))
+        return
+    _print_status(st)
+    err.print(f"up: state in {rt.state_dir}; `warnlink down` stops everything", highlight=False)
+
+
+@app.command()
+def down(state_dir: StateOpt = None):
+    """Stop the national nodes and the fabric's servers (SIGTERM, then SIGKILL after 5 s)."""
+    from warnlink.sharing.fabric import FabricError
+    from warnlink.sharing.runtime import Runtime
+
+    try:
+        rt = Runtime.attach(state_dir)
+    except FabricError as exc:
+        _fail(str(exc), 1)
+    for name, outcome in rt.down().items():
+        out.print(f"{name}: {outcome}", highlight=False)
+
+
+@app.command()
+def status(state_dir: StateOpt = None, as_json: JsonOpt = False):
+    """Servers, leaf links, streams and node health of the running fabric; exit 1 when unhealthy."""
+    from warnlink.sharing.fabric import FabricError
+    from warnlink.sharing.runtime import Runtime
+
+    try:
+        st = Runtime.attach(state_dir).status()
+    except FabricError as exc:
+        _fail(str(exc), 1)
+    if as_json:
+        print(json.dumps(st, default=str))
+    else:
+        _print_status(st)
+    if not st.get("healthy"):
+        raise typer.Exit(1)
+
+
+def _print_status(st: dict) -> None:
+    t = Table(title=f"fabric {st.get('name', '')} ({'healthy' if st.get('healthy') else 'NOT healthy'})")
+    for c in ("server", "nation", "role", "pid", "healthy", "connections", "url"):
+        t.add_column(c)
+    for s in st.get("servers", []):
+        t.add_row(s["name"], s["nation"], s["role"], str(s.get("pid") or "-"), str(s.get("healthy")),
+                  str(s.get("connections", "-")), s.get("client_url") or "-")
+    out.print(t)
+    for lk in st.get("links", []):
+        out.print(f"link {lk['leaf']} -> {lk['hub']}: {'up' if lk['up'] else 'DOWN'} (rtt {lk.get('rtt')})",
+                  highlight=False)
+    for dom, streams in (st.get("streams") or {}).items():
+        for s in streams:
+            cons = ", ".join(f"{c['name']} pending {c['num_pending']}" for c in s.get("consumers", []))
+            out.print(f"stream {dom}/{s['name']}: {s['messages']} msgs{'; ' + cons if cons else ''}", highlight=False)
+    t = Table(title="national nodes")
+    for c in ("nation", "pid", "ready", "reports", "sent", "received", "rejected", "launches", "alerts"):
+        t.add_column(c)
+    for n in st.get("nodes", []):
+        t.add_row(n["nation"], str(n["pid"] or "-"), str(n["ready"]), str(n["reports"]),
+                  json.dumps(n["sent"]), json.dumps(n["received"]), str(n["rejected"]), str(n["launches"]),
+                  str(n["alerts_sent"]))
+    out.print(t)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    path: Annotated[Path | None, typer.Argument(help="An audit log (.jsonl), a node directory or a state directory "
+                                                     "(default: the running state directory).")] = None,
+    keys: Annotated[Path | None, typer.Option("--keys", help="Public keys (*.pub.pem) to check the signed "
+                                                             "checkpoints (default: <state>/keys when found).")] = None,
+):
+    """Verify hash-chained audit logs: any altered, inserted, deleted or reordered record, a truncated tail or
+    a forged checkpoint is reported; exit 1 on any alteration."""
+    from warnlink.sharing.audit import verify_cli
+    from warnlink.sharing.runtime import default_runtime_dir
+
+    root = Path(path) if path is not None else default_runtime_dir()
+    if root.is_file():
+        logs = [root]
+    elif root.is_dir():
+        logs = sorted(p for p in root.rglob("*.jsonl") if p.name.startswith("audit"))
+    else:
+        _fail(f"{root}: no such file or directory")
+    if not logs:
+        _fail(f"{root}: no audit logs (audit*.jsonl) found")
+    if keys is None:
+        for cand in [root if root.is_dir() else root.parent, *(root if root.is_dir() else root.parent).parents]:
+            if (cand / "keys").is_dir():
+                keys = cand / "keys"
+                break
+    ok_all = True
+    for lg in logs:
+        ok, text = verify_cli(lg, keys)
+        ok_all &= ok
+        out.print(text, highlight=False)
+    if not ok_all:
+        raise typer.Exit(1)
 
 
 @bench_app.command("fabric")

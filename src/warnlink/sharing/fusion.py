@@ -1,0 +1,247 @@
+"""Cross-nation track fusion: track-to-track association and covariance intersection, vectorised.
+
+A national node holds its own tracks (from its own sensors) and the tracks partners release to it (the US
+hub's, which may already include this nation's information: the hub fuses what the allies send it). The
+cross-covariance between two such estimates is unknown, so the classical fusion that assumes independence
+would count shared information twice and become overconfident. Covariance intersection (Julier and Uhlmann
+1997) fuses two estimates ``(xa, Pa)`` and ``(xb, Pb)`` as::
+
+    P^-1 = w Pa^-1 + (1 - w) Pb^-1,    P^-1 x = w Pa^-1 xa + (1 - w) Pb^-1 xb,    w in [0, 1]
+
+which is consistent (``P`` bounds the true error covariance) for **any** cross-correlation, with ``w``
+chosen to minimise ``trace(P)`` or ``det(P)``. Here ``w`` is found for N pairs at once by a vectorised
+golden-section search on [0, 1] (both criteria are unimodal in ``w``: ``ln det P^-1`` is concave, and the
+trace of the inverse of a matrix pencil is convex), to ``OMEGA_TOL``.
+
+Association: the (n x m) matrix of squared Mahalanobis distances of the differences ``xa_i - xb_j`` with the
+covariance ``Pa_i + Pb_j`` (the difference's covariance when the errors are independent; with positively
+correlated errors the true one is smaller, so the gate is conservative), gated at the chi-square quantile of
+``gate_probability`` in the state's dimension, and the optimal 2-D assignment
+(``scipy.optimize.linear_sum_assignment``) of the gated pairs on ``d^2 + ln det(Pa + Pb)``.
+
+Before comparing, tracks valid at different times are brought to one time with ``align`` (the ballistic
+motion model of ``warnlink.tracking.motion`` with its state-transition matrix and white-acceleration process
+noise). States are ECEF ``[x, y, z, vx, vy, vz]`` [m, m/s]; any dimension works for the pure functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.stats import chi2
+
+OMEGA_TOL = 1e-6
+"""Width of the final bracket of the golden-section search for omega."""
+CRITERIA = ("trace", "det")
+_GOLD = (np.sqrt(5.0) - 1.0) / 2.0
+_BIG = 1e18
+
+
+def _sym(P: np.ndarray) -> np.ndarray:
+    return 0.5 * (P + np.swapaxes(P, -1, -2))
+
+
+def _as_batch(x, P) -> tuple[np.ndarray, np.ndarray, bool]:
+    x = np.asarray(x, float)
+    P = np.asarray(P, float)
+    single = x.ndim == 1
+    if single:
+        x, P = x[None], P[None]
+    if x.ndim != 2 or P.shape != (*x.shape, x.shape[-1]):
+        raise ValueError(f"expected states (n, d) and covariances (n, d, d), got {x.shape} and {P.shape}")
+    return x, P, single
+
+
+# ---------------------------------------------------------------------------------------------- association
+def mahalanobis2(xa, Pa, xb, Pb) -> np.ndarray:
+    """Squared Mahalanobis distances (n, m) of every difference ``xa[i] - xb[j]`` with covariance
+    ``Pa[i] + Pb[j]`` (states (n, d), (m, d); covariances (n, d, d), (m, d, d))."""
+    xa, Pa, _ = _as_batch(xa, Pa)
+    xb, Pb, _ = _as_batch(xb, Pb)
+    if xa.shape[1] != xb.shape[1]:
+        raise ValueError(f"state dimensions differ: {xa.shape[1]} and {xb.shape[1]}")
+    n, m = len(xa), len(xb)
+    if n == 0 or m == 0:
+        return np.zeros((n, m))
+    d = xa[:, None, :] - xb[None, :, :]
+    S = Pa[:, None] + Pb[None, :]
+    sol = np.linalg.solve(S, d[..., None])[..., 0]
+    return np.einsum("nmi,nmi->nm", d, sol)
+
+
+@dataclass(frozen=True)
+class Association:
+    """Result of ``associate``: pairs ``(rows[k], cols[k])`` (indices into the first and the second set),
+    their squared distances ``d2``, the whole distance matrix ``matrix`` and the ``gate`` used."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    d2: np.ndarray
+    matrix: np.ndarray
+    gate: float
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def unassigned_a(self, n: int) -> np.ndarray:
+        """Indices of the first set (of size ``n``) left without a partner."""
+        return np.setdiff1d(np.arange(n), self.rows)
+
+    def unassigned_b(self, m: int) -> np.ndarray:
+        """Indices of the second set (of size ``m``) left without a partner."""
+        return np.setdiff1d(np.arange(m), self.cols)
+
+
+def associate(xa, Pa, xb, Pb, *, gate_probability: float = 0.9999, allowed=None) -> Association:
+    """Track-to-track association: gated optimal assignment on the Mahalanobis distance of the differences.
+
+    ``allowed`` (n, m) bool, optional: pairs that may be associated at all (e.g. same flight phase or
+    exercise marking). Returns an ``Association`` (each track of either set in at most one pair).
+    """
+    if not 0.0 < gate_probability < 1.0:
+        raise ValueError(f"gate_probability must be in (0, 1), got {gate_probability}")
+    xa, Pa, _ = _as_batch(xa, Pa)
+    xb, Pb, _ = _as_batch(xb, Pb)
+    d2 = mahalanobis2(xa, Pa, xb, Pb)
+    gate = float(chi2.ppf(gate_probability, xa.shape[1]))
+    empty = np.zeros(0, int)
+    if d2.size == 0:
+        return Association(empty, empty, np.zeros(0), d2, gate)
+    ok = np.isfinite(d2) & (d2 <= gate)
+    if allowed is not None:
+        ok &= np.asarray(allowed, bool)
+    if not ok.any():
+        return Association(empty, empty, np.zeros(0), d2, gate)
+    S = xa.shape[1]
+    logdet = np.linalg.slogdet(Pa[:, None] + Pb[None, :])[1] if S else np.zeros_like(d2)
+    cost = np.where(ok, d2 + logdet, _BIG)
+    rows, cols = linear_sum_assignment(cost)
+    keep = ok[rows, cols]
+    rows, cols = rows[keep], cols[keep]
+    return Association(rows, cols, d2[rows, cols], d2, gate)
+
+
+# ---------------------------------------------------------------------------------------------- CI
+def _ci_objective(Ia, Ib, w, criterion):
+    info = w[:, None, None] * Ia + (1.0 - w)[:, None, None] * Ib
+    if criterion == "det":
+        # minimise det P = maximise ln det(P^-1)
+        sign, logdet = np.linalg.slogdet(info)
+        return np.where(sign > 0, -logdet, np.inf)
+    try:
+        return np.trace(np.linalg.inv(info), axis1=1, axis2=2)
+    except np.linalg.LinAlgError:
+        return np.array([np.trace(np.linalg.pinv(m)) for m in info])
+
+
+def ci_omega(Pa, Pb, criterion: str = "trace", tol: float = OMEGA_TOL) -> np.ndarray:
+    """The CI weights ``w`` (n,) in [0, 1] minimising ``trace(P)`` or ``det(P)`` of each fused pair
+    (covariances (n, d, d), or one (d, d) pair giving shape (1,))."""
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}, got {criterion!r}")
+    Pa = np.asarray(Pa, float)
+    Pb = np.asarray(Pb, float)
+    if Pa.ndim == 2:
+        Pa, Pb = Pa[None], Pb[None]
+    Ia = _sym(np.linalg.inv(Pa))
+    Ib = _sym(np.linalg.inv(Pb))
+    n = len(Pa)
+    lo, hi = np.zeros(n), np.ones(n)
+    c = hi - _GOLD * (hi - lo)
+    d = lo + _GOLD * (hi - lo)
+    fc = _ci_objective(Ia, Ib, c, criterion)
+    fd = _ci_objective(Ia, Ib, d, criterion)
+    iters = int(np.ceil(np.log(tol) / np.log(_GOLD)))
+    for _ in range(iters):
+        left = fc < fd  # the minimum lies in [lo, d]: d becomes hi, c becomes d; else the mirror image
+        hi = np.where(left, d, hi)
+        lo = np.where(left, lo, c)
+        new_c = np.where(left, hi - _GOLD * (hi - lo), d)
+        new_d = np.where(left, c, lo + _GOLD * (hi - lo))
+        fp = _ci_objective(Ia, Ib, np.where(left, new_c, new_d), criterion)
+        fc, fd = np.where(left, fp, fd), np.where(left, fc, fp)
+        c, d = new_c, new_d
+    w = 0.5 * (lo + hi)
+    # the end points can be optimal (one estimate dominates): compare with them
+    f_w = _ci_objective(Ia, Ib, w, criterion)
+    f0 = _ci_objective(Ia, Ib, np.zeros(n), criterion)
+    f1 = _ci_objective(Ia, Ib, np.ones(n), criterion)
+    best = np.stack([f_w, f0, f1], axis=1).argmin(axis=1)
+    return np.choose(best, [w, np.zeros(n), np.ones(n)])
+
+
+def covariance_intersection(xa, Pa, xb, Pb, *, criterion: str = "trace", omega=None):
+    """Fuse pairs of estimates with unknown cross-correlation by covariance intersection.
+
+    ``xa``, ``xb`` (n, d) or (d,); ``Pa``, ``Pb`` (n, d, d) or (d, d). ``omega`` (scalar or (n,)) fixes the
+    weight of the first estimate; default: optimal for ``criterion`` (``trace`` or ``det``, see
+    ``ci_omega``). Returns ``(x, P, omega)`` in the shape given (a single pair gives (d,), (d, d), float).
+    """
+    xa, Pa, single = _as_batch(xa, Pa)
+    xb, Pb, _ = _as_batch(xb, Pb)
+    if xa.shape != xb.shape:
+        raise ValueError(f"the two sets of estimates differ in shape: {xa.shape} and {xb.shape}")
+    n = len(xa)
+    if n == 0:
+        return xa.copy(), Pa.copy(), np.zeros(0)
+    w = ci_omega(Pa, Pb, criterion) if omega is None else np.broadcast_to(np.asarray(omega, float), (n,)).copy()
+    if np.any((w < 0) | (w > 1)):
+        raise ValueError("omega must lie in [0, 1]")
+    Ia = _sym(np.linalg.inv(Pa))
+    Ib = _sym(np.linalg.inv(Pb))
+    info = w[:, None, None] * Ia + (1.0 - w)[:, None, None] * Ib
+    P = _sym(np.linalg.inv(info))
+    rhs = w[:, None] * np.einsum("nij,nj->ni", Ia, xa) + (1.0 - w)[:, None] * np.einsum("nij,nj->ni", Ib, xb)
+    x = np.einsum("nij,nj->ni", P, rhs)
+    if single:
+        return x[0], P[0], float(w[0])
+    return x, P, w
+
+
+def fuse_many(xs, Ps, *, criterion: str = "trace"):
+    """CI of k estimates of one object (``xs`` (k, d), ``Ps`` (k, d, d)), folded pairwise in the order
+    given (each step consistent, so the result is). Returns ``(x, P)``."""
+    xs = np.asarray(xs, float)
+    Ps = np.asarray(Ps, float)
+    if len(xs) == 0:
+        raise ValueError("fuse_many needs at least one estimate")
+    x, P = xs[0], Ps[0]
+    for k in range(1, len(xs)):
+        x, P, _ = covariance_intersection(x, P, xs[k], Ps[k], criterion=criterion)
+    return x, P
+
+
+def naive_fusion(xa, Pa, xb, Pb):
+    """The independent-errors (information filter) fusion, for comparison only: it double counts shared
+    information. Same shapes as ``covariance_intersection``; returns ``(x, P)``."""
+    xa, Pa, single = _as_batch(xa, Pa)
+    xb, Pb, _ = _as_batch(xb, Pb)
+    Ia, Ib = np.linalg.inv(Pa), np.linalg.inv(Pb)
+    P = _sym(np.linalg.inv(Ia + Ib))
+    x = np.einsum("nij,nj->ni", P, np.einsum("nij,nj->ni", Ia, xa) + np.einsum("nij,nj->ni", Ib, xb))
+    return (x[0], P[0]) if single else (x, P)
+
+
+# ---------------------------------------------------------------------------------------------- time alignment
+def align(x, P, t_s, t_target, *, q: float = 1.0):
+    """Bring ECEF track estimates ``x`` (n, 6), ``P`` (n, 6, 6) valid at ``t_s`` (n,) to ``t_target``
+    (scalar or (n,)) with the ballistic model (J2, rotating Earth, no drag) and its state-transition
+    matrix, adding white-acceleration process noise of density ``q`` [m^2/s^3]. Returns ``(x, P)``."""
+    from warnlink.tracking.motion import propagate, white_acceleration_q
+
+    x, P, single = _as_batch(x, P)
+    n = len(x)
+    if n == 0:
+        return x.copy(), P.copy()
+    dt = np.broadcast_to(np.asarray(t_target, float), (n,)) - np.broadcast_to(np.asarray(t_s, float), (n,))
+    if not np.any(dt != 0):
+        return (x[0].copy(), P[0].copy()) if single else (x.copy(), P.copy())
+    xn, phi = propagate(x, dt, with_stm=True)
+    Pn = _sym(phi @ P @ np.swapaxes(phi, -1, -2) + white_acceleration_q(dt, q))
+    return (xn[0], Pn[0]) if single else (xn, Pn)
+
+
+__all__ = ["CRITERIA", "Association", "align", "associate", "ci_omega", "covariance_intersection", "fuse_many",
+           "mahalanobis2", "naive_fusion"]

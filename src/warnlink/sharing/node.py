@@ -1,0 +1,1291 @@
+"""The national node: one asyncio process per nation, from its own sensor reports to a fused, alerted picture.
+
+``python -m warnlink.sharing.node --nation KOR --state DIR`` (normally started by ``warnlink up``, see
+``warnlink.sharing.runtime``). Per nation::
+
+    sensor feed --(wl.<N>.local.report, report batches, never released)--> node
+      node: validate batch -> tracker -> launch events -> fuse with partner tracks -> assess -> alert
+      node --(sealed, Nats-Msg-Id = msg id, JetStream <N>_OUT)--> partners, per releasability.yaml:
+          KOR/JPN: own tracks to USA; launch notices, assessments, alerts to both partners
+          USA (hub nation): its fused system tracks, launch notices, assessments, alerts to both allies
+      partners --(consumers the originator created; PartnerReader)--> node: verify every envelope;
+          rejected ones go to the dead-letter stream <N>_DEAD (subject wl.<N>.local.dead, headers
+          Wl-Reason / Wl-Detail / Wl-Subject) with the reason; every message sent, received and rejected
+          is written to the node's hash-chained audit log.
+
+What a node does with partner data is an idempotent upsert keyed by (origin, object id) with "newer valid
+time wins", so a redelivered or replayed copy has no second effect; on restart the node also reloads its
+verifier's replay windows (``verifier.json``) and the message ids it already applied (from its audit log).
+Fusion (``warnlink.sharing.fusion``): every own and partner track is aligned to one time, partner tracks
+are associated with the picture (gated Mahalanobis distance, optimal assignment) and fused by covariance
+intersection (the hub's tracks already contain this nation's information: CI does not double count it).
+Objects are grouped into one picture per launch: partner events are linked to own events through
+associated tracks and through launch point/time proximity. Exercise marking: every output of an object is
+marked exercise when any input was; the alert engine derives the CAP status from that marking and the
+node's mode only, so exercise input never yields an ``Actual`` alert.
+
+INTERFACE (for tests and benchmarks)
+====================================
+
+Start the fabric and the three nodes in a temporary directory (``warnlink.sharing.runtime``)::
+
+    from warnlink.sharing.runtime import Runtime
+    with Runtime(tmp_path / "wl") as rt:        # up(): servers, keys, streams, node processes, ready
+        await rt.feed("KOR", batch, epoch=epoch_unix, exercise=True)   # or rt.feed_sync(...)
+        snap = rt.snapshot("JPN")               # the node's JSON snapshot (dict), see below
+        rt.wait_for(lambda: ..., timeout=10)    # poll snapshots
+        rt.kill_node("JPN"); rt.start_node("JPN")   # kill -9 and restart one node process
+        rt.fabric.stop_server("usa", kill=True); rt.fabric.start_server("usa")  # hub faults
+    # down() on exit: nodes (SIGTERM, then SIGKILL), then servers
+
+* **Feed**: ``encode_batch(batch, nation=, epoch=, exercise=)`` gives the wire form of a
+  ``warnlink.sensors.reports.ReportBatch`` (columns as raw float64/int arrays in msgpack; ``truth`` is not
+  sent); publish it on ``feed_subject(nation)`` (= ``wl.<N>.local.report``) with any of the nation's users
+  (``Runtime.feed`` does). ``t_s`` of the batch + ``epoch`` (POSIX seconds) is the report time. The header
+  ``Wl-Sent`` (POSIX seconds, wall clock; ``Runtime.feed`` sets it) is the start of the latency chain.
+* **Node directory** ``<state>/nodes/<N>/`` (``node_dir``): ``audit.jsonl`` (+ ``.head``; older segments
+  ``audit-<n>.jsonl`` after a crash left an unusable tail), ``snapshot.json`` (rewritten atomically every
+  ``snapshot_interval_s`` and on exit), ``timing.jsonl`` (one JSON object per line, below),
+  ``verifier.json``, ``cap/<alert id>.xml`` (CAP 1.2 of every own alert), ``node.log``, ``node.pid``.
+* **Snapshot** keys: ``nation``, ``pid``, ``ready``, ``stopped``, ``wall`` (time written), ``data_time`` (latest
+  valid time seen), ``counters`` (batches, reports, rejected_batches, tracks_sent, launches_sent,
+  assessments_sent, alerts_sent, received by kind, duplicates, rejected by reason, dead_lettered,
+  publish_errors, ...), ``verifier`` (accepted / reasons), ``readers`` (per origin PartnerReader counters),
+  ``picture``: list of launches ``{event_id, aliases, exercise, launch: {origin, lat_deg, lon_deg, time,
+  sigma_s}, objects: [{object_id, time, state, cov (21 packed), contributors: {origin: track id},
+  origins, phase, kind, assessment: {...}}], partner_assessments: {origin: [...]}}``, ``partner_tracks``
+  (ids by origin), ``received_ids`` (count), ``alerts`` (own, last 100: id, status, msg_type, regions,
+  exercise) and ``partner_alerts`` (last 100).
+* **Timing** records (``timing.jsonl``; ``wall`` = POSIX seconds when it happened at this node):
+  ``{"ev": "batch", "wall", "sent", "n"}`` a feed batch processed (``sent`` = its Wl-Sent);
+  ``{"ev": "confirmed", "wall", "track", "event_id"}`` an own track confirmed;
+  ``{"ev": "launch_sent" | "launch_recv", "wall", "event_id", "origin", "msg_id"}``;
+  ``{"ev": "fused", "wall", "object_id", "event_id", "prov": {origin: report wall time}}`` the picture object
+  was rebuilt with a partner track; ``prov[N]`` is the Wl-Sent of the latest report batch of nation N that
+  went into it (carried hop by hop in the ``Wl-Prov`` header of tracks), so the latency from a KOR sensor
+  report to JPN's fused track is ``wall - prov["KOR"]`` in JPN's ``fused`` records;
+  ``{"ev": "assessment_sent", "wall", "object_id", "track_wall"}`` (``track_wall``: when the newest track
+  update it reflects reached this node); ``{"ev": "alert_sent" | "alert_recv", ...}``.
+* **Status subject**: none (a node user may not publish replies); read the snapshot file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import faulthandler
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections import Counter, OrderedDict, deque
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from warnlink.sharing.ids import uuid7
+from warnlink.sharing.messages import NATIONS, Assessment, Ellipse, GeoPoint, LaunchEvent, RegionProbability, Track
+
+log = logging.getLogger("warnlink.node")
+
+BATCH_VERSION = 1
+MAX_BATCH_REPORTS = 100_000
+"""Largest report batch a node accepts (a bigger one is rejected with ``oversized``)."""
+FEED_SUFFIX = "local.report"
+DEAD_SUFFIX = "local.dead"
+PARTNER_TRACK_TTL_S = 60.0
+"""A partner track with no update for this long (valid time) leaves the picture."""
+LAUNCH_LINK_KM = 150.0
+LAUNCH_LINK_S = 90.0
+_EPOCH0 = datetime(1970, 1, 1, tzinfo=UTC)
+_STATUS = ("tentative", "confirmed", "deleted")
+_PROB_SAMPLES = 256
+
+
+def feed_subject(nation: str) -> str:
+    """The nation-local subject a sensor feed publishes report batches on (never leaves the nation)."""
+    return f"wl.{nation}.{FEED_SUFFIX}"
+
+
+def dead_letter_subject(nation: str) -> str:
+    """The subject of the nation's dead-letter stream ``<N>_DEAD`` (nation-local)."""
+    return f"wl.{nation}.{DEAD_SUFFIX}"
+
+
+def node_dir(state_dir: str | Path, nation: str) -> Path:
+    """The directory of ``nation``'s node under a runtime state directory."""
+    return Path(state_dir) / "nodes" / nation
+
+
+# ---------------------------------------------------------------------------------------------- batch wire form
+class BatchError(ValueError):
+    """A report batch that cannot be used; ``reason`` is a dead-letter reason code."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class _WireBatch(msgspec.Struct, forbid_unknown_fields=True):
+    v: int
+    batch_id: str
+    nation: str
+    exercise: bool
+    epoch: float
+    n: int
+    sensors: list[str]
+    t_s: bytes
+    arrival_s: bytes
+    sensor: bytes
+    kind: bytes
+    z: bytes
+    cov: bytes
+    pos: bytes
+
+
+_BATCH_ENC = msgspec.msgpack.Encoder()
+_BATCH_DEC = msgspec.msgpack.Decoder(_WireBatch)
+
+
+def encode_batch(batch, *, nation: str, epoch: float, exercise: bool, batch_id: str | None = None) -> bytes:
+    """The wire form of a ``ReportBatch`` of ``nation``'s sensors (columns as little-endian arrays).
+
+    ``epoch``: POSIX time [s] of the batch's ``t_s = 0``; ``exercise``: the marking of every report in it.
+    ``truth`` is scoring data and is not sent.
+    """
+    n = len(batch)
+    return _BATCH_ENC.encode(_WireBatch(
+        BATCH_VERSION, batch_id or uuid7(), nation, bool(exercise), float(epoch), n, list(batch.sensors),
+        np.ascontiguousarray(batch.t_s, "<f8").tobytes(), np.ascontiguousarray(batch.arrival_s, "<f8").tobytes(),
+        np.ascontiguousarray(batch.sensor, "<i4").tobytes(), np.ascontiguousarray(batch.kind, "<i1").tobytes(),
+        np.ascontiguousarray(batch.z, "<f8").tobytes(), np.ascontiguousarray(batch.cov, "<f8").tobytes(),
+        np.ascontiguousarray(batch.sensor_pos_ecef_m, "<f8").tobytes()))
+
+
+def decode_batch(data: bytes, nation: str):
+    """Wire form -> ``(ReportBatch, wire header)``; ``BatchError`` (with a reason code) for anything wrong."""
+    from warnlink.sensors.reports import ReportBatch
+
+    try:
+        w = _BATCH_DEC.decode(data)
+    except (msgspec.MsgspecError, ValueError) as exc:
+        raise BatchError("undecodable", f"not a report batch: {exc}") from None
+    if w.v != BATCH_VERSION:
+        raise BatchError("invalid_payload", f"batch version {w.v} not supported (expected {BATCH_VERSION})")
+    if w.nation != nation:
+        raise BatchError("mislabelled", f"batch of {w.nation!r} reports on {nation}'s feed")
+    if not 0 <= w.n <= MAX_BATCH_REPORTS:
+        raise BatchError("oversized", f"{w.n} reports (at most {MAX_BATCH_REPORTS})")
+    if not np.isfinite(w.epoch) or not 0 <= w.epoch < 4.1e9:
+        raise BatchError("invalid_payload", f"epoch {w.epoch!r} is not a POSIX time")
+    n = w.n
+    sizes = {"t_s": 8 * n, "arrival_s": 8 * n, "sensor": 4 * n, "kind": n, "z": 32 * n, "cov": 128 * n, "pos": 24 * n}
+    for name, size in sizes.items():
+        if len(getattr(w, name)) != size:
+            raise BatchError("invalid_payload", f"column {name} has {len(getattr(w, name))} bytes, expected {size}")
+    sensor = np.frombuffer(w.sensor, "<i4").astype(np.int32)
+    if n and (sensor.min() < 0 or sensor.max() >= len(w.sensors)):
+        raise BatchError("invalid_payload", f"sensor index outside the table of {len(w.sensors)} sensors")
+    b = ReportBatch(np.frombuffer(w.t_s, "<f8").copy(), np.frombuffer(w.arrival_s, "<f8").copy(), sensor,
+                    np.frombuffer(w.kind, "<i1").astype(np.int8), np.frombuffer(w.z, "<f8").reshape(n, 4).copy(),
+                    np.frombuffer(w.cov, "<f8").reshape(n, 4, 4).copy(),
+                    np.frombuffer(w.pos, "<f8").reshape(n, 3).copy(), np.full(n, -1, np.int32), list(w.sensors), [])
+    return b, w
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _now() -> float:
+    return time.time()
+
+
+def _geo(x: np.ndarray) -> tuple[float, float, float]:
+    from warnlink.geo import ecef2geodetic
+
+    lat, lon, alt = ecef2geodetic(x[0], x[1], x[2])
+    return float(np.degrees(lat)), float(np.degrees(lon)), float(alt)
+
+
+def _ground_km(lat1, lon1, lat2, lon2) -> float:
+    p1, p2 = np.radians([lat1, lon1]), np.radians([lat2, lon2])
+    a = np.sin((p2[0] - p1[0]) / 2) ** 2 + np.cos(p1[0]) * np.cos(p2[0]) * np.sin((p2[1] - p1[1]) / 2) ** 2
+    return float(2 * 6371.0 * np.arcsin(np.sqrt(min(1.0, a))))
+
+
+def _safe_cov(P: np.ndarray) -> np.ndarray:
+    """Symmetric, with eigenvalues floored at a tiny positive value (so that pack_cov accepts it)."""
+    P = 0.5 * (P + P.T)
+    w, v = np.linalg.eigh(P)
+    floor = max(float(w.max()), 1.0) * 1e-12
+    return (v * np.maximum(w, floor)) @ v.T
+
+
+def _prov_merge(*provs: dict) -> dict:
+    out: dict[str, float] = {}
+    for p in provs:
+        for k, v in (p or {}).items():
+            if isinstance(k, str) and isinstance(v, int | float) and v > out.get(k, -1.0):
+                out[k] = float(v)
+    return out
+
+
+class _PictureObject:
+    """One object of the node's picture: contributors (origin -> track id) and the fused estimate."""
+
+    __slots__ = (
+        "P",
+        "assessment",
+        "contributors",
+        "event_id",
+        "exercise",
+        "kind",
+        "object_id",
+        "phase",
+        "prov",
+        "t",
+        "track_wall",
+        "x",
+    )
+
+    def __init__(self, object_id: str):
+        self.object_id = object_id
+        self.contributors: dict[str, str] = {}
+        self.event_id: str | None = None
+        self.x = np.zeros(6)
+        self.P = np.eye(6)
+        self.t = 0.0
+        self.phase = "unknown"
+        self.exercise = False
+        self.kind = "unknown"
+        self.prov: dict[str, float] = {}
+        self.track_wall = 0.0
+        self.assessment: dict | None = None
+
+
+# ---------------------------------------------------------------------------------------------- the node
+class NationalNode:
+    """One nation's node. ``await run()`` until ``stop()`` (or SIGTERM in the process).
+
+    ``state_dir``: the runtime state directory (fabric state in ``<state>/fabric``, signing keys in
+    ``<state>/keys``, this node's files in ``<state>/nodes/<N>``). ``mode``: ``live`` / ``exercise`` / ``test``
+    (the alert engine's mode; exercise data is exercise in every mode).
+    """
+
+    def __init__(self, nation: str, state_dir: str | Path, *, fabric_dir: str | Path | None = None,
+                 keys_dir: str | Path | None = None, mode: str = "live", assess_interval_s: float = 0.5,
+                 snapshot_interval_s: float = 0.5, tick_s: float = 0.1, policy_path: str | Path | None = None):
+        if nation not in NATIONS:
+            raise ValueError(f"unknown nation {nation!r} (expected one of {', '.join(NATIONS)})")
+        self.nation = nation
+        self.state_dir = Path(state_dir).resolve()
+        self.fabric_dir = Path(fabric_dir) if fabric_dir else self.state_dir / "fabric"
+        self.keys_dir = Path(keys_dir) if keys_dir else self.state_dir / "keys"
+        self.dir = node_dir(self.state_dir, nation)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "cap").mkdir(exist_ok=True)
+        self.mode = mode
+        self.assess_interval_s = float(assess_interval_s)
+        self.snapshot_interval_s = float(snapshot_interval_s)
+        self.tick_s = float(tick_s)
+        self.policy_path = policy_path
+        self.run_id = uuid7().split("-")[-1][:8]
+        self.counters: Counter = Counter()
+        self._stop = asyncio.Event()
+        self.ready = False
+        self.data_time = 0.0
+        # own tracking
+        self.sensor_index: dict[str, int] = {}
+        self.own_event: dict[int, str] = {}          # tracker id -> event id
+        self.own_events: dict[str, dict] = {}        # event id -> launch estimate dict (own)
+        self.own_prev_t: dict[int, float] = {}       # tracker id -> last published update time
+        self.own_status: dict[int, int] = {}
+        self.own_prov: dict[int, dict] = {}
+        self.own_wall: dict[int, float] = {}
+        # partner data (idempotent upserts)
+        self.partner_tracks: dict[tuple[str, str], tuple[Track, dict, float]] = {}
+        self.partner_launches: dict[tuple[str, str], LaunchEvent] = {}
+        self.partner_assessments: dict[tuple[str, str], Assessment] = {}
+        self.partner_alerts: OrderedDict[str, Any] = OrderedDict()
+        self.received_ids: set[str] = set()
+        # picture
+        self.objects: dict[str, _PictureObject] = {}
+        self.contrib_to_object: dict[tuple[str, str], str] = {}
+        self.event_alias: dict[str, str] = {}
+        self.picture_events: list[dict] = []
+        self._picture_dirty = False
+        self._last_assess = 0.0
+        self._apogee: dict[str, float] = {}
+        self.alerts_sent: deque = deque(maxlen=100)
+        self._timing_fh = None
+        self._outbox: asyncio.Queue | None = None
+        self._fused_sent: dict[str, tuple] = {}
+        self._round_t = 0.0
+        self.last_assessments: OrderedDict[str, dict] = OrderedDict()
+        """Valid time of the latest assessment round: the alert engine's clock (staleness is judged on it, so
+        that a replay faster than real time does not make every alert stale between rounds)."""
+
+    # ------------------------------------------------------------------ setup
+    def _setup_files(self) -> None:
+        from warnlink.sharing.audit import AuditError, AuditLog
+        from warnlink.sharing.envelope import KeyRing, Sealer, Verifier
+        from warnlink.sharing.fabric import Fabric
+        from warnlink.sharing.releasability import default_policy
+
+        self.fabric = Fabric.attach(self.fabric_dir)
+        self.policy = default_policy()
+        self.keyring = KeyRing.load(self.keys_dir, node_id=self.nation)
+        self.sealer = Sealer(self.keyring, self.policy)
+        self.verifier = Verifier(self.keyring, self.nation, self.policy)
+        vpath = self.dir / "verifier.json"
+        if vpath.exists():
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                self.verifier.load_state(json.loads(vpath.read_text()))
+        apath = self.dir / "audit.jsonl"
+        self._load_received_ids(apath)
+        try:
+            self.audit = AuditLog(apath, keyring=self.keyring, fsync="interval")
+        except AuditError as exc:  # a crash left an unusable tail: keep it for verification, start a new segment
+            k = 1
+            while (self.dir / f"audit-{k}.jsonl").exists():
+                k += 1
+            apath.rename(self.dir / f"audit-{k}.jsonl")
+            hp = apath.with_name(apath.name + ".head")
+            if hp.exists():
+                hp.rename(self.dir / f"audit-{k}.jsonl.head")
+            log.warning("audit log %s: %s; continued in a new segment", apath, exc)
+            self.audit = AuditLog(apath, keyring=self.keyring, fsync="interval")
+        self._timing_fh = open(self.dir / "timing.jsonl", "a", buffering=1)
+        from warnlink.alerts import AlertEngine, load_policy
+
+        self.alert_engine = AlertEngine(load_policy(self.nation, self.policy_path), mode=self.mode, epoch=_EPOCH0)
+        from warnlink.tracking.tracker import Tracker
+
+        self.tracker = Tracker()
+
+    def _load_received_ids(self, apath: Path) -> None:
+        """Message ids this node already applied (received records of its audit logs): a redelivery after a
+        crash is then dropped as a duplicate instead of being rejected as a replay."""
+        for p in sorted(self.dir.glob("audit*.jsonl")):
+            with contextlib.suppress(OSError), p.open("rb") as fh:
+                for line in fh:
+                    if b'"direction":"received"' not in line:
+                        continue
+                    with contextlib.suppress(ValueError):
+                        mid = json.loads(line).get("msg_id")
+                        if mid:
+                            self.received_ids.add(mid)
+
+    def _timing(self, ev: str, **fields) -> None:
+        if self._timing_fh is not None:
+            fields["ev"] = ev
+            fields.setdefault("wall", _now())
+            with contextlib.suppress(OSError, ValueError):
+                self._timing_fh.write(json.dumps(fields, separators=(",", ":")) + "\n")
+
+    # ------------------------------------------------------------------ run
+    def stop(self) -> None:
+        """Ask ``run`` to finish (flush, snapshot, close)."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Connect, start the feed subscription and the partner readers, process until ``stop()``."""
+        from warnlink.sharing.fabric import PartnerReader
+
+        self._setup_files()
+        self._outbox = asyncio.Queue()
+        self._feed_q: asyncio.Queue = asyncio.Queue()
+
+        async def on_error(exc):
+            self.counters["nats_errors"] += 1
+
+        self.nc = await self.fabric.connect(self.nation, "node", error_cb=on_error,
+                                            name=f"warnlink-node-{self.nation.lower()}")
+        self.js = self.nc.jetstream(timeout=2)
+        sub = await self.nc.subscribe(feed_subject(self.nation), cb=self._on_feed)
+        self.readers = {}
+        for partner in self.fabric.config.nations:
+            if partner == self.nation:
+                continue
+            reader = PartnerReader(self.nc, self.fabric.feed(self.nation, partner), self._on_partner, expires_s=0.5)
+            for mid in self.received_ids:
+                reader.seen["id:" + mid] = None
+            self.readers[partner] = await reader.start()
+        tasks = [asyncio.create_task(self._feed_loop(), name="feed"),
+                 asyncio.create_task(self._publisher(), name="publisher"),
+                 asyncio.create_task(self._ticker(), name="ticker")]
+        self.ready = True
+        self.started = _now()
+        self._write_snapshot()
+        log.info("node %s ready (run %s)", self.nation, self.run_id)
+        try:
+            await self._stop.wait()
+        finally:
+            self.ready = False
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+            for r in self.readers.values():
+                with contextlib.suppress(Exception):
+                    await r.stop(timeout=0.5)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._drain_outbox(), 2.0)
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+            self._save_verifier()
+            self._write_snapshot(stopped=True)
+            with contextlib.suppress(Exception):
+                self.audit.close()
+            with contextlib.suppress(Exception):
+                await self.nc.close()
+            if self._timing_fh is not None:
+                self._timing_fh.close()
+                self._timing_fh = None
+
+    async def _drain_outbox(self) -> None:
+        while self._outbox is not None and not self._outbox.empty():
+            await asyncio.sleep(0.02)
+
+    # ------------------------------------------------------------------ feed (own sensors)
+    async def _on_feed(self, msg) -> None:
+        await self._feed_q.put(msg)
+
+    async def _feed_loop(self) -> None:
+        while True:
+            msg = await self._feed_q.get()
+            try:
+                self._process_feed(msg)
+            except Exception as exc:  # never crash on input; count and dead-letter
+                self.counters["internal_errors"] += 1
+                log.exception("feed batch failed")
+                await self._dead_letter(msg.subject, msg.data, "internal", f"{type(exc).__name__}: {exc}", None)
+            # let other tasks run (readers, publisher) between batches
+            await asyncio.sleep(0)
+
+    def _process_feed(self, msg) -> None:
+        from warnlink.sharing.envelope import Reason, Rejected
+
+        data = msg.data
+        try:
+            batch, wire = decode_batch(data, self.nation)
+        except BatchError as exc:
+            self.counters["rejected_batches"] += 1
+            self.counters[f"rejected:{exc.reason}"] += 1
+            reason = Reason(exc.reason) if exc.reason in Reason._value2member_map_ else Reason.INVALID_PAYLOAD
+            self.audit.rejected(msg.subject, data, Rejected(reason, exc.detail))
+            asyncio.get_running_loop().create_task(self._dead_letter(msg.subject, data, exc.reason, exc.detail, None))
+            return
+        self.audit.append("received", msg.subject, data, msg_id=wire.batch_id if len(wire.batch_id) <= 64 else None,
+                          origin=self.nation)
+        sent = None
+        with contextlib.suppress(TypeError, ValueError, AttributeError):
+            sent = float((msg.headers or {}).get("Wl-Sent"))
+        wall = _now()
+        prov = {self.nation: sent if sent is not None else wall}
+        self.counters["batches"] += 1
+        self.counters["reports"] += len(batch)
+        if len(batch) == 0:
+            return
+        # node-local sensor indices (stable across batches whose tables differ)
+        local = np.array([self.sensor_index.setdefault(name, len(self.sensor_index)) for name in batch.sensors],
+                         dtype=np.int32)
+        batch.sensor = local[batch.sensor] if len(local) else batch.sensor
+        batch.t_s = batch.t_s + wire.epoch
+        batch.arrival_s = batch.arrival_s + wire.epoch
+        rej0 = self.tracker.rejected
+        self.tracker.push(batch)
+        self.counters["reports_unusable"] += self.tracker.rejected - rej0
+        t_max = float(np.nanmax(batch.t_s)) if np.isfinite(batch.t_s).any() else self.data_time
+        self.data_time = max(self.data_time, t_max)
+        self._exercise = bool(wire.exercise)
+        self._after_tracking(prov, wall, bool(wire.exercise))
+        self._timing("batch", sent=sent, n=len(batch), wall=wall)
+
+    def _after_tracking(self, prov: dict, wall: float, exercise: bool) -> None:
+        """Publish what changed in the own tracks, open events for new confirmed tracks, mark the picture."""
+        from warnlink.tracking.tracker import CONFIRMED, DELETED, PHASES
+
+        tr = self.tracker
+        if len(tr.ids) == 0:
+            return
+        phases = tr.phase()
+        changed = False
+        for row in range(len(tr.ids)):
+            tid = int(tr.ids[row])
+            st = int(tr.status[row])
+            prev_st = self.own_status.get(tid)
+            updated = self.own_prev_t.get(tid) != float(tr.t_update[row])
+            if st == CONFIRMED and updated:
+                self.own_prev_t[tid] = float(tr.t_update[row])
+                self.own_prov[tid] = prov
+                self.own_wall[tid] = wall
+                if tid not in self.own_event:
+                    self._open_event(row, tid, exercise)
+                self._publish_own_track(row, tid, PHASES[int(phases[row])], "confirmed", exercise, prov)
+                changed = True
+            elif st == DELETED and prev_st == CONFIRMED:
+                self._publish_own_track(row, tid, PHASES[int(phases[row])], "deleted", exercise, prov)
+                changed = True
+            self.own_status[tid] = st
+        if changed:
+            self._picture_dirty = True
+
+    def _own_track_id(self, tid: int) -> str:
+        return f"{self.nation}-{self.run_id}-T{tid}"
+
+    def _open_event(self, row: int, tid: int, exercise: bool) -> None:
+        """A newly confirmed own track: join the event of a live own track close to it (a separation), or
+        open a new launch event (launch point and time by the boost model run backwards) and announce it."""
+        from warnlink.tracking.tracker import CONFIRMED
+
+        tr = self.tracker
+        self._timing("confirmed", track=self._own_track_id(tid))
+        x = tr.x[row, :6]
+        for other_row in np.flatnonzero(tr.status == CONFIRMED):
+            otid = int(tr.ids[other_row])
+            if otid == tid or otid not in self.own_event:
+                continue
+            if np.linalg.norm(tr.x[other_row, :3] - x[:3]) < 100e3:
+                self.own_event[tid] = self.own_event[otid]
+                return
+        # a partner event about the same launch? (linked later by proximity; own id is the canonical one)
+        event_id = f"{self.nation}-{uuid7()}"
+        self.own_event[tid] = event_id
+        est = self._estimate_launch(tid, row)
+        est["exercise"] = exercise
+        self.own_events[event_id] = est
+        lp = GeoPoint(lat_deg=est["lat_deg"], lon_deg=est["lon_deg"], alt_m=0.0)
+        cov = est["cov_en_m2"]
+        ev = LaunchEvent(id=uuid7(), event_id=event_id, origin=self.nation,
+                         time=float(tr.t_update[row]), first_detection=est["first_detection"], launch_point=lp,
+                         launch_time=est["time"], launch_point_cov_enu_m2=(cov[0][0], cov[0][1], 0.0, cov[1][1], 0.0,
+                                                                           est["up_var"]),
+                         launch_time_sigma_s=est["sigma_s"], exercise=exercise)
+        self._seal_and_queue(ev, timing=("launch_sent", {"event_id": event_id}))
+        self.counters["launches_sent"] += 1
+
+    def _estimate_launch(self, tid: int, row: int) -> dict:
+        from warnlink.assessment import estimate_launch
+
+        tr = self.tracker
+        h = tr.history
+        # the track's early states: the third update (two-point start + one update) if there is one
+        xs, Ps, ts = [], [], []
+        for t_arr, ids_arr, x_arr, P_arr in zip(h.t_s, h.track, h.x, h.P, strict=False):
+            k = np.flatnonzero(ids_arr == tid)
+            if len(k):
+                xs.append(x_arr[k[0], :6])
+                Ps.append(P_arr[k[0], :6, :6])
+                ts.append(float(t_arr[k[0]]))
+                if len(xs) >= 4:
+                    break
+        first = ts[0] if ts else float(tr.t_born[row])
+        pick = min(2, len(xs) - 1) if xs else -1
+        try:
+            if pick < 0:
+                raise ValueError("no history")
+            le = estimate_launch(xs[pick], Ps[pick], ts[pick])
+            self.counters["launch_estimates"] += 1
+            return {"lat_deg": le.lat_deg, "lon_deg": le.lon_deg, "time": le.time_s, "sigma_s": le.time_sigma_s,
+                    "cov_en_m2": le.cov_en_m2.tolist(), "up_var": 1e4, "missile_class": le.missile_class,
+                    "first_detection": first, "origin": self.nation}
+        except Exception as exc:  # ValueError when no class fits; anything else is a fault of the estimator
+            self.counters["launch_estimate_failed"] += 1
+            log.info("launch estimate of track %s failed (%s); using its first position", tid, exc)
+            x0 = xs[0] if xs else tr.x[row, :6]
+            lat, lon, alt = _geo(x0)
+            return {"lat_deg": lat, "lon_deg": lon, "time": max(first - max(alt, 0.0) / 1000.0, 0.0),
+                    "sigma_s": 60.0, "cov_en_m2": [[2.5e9, 0.0], [0.0, 2.5e9]], "up_var": 1e6,
+                    "missile_class": "unknown", "first_detection": first, "origin": self.nation}
+
+    def _publish_own_track(self, row: int, tid: int, phase: str, status: str, exercise: bool, prov: dict) -> None:
+        if self.nation == self.policy.hub:
+            return  # the hub nation releases its fused system tracks instead (see _publish_fused)
+        tr = self.tracker
+        try:
+            msg = Track.from_arrays(id=self._own_track_id(tid), origin=self.nation, time=float(tr.t[row]),
+                                    x=tr.x[row, :6], P=_safe_cov(tr.P[row, :6, :6]), status=status, phase=phase,
+                                    exercise=exercise, event_id=self.own_event.get(tid))
+        except ValueError as exc:
+            self.counters["seal_errors"] += 1
+            log.warning("own track %s not published: %s", tid, exc)
+            return
+        self._seal_and_queue(msg, prov=prov)
+        self.counters["tracks_sent"] += 1
+
+    # ------------------------------------------------------------------ sealing and publishing
+    def _seal_and_queue(self, payload, *, prov: dict | None = None, timing: tuple[str, dict] | None = None) -> None:
+        from warnlink.sharing.envelope import SealError
+        from warnlink.sharing.releasability import ReleaseError
+
+        try:
+            sealed = self.sealer.seal(payload)
+        except (SealError, ReleaseError, ValueError) as exc:
+            self.counters["seal_errors"] += 1
+            log.warning("cannot seal %s: %s", type(payload).__name__, exc)
+            return
+        hdrs = {"Wl-Prov": json.dumps(prov, separators=(",", ":"))} if prov else {}
+        self._outbox.put_nowait((sealed, hdrs, timing, 0))
+
+    async def _publisher(self) -> None:
+        """Publish sealed messages durably (PubAck awaited, Nats-Msg-Id = msg id), up to 64 in flight;
+        failed publishes are retried with the same bytes and id (the stream stores them once)."""
+        from warnlink.sharing.fabric import publish_durable
+
+        sem = asyncio.Semaphore(64)
+
+        async def one(item):
+            sealed, hdrs, timing, tries = item
+            try:
+                ack = await publish_durable(self.nc, sealed.subject, sealed.data, sealed.msg_id, headers=hdrs,
+                                            timeout=2.0)
+            except Exception as exc:  # no responders, timeout, connection down: retry
+                self.counters["publish_retries"] += 1
+                if tries == 0:
+                    log.info("publish of %s failed (%s); retrying", sealed.subject, exc)
+                await asyncio.sleep(min(0.05 * (tries + 1), 0.5))
+                self._outbox.put_nowait((sealed, hdrs, timing, tries + 1))
+            else:
+                if not getattr(ack, "duplicate", False):
+                    self.audit.append("sent", sealed.subject, sealed.data, msg_id=sealed.msg_id, origin=self.nation)
+                    self.counters[f"sent:{sealed.kind}"] += 1
+                    if timing is not None:
+                        self._timing(timing[0], msg_id=sealed.msg_id, origin=self.nation, **timing[1])
+            finally:
+                sem.release()
+                self._outbox.task_done()
+
+        while True:
+            item = await self._outbox.get()
+            await sem.acquire()
+            asyncio.get_running_loop().create_task(one(item))
+
+    async def _dead_letter(self, subject: str, data: bytes, reason: str, detail: str, origin: str | None) -> None:
+        """Keep a rejected message in the dead-letter stream with its reason (file fallback)."""
+        self.counters["dead_lettered"] += 1
+        hdrs = {"Wl-Reason": str(reason), "Wl-Detail": str(detail)[:512], "Wl-Subject": str(subject)[:256],
+                "Wl-Origin": str(origin or "-")}
+        try:
+            await self.js.publish(dead_letter_subject(self.nation), bytes(data), headers=hdrs, timeout=2.0)
+        except Exception as exc:
+            self.counters["dead_letter_fallback"] += 1
+            with contextlib.suppress(OSError), open(self.dir / "deadletter.jsonl", "a") as fh:
+                fh.write(json.dumps({"wall": _now(), "subject": str(subject)[:256], "reason": reason,
+                                     "detail": str(detail)[:512], "bytes": len(data), "error": str(exc)[:200]})
+                         + "\n")
+
+    # ------------------------------------------------------------------ partner data
+    async def _on_partner(self, msg) -> None:
+        """Handler of every message a partner released to this node (PartnerReader acknowledges it)."""
+        from warnlink.sharing.envelope import Rejected
+
+        subject, data = msg.subject, msg.data
+        mid = (msg.headers or {}).get("Nats-Msg-Id")
+        if mid and mid in self.received_ids:
+            self.counters["duplicates"] += 1
+            return
+        try:
+            env, payload = self.verifier.open(subject, data)
+        except Rejected as rej:
+            self.counters["rejected"] += 1
+            self.counters[f"rejected:{rej.reason.value}"] += 1
+            self.audit.rejected(subject, data, rej)
+            await self._dead_letter(subject, data, rej.reason.value, rej.detail, rej.origin)
+            return
+        self.audit.received(subject, data, env)
+        self.received_ids.add(env.msg_id)
+        self.counters[f"received:{env.kind}"] += 1
+        try:
+            self._apply(env, payload, msg.headers or {})
+        except Exception:
+            self.counters["internal_errors"] += 1
+            log.exception("applying %s %s failed", env.kind, env.msg_id)
+
+    def _apply(self, env, payload, headers: dict) -> None:
+        origin = env.origin
+        wall = _now()
+        if env.kind == "track":
+            prov = {}
+            with contextlib.suppress(ValueError, TypeError):
+                prov = _prov_merge(json.loads(headers.get("Wl-Prov") or "{}"))
+            key = (origin, payload.id)
+            old = self.partner_tracks.get(key)
+            if old is None or payload.time >= old[0].time:
+                self.partner_tracks[key] = (payload, prov, wall)
+                self._picture_dirty = True
+            self.data_time = max(self.data_time, payload.time)
+        elif env.kind == "launch":
+            key = (origin, payload.event_id)
+            old = self.partner_launches.get(key)
+            if old is None or payload.time >= old.time:
+                self.partner_launches[key] = payload
+                self._picture_dirty = True
+            self._timing("launch_recv", event_id=payload.event_id, origin=origin, msg_id=env.msg_id)
+        elif env.kind == "assessment":
+            key = (origin, payload.object_id)
+            old = self.partner_assessments.get(key)
+            if old is None or payload.time >= old.time:
+                self.partner_assessments[key] = payload
+                self._picture_dirty = True
+        elif env.kind == "alert":
+            if payload.id not in self.partner_alerts:
+                self.partner_alerts[payload.id] = (origin, payload)
+                while len(self.partner_alerts) > 1000:
+                    self.partner_alerts.popitem(last=False)
+                self._timing("alert_recv", alert_id=payload.id, origin=origin, status=payload.status,
+                             msg_type=payload.msg_type)
+
+    # ------------------------------------------------------------------ picture
+    def _rebuild_picture(self) -> None:
+        """Own confirmed tracks + partner tracks -> fused objects, grouped into launches."""
+        from warnlink.sharing.fusion import align, associate, covariance_intersection
+        from warnlink.tracking.tracker import CONFIRMED, PHASES
+
+        tr = self.tracker
+        rows = np.flatnonzero(tr.status == CONFIRMED) if len(tr.ids) else np.zeros(0, int)
+        entries: list[tuple[str, str, np.ndarray, np.ndarray, float, str, bool, str | None, dict, float]] = []
+        phases = tr.phase(rows) if len(rows) else []
+        for k, row in enumerate(rows):
+            tid = int(tr.ids[row])
+            entries.append((self.nation, self._own_track_id(tid), tr.x[row, :6].copy(), tr.P[row, :6, :6].copy(),
+                            float(tr.t[row]), PHASES[int(phases[k])], getattr(self, "_exercise", False),
+                            self.own_event.get(tid), self.own_prov.get(tid, {}), self.own_wall.get(tid, 0.0)))
+        horizon = self.data_time - PARTNER_TRACK_TTL_S
+        for (origin, tid), (t, prov, wall) in list(self.partner_tracks.items()):
+            if t.status == "deleted" or t.time < horizon:
+                continue
+            entries.append((origin, tid, np.asarray(t.state, float), t.covariance(), t.time, t.phase, t.exercise,
+                            t.event_id, prov, wall))
+        if not entries:
+            lost = list(self.objects)
+            self.objects = {}
+            self._lost(lost)
+            self._group_events()
+            return
+        x = np.array([e[2] for e in entries])
+        P = np.array([e[3] for e in entries])
+        t = np.array([e[4] for e in entries])
+        t_ref = float(t.max())
+        xa, Pa = align(x, P, t, t_ref)
+        # fold origins one at a time into the picture: own first, then partners in a fixed order
+        origins = [self.nation, *sorted({e[0] for e in entries} - {self.nation})]
+        groups: list[list[int]] = []
+        gx = np.zeros((0, 6))
+        gP = np.zeros((0, 6, 6))
+        for origin in origins:
+            idx = [i for i, e in enumerate(entries) if e[0] == origin]
+            if not idx:
+                continue
+            if len(groups) and origin != self.nation:
+                ex_a = np.array([entries[g[0]][6] for g in groups])
+                ex_b = np.array([entries[i][6] for i in idx])
+                assoc = associate(gx, gP, xa[idx], Pa[idx], allowed=ex_a[:, None] == ex_b[None, :])
+                if len(assoc):
+                    fx, fP, _ = covariance_intersection(gx[assoc.rows], gP[assoc.rows], xa[idx][assoc.cols],
+                                                        Pa[idx][assoc.cols])
+                    gx[assoc.rows], gP[assoc.rows] = fx, fP
+                    for r, c in zip(assoc.rows, assoc.cols, strict=True):
+                        groups[r].append(idx[c])
+                rest = assoc.unassigned_b(len(idx))
+            else:
+                rest = np.arange(len(idx))
+            for c in rest:
+                groups.append([idx[c]])
+            if len(rest):
+                gx = np.concatenate([gx, xa[idx][rest]])
+                gP = np.concatenate([gP, Pa[idx][rest]])
+        groups, gx, gP = self._merge_duplicates(groups, gx, gP, [e[6] for e in entries])
+        new_objects: dict[str, _PictureObject] = {}
+        wall = _now()
+        for gi, members in enumerate(groups):
+            keys = [(entries[i][0], entries[i][1]) for i in members]
+            existing = sorted({self.contrib_to_object[k] for k in keys if k in self.contrib_to_object})
+            oid = existing[0] if existing else f"{self.nation}-{self.run_id}-O{len(self.contrib_to_object)}"
+            for k in keys:
+                self.contrib_to_object[k] = oid
+            if oid in new_objects:  # two old objects merged into one group already used: keep the first
+                oid = f"{oid}x{gi}"
+            obj = self.objects.get(oid) or _PictureObject(oid)
+            old_contrib = dict(obj.contributors)
+            obj.contributors = {entries[i][0]: entries[i][1] for i in members}
+            obj.x, obj.P, obj.t = gx[gi], gP[gi], t_ref
+            lead = members[0]
+            obj.phase = entries[lead][5]
+            obj.exercise = any(entries[i][6] for i in members)
+            events = [entries[i][7] for i in members if entries[i][7]]
+            obj.event_id = events[0] if events else None
+            for e in events[1:]:
+                self._link(events[0], e)
+            prov = _prov_merge(*(entries[i][8] for i in members))
+            obj.track_wall = max(entries[i][9] for i in members)
+            partner_in = [i for i in members if entries[i][0] != self.nation]
+            if partner_in and (prov != obj.prov or old_contrib != obj.contributors):
+                self._timing("fused", object_id=oid, event_id=obj.event_id, prov=prov,
+                             origins=sorted(obj.contributors), wall=wall)
+            obj.prov = prov
+            new_objects[oid] = obj
+        lost = [oid for oid in self.objects if oid not in new_objects]
+        self.objects = new_objects
+        self._lost(lost)
+        self._group_events()
+        if self.nation == self.policy.hub:
+            self._publish_fused()
+
+    @staticmethod
+    def _merge_duplicates(groups, gx, gP, exercise, gate: float = 16.81):
+        """Merge picture objects that are one object (e.g. two own tracks of one missile from different radars,
+        or a partner track left unassociated beside its twin): closest pair first, while its squared
+        Mahalanobis distance is within ``gate`` (chi-square 0.99, 6 dof), by covariance intersection."""
+        from warnlink.sharing.fusion import covariance_intersection, mahalanobis2
+
+        groups = [list(g) for g in groups]
+        while len(groups) > 1:
+            d2 = mahalanobis2(gx, gP, gx, gP)
+            np.fill_diagonal(d2, np.inf)
+            ex = np.array([exercise[g[0]] for g in groups])
+            d2[ex[:, None] != ex[None, :]] = np.inf
+            i, j = np.unravel_index(int(np.argmin(d2)), d2.shape)
+            if not d2[i, j] <= gate:
+                break
+            i, j = min(i, j), max(i, j)
+            x, P, _ = covariance_intersection(gx[i], gP[i], gx[j], gP[j])
+            gx, gP = gx.copy(), gP.copy()
+            gx[i], gP[i] = x, P
+            groups[i] += groups[j]
+            del groups[j]
+            gx, gP = np.delete(gx, j, axis=0), np.delete(gP, j, axis=0)
+        return groups, gx, gP
+
+    def _lost(self, object_ids: list[str]) -> None:
+        for oid in object_ids:
+            try:
+                for alert in self.alert_engine.lost(oid, self.data_time):
+                    self._send_alert(alert)
+            except Exception:
+                self.counters["alert_input_errors"] += 1
+
+    def _publish_fused(self) -> None:
+        """The hub nation's system tracks: every picture object that changed, released to both allies."""
+        for obj in self.objects.values():
+            key = (obj.object_id, obj.t, tuple(sorted(obj.contributors.items())))
+            if self._fused_sent.get(obj.object_id) == key:
+                continue
+            self._fused_sent[obj.object_id] = key
+            try:
+                msg = Track.from_arrays(id=obj.object_id, origin=self.nation, time=obj.t, x=obj.x, P=_safe_cov(obj.P),
+                                        status="confirmed", phase=obj.phase if obj.phase in
+                                        ("boost", "midcourse", "terminal") else "unknown", exercise=obj.exercise,
+                                        event_id=self._canon(obj.event_id) if obj.event_id else None)
+            except ValueError as exc:
+                self.counters["seal_errors"] += 1
+                log.warning("fused track %s not published: %s", obj.object_id, exc)
+                continue
+            self._seal_and_queue(msg, prov=obj.prov)
+            self.counters["tracks_sent"] += 1
+
+    # events: a union-find over event ids
+    def _canon(self, e: str) -> str:
+        seen = []
+        while e in self.event_alias and self.event_alias[e] != e:
+            seen.append(e)
+            e = self.event_alias[e]
+        for s in seen:
+            self.event_alias[s] = e
+        return e
+
+    def _link(self, a: str, b: str) -> None:
+        ca, cb = self._canon(a), self._canon(b)
+        if ca == cb:
+            return
+        own_a, own_b = ca.startswith(self.nation + "-"), cb.startswith(self.nation + "-")
+        # own events are canonical; otherwise the earlier id (UUIDv7 after the nation prefix) wins
+        if (own_b and not own_a) or (own_a == own_b and cb[4:] < ca[4:]):
+            ca, cb = cb, ca
+        self.event_alias[cb] = ca
+
+    def _launch_info(self, event_id: str) -> dict | None:
+        """The best launch estimate of a canonical event: own, else the partner's with the smallest sigma."""
+        best = None
+        if event_id in self.own_events:
+            best = dict(self.own_events[event_id])
+        for (origin, eid), ev in self.partner_launches.items():
+            if self._canon(eid) != event_id:
+                continue
+            cand = {"lat_deg": ev.launch_point.lat_deg, "lon_deg": ev.launch_point.lon_deg, "time": ev.launch_time,
+                    "sigma_s": ev.launch_time_sigma_s, "origin": origin, "first_detection": ev.first_detection,
+                    "missile_class": "unknown"}
+            if best is None or cand["sigma_s"] < best.get("sigma_s", 1e9) * 0.5:
+                best = cand
+        return best
+
+    def _group_events(self) -> None:
+        # partner launch notices about the same launch as another event: link by proximity
+        launches = {eid: est for eid, est in self.own_events.items()}
+        for (_origin, eid), ev in self.partner_launches.items():
+            launches.setdefault(eid, {"lat_deg": ev.launch_point.lat_deg, "lon_deg": ev.launch_point.lon_deg,
+                                      "time": ev.launch_time})
+        ids = sorted(launches)
+        for i, a in enumerate(ids):
+            for b in ids[i + 1:]:
+                la, lb = launches[a], launches[b]
+                if (abs(la["time"] - lb["time"]) < LAUNCH_LINK_S
+                        and _ground_km(la["lat_deg"], la["lon_deg"], lb["lat_deg"], lb["lon_deg"]) < LAUNCH_LINK_KM):
+                    self._link(a, b)
+        for (_origin, _oid), a in self.partner_assessments.items():
+            self._canon(a.event_id)
+        events: dict[str, dict] = {}
+
+        def ev_of(eid: str) -> dict:
+            c = self._canon(eid)
+            if c not in events:
+                events[c] = {"event_id": c, "aliases": set(), "objects": [], "partner_assessments": {}}
+            events[c]["aliases"].add(eid)
+            return events[c]
+
+        for eid in launches:
+            ev_of(eid)
+        for obj in self.objects.values():
+            if obj.event_id is None:
+                obj.event_id = f"{self.nation}-unassigned"
+            ev_of(obj.event_id)["objects"].append(obj)
+        for (origin, _oid), a in self.partner_assessments.items():
+            ev_of(a.event_id)["partner_assessments"].setdefault(origin, []).append(a)
+        out = []
+        for c, ev in events.items():
+            ev["launch"] = self._launch_info(c)
+            ev["exercise"] = any(o.exercise for o in ev["objects"]) or any(
+                a.exercise for lst in ev["partner_assessments"].values() for a in lst)
+            out.append(ev)
+        self.picture_events = out
+
+    # ------------------------------------------------------------------ assessment and alerts
+    def _assess(self) -> None:
+        """Predict the impact of every picture object (one vectorised call), publish the assessments of the
+        changed ones, and feed the alert engine."""
+        from warnlink.assessment import predict_impact
+        from warnlink.geo.regions import impact_probabilities
+
+        objs = [o for o in self.objects.values() if o.assessment is None or o.assessment.get("t") != o.t]
+        if not objs:
+            return
+        self._round_t = max(self._round_t, max(o.t for o in objs))
+        x = np.array([o.x for o in objs])
+        P = np.array([_safe_cov(o.P) for o in objs])
+        t = np.array([o.t for o in objs])
+        launch = [self._launch_info(self._canon(o.event_id)) if o.event_id else None for o in objs]
+        lat0 = np.array([li["lat_deg"] if li else np.nan for li in launch])
+        lon0 = np.array([li["lon_deg"] if li else np.nan for li in launch])
+        try:
+            pred = predict_impact(x, P, t, launch_lat_deg=lat0, launch_lon_deg=lon0)
+        except Exception as exc:
+            self.counters["assessment_errors"] += 1
+            log.warning("impact prediction failed: %s", exc)
+            return
+        ground_track = self._ground_tracks(x, t, pred.impact_time_s)
+        rng = np.random.default_rng(0)
+        unit = rng.standard_normal((_PROB_SAMPLES, 2))
+        # classification: within a launch, objects falling well short of the longest range are stages
+        by_event: dict[str, float] = {}
+        for k, o in enumerate(objs):
+            if pred.impacted[k]:
+                by_event[o.event_id] = max(by_event.get(o.event_id, 0.0), float(pred.ground_range_m[k]) if
+                                           np.isfinite(pred.ground_range_m[k]) else 0.0)
+        for k, o in enumerate(objs):
+            if not pred.impacted[k]:
+                o.assessment = {"t": o.t, "impacted": False}
+                continue
+            lat, lon = float(pred.lat_deg[k]), float(pred.lon_deg[k])
+            rng_m = float(pred.ground_range_m[k]) if np.isfinite(pred.ground_range_m[k]) else 0.0
+            longest = by_event.get(o.event_id, 0.0)
+            o.kind = "stage" if longest > 0 and rng_m < 0.6 * longest else "unknown"
+            L = np.linalg.cholesky(_safe_cov(np.asarray(pred.cov_en_m2[k])) + 1e-6 * np.eye(2))
+            en = unit @ L.T
+            slat = lat + np.degrees(en[:, 1] / 6.371e6)
+            slon = lon + np.degrees(en[:, 0] / (6.371e6 * max(np.cos(np.radians(lat)), 1e-3)))
+            slon = (slon + 180.0) % 360.0 - 180.0
+            slat = np.clip(slat, -90, 90)
+            try:
+                probs = impact_probabilities(slat, slon)
+            except Exception:
+                probs = {}
+            over = ground_track[k]
+            apogee = float(pred.apogee_alt_m[k]) if np.isfinite(pred.apogee_alt_m[k]) else float(_geo(o.x)[2])
+            self._apogee[o.object_id] = max(self._apogee.get(o.object_id, 0.0), apogee, 0.0)
+            li = launch[k] or {}
+            o.assessment = {"t": o.t, "impacted": True, "lat_deg": lat, "lon_deg": lon,
+                            "impact_time": float(pred.impact_time_s[k]),
+                            "semi_major_m": float(pred.semi_major_m[k]), "semi_minor_m": float(pred.semi_minor_m[k]),
+                            "orientation_deg": float(pred.orientation_deg[k]) % 180.0,
+                            "range_m": rng_m, "apogee_m": self._apogee[o.object_id], "kind": o.kind,
+                            "probabilities": {r: p for r, p in probs.items() if p > 0},
+                            "overflights": over, "launch_origin": li.get("origin"),
+                            "time_to_impact_s": float(pred.impact_time_s[k] - o.t)}
+            self.last_assessments[o.object_id] = {
+                **o.assessment, "object_id": o.object_id, "event_id": self._canon(o.event_id),
+                "origins": sorted(o.contributors), "exercise": o.exercise}
+            self.last_assessments.move_to_end(o.object_id)
+            while len(self.last_assessments) > 50:
+                self.last_assessments.popitem(last=False)
+            self._publish_assessment(o, li)
+            self._alert(o)
+
+    def _ground_tracks(self, x: np.ndarray, t: np.ndarray, t_impact: np.ndarray) -> list[list[dict]]:
+        """Future overflown land of each mean trajectory (NATION codes with entry/exit times)."""
+        from warnlink.geo import ecef2geodetic
+        from warnlink.geo.regions import overflights
+        from warnlink.tracking.motion import propagate
+
+        n = len(x)
+        out: list[list[dict]] = [[] for _ in range(n)]
+        dur = np.clip(np.where(np.isfinite(t_impact), t_impact - t, 0.0), 0.0, 4000.0)
+        ok = dur > 1.0
+        if not ok.any():
+            return out
+        steps = 30
+        xs = [x.copy()]
+        cur = x.copy()
+        h = np.where(ok, dur, 0.0) / steps
+        for _ in range(steps):
+            cur, _ = propagate(cur, h, with_stm=False)
+            xs.append(cur)
+        traj = np.stack(xs, axis=1)  # (n, steps+1, 6)
+        for k in np.flatnonzero(ok):
+            lat, lon, _alt = ecef2geodetic(traj[k, :, 0], traj[k, :, 1], traj[k, :, 2])
+            times = t[k] + h[k] * np.arange(steps + 1)
+            try:
+                passes = overflights(np.degrees(lat), np.degrees(lon), times)
+            except Exception:
+                continue
+            out[k] = [{"nation": p[0], "start": float(p[1]), "end": float(p[2])} for p in passes]
+        return out
+
+    def _publish_assessment(self, o: _PictureObject, li: dict) -> None:
+        a = o.assessment
+        if not li:
+            li = {"lat_deg": float(_geo(o.x)[0]), "lon_deg": float(_geo(o.x)[1]), "time": o.t,
+                  "missile_class": "unknown"}
+        threatened = tuple(RegionProbability(region=r, probability=min(1.0, max(0.0, p)))
+                           for r, p in sorted(a["probabilities"].items()))[:64]
+        nations = {}
+        for p in a["overflights"]:
+            nations.setdefault(p["nation"], p)
+        over = tuple(RegionProbability(region=f"{n}_land", probability=1.0) for n in sorted(nations))[:64]
+        try:
+            msg = Assessment(
+                id=uuid7(), event_id=self._canon(o.event_id), object_id=o.object_id,
+                origin=self.nation, time=o.t,
+                launch_point=GeoPoint(lat_deg=li["lat_deg"], lon_deg=li["lon_deg"], alt_m=0.0),
+                launch_time=min(li["time"], o.t), impact_point=GeoPoint(lat_deg=a["lat_deg"], lon_deg=a["lon_deg"]),
+                impact_time=max(a["impact_time"], min(li["time"], o.t)),
+                impact_ellipse=Ellipse(semi_major_m=min(a["semi_major_m"], 1e8), semi_minor_m=min(a["semi_minor_m"],
+                                                                                                    a["semi_major_m"],
+                                                                                                    1e8),
+                                       orientation_deg=a["orientation_deg"] if a["orientation_deg"] < 180 else 0.0),
+                apogee_m=min(a["apogee_m"], 1e8), range_m=min(a["range_m"], 1e8),
+                missile_class=li.get("missile_class") or "unknown", object_kind=o.kind, threatened=threatened,
+                overflights=over, confidence=0.95, exercise=o.exercise)
+        except (ValueError, TypeError, msgspec.ValidationError) as exc:
+            self.counters["seal_errors"] += 1
+            log.warning("assessment of %s not built: %s", o.object_id, exc)
+            return
+        self._seal_and_queue(msg, timing=("assessment_sent", {"object_id": o.object_id,
+                                                              "track_wall": o.track_wall}))
+        self.counters["assessments_sent"] += 1
+
+    def _alert(self, o: _PictureObject) -> None:
+        from warnlink.alerts import AlertInputError, ImpactArea
+        from warnlink.alerts.policy import AssessmentInput
+
+        a = o.assessment
+        over = [p for p in a["overflights"] if p["nation"] == self.nation]
+        try:
+            inp = AssessmentInput(
+                t_s=o.t, object_id=o.object_id, event_id=self._canon(o.event_id), kind=o.kind, track_alive=True,
+                exercise=bool(o.exercise), impact_probability=dict(a["probabilities"]),
+                overflight_probability={f"{self.nation}_land": 1.0} if over else {},
+                overflight_start_s=over[0]["start"] if over else None,
+                overflight_end_s=over[-1]["end"] if over else None, impact_t_s=a["impact_time"],
+                impact=ImpactArea(lat_deg=a["lat_deg"], lon_deg=a["lon_deg"], semi_major_m=min(a["semi_major_m"], 2e7),
+                                  semi_minor_m=min(a["semi_minor_m"], a["semi_major_m"], 2e7),
+                                  orientation_deg=a["orientation_deg"], confidence=0.95))
+            alerts = self.alert_engine.update(inp)
+        except (AlertInputError, ValueError, TypeError) as exc:
+            self.counters["alert_input_errors"] += 1
+            log.warning("alert engine refused %s: %s", o.object_id, exc)
+            return
+        for alert in alerts:
+            self._send_alert(alert)
+
+    def _send_alert(self, alert) -> None:
+        from warnlink.alerts import to_cap_xml
+
+        if alert.status == "Actual" and alert.exercise:  # impossible by construction; belt and braces
+            self.counters["alert_marking_errors"] += 1
+            return
+        self.alerts_sent.append({"id": alert.id, "status": alert.status, "msg_type": alert.msg_type,
+                                 "object_id": alert.object_id, "event_id": alert.event_id,
+                                 "regions": list(alert.regions), "overflight_regions": list(alert.overflight_regions),
+                                 "probability": alert.probability, "exercise": alert.exercise,
+                                 "headline": alert.headline, "wall": _now()})
+        try:
+            xml = to_cap_xml(alert, sender=f"warnlink.{self.nation.lower()}.example")
+            (self.dir / "cap" / f"{alert.id}.xml").write_bytes(xml)
+        except Exception as exc:
+            self.counters["cap_errors"] += 1
+            log.warning("CAP of alert %s not written: %s", alert.id, exc)
+        self._seal_and_queue(alert, timing=("alert_sent", {"alert_id": alert.id, "status": alert.status,
+                                                           "msg_type": alert.msg_type}))
+        self.counters["alerts_sent"] += 1
+
+    # ------------------------------------------------------------------ periodic work
+    async def _ticker(self) -> None:
+        last_snap = 0.0
+        last_verifier = _now()
+        while True:
+            await asyncio.sleep(self.tick_s)
+            try:
+                now = _now()
+                if self._picture_dirty:
+                    self._picture_dirty = False
+                    self._rebuild_picture()
+                if now - self._last_assess >= self.assess_interval_s and self.objects:
+                    self._last_assess = now
+                    self._assess()
+                if self._round_t:
+                    for alert in self.alert_engine.tick(self._round_t):
+                        self._send_alert(alert)
+                if now - last_snap >= self.snapshot_interval_s:
+                    last_snap = now
+                    self._write_snapshot()
+                    self.audit.flush()
+                if now - last_verifier >= 2.0:
+                    last_verifier = now
+                    self._save_verifier()
+            except Exception:
+                self.counters["internal_errors"] += 1
+                log.exception("periodic work failed")
+
+    def _save_verifier(self) -> None:
+        with contextlib.suppress(Exception):
+            tmp = self.dir / "verifier.json.tmp"
+            tmp.write_text(json.dumps(self.verifier.state()))
+            tmp.replace(self.dir / "verifier.json")
+
+    # ------------------------------------------------------------------ snapshot
+    def snapshot(self, stopped: bool = False) -> dict:
+        """The node's state as a JSON-able dict (see the module docstring)."""
+        from warnlink.sharing.messages import pack_cov
+
+        def obj_json(o: _PictureObject) -> dict:
+            try:
+                cov = list(pack_cov(_safe_cov(o.P)))
+            except ValueError:
+                cov = None
+            return {"object_id": o.object_id, "time": o.t, "state": [float(v) for v in o.x], "cov": cov,
+                    "contributors": dict(o.contributors), "origins": sorted(o.contributors), "phase": o.phase,
+                    "kind": o.kind, "exercise": o.exercise, "assessment": o.assessment, "prov": o.prov}
+
+        def assessment_json(a: Assessment) -> dict:
+            return {"object_id": a.object_id, "event_id": a.event_id, "time": a.time,
+                    "impact_lat_deg": a.impact_point.lat_deg, "impact_lon_deg": a.impact_point.lon_deg,
+                    "impact_time": a.impact_time, "semi_major_m": a.impact_ellipse.semi_major_m,
+                    "launch_lat_deg": a.launch_point.lat_deg, "launch_lon_deg": a.launch_point.lon_deg,
+                    "launch_time": a.launch_time, "exercise": a.exercise, "object_kind": a.object_kind,
+                    "threatened": {r.region: r.probability for r in a.threatened}}
+
+        picture = []
+        for ev in self.picture_events:
+            picture.append({"event_id": ev["event_id"], "aliases": sorted(ev["aliases"]), "exercise": ev["exercise"],
+                            "launch": ev["launch"], "objects": [obj_json(o) for o in ev["objects"]],
+                            "partner_assessments": {k: [assessment_json(a) for a in v]
+                                                    for k, v in ev["partner_assessments"].items()}})
+        pt: dict[str, list[str]] = {}
+        for (origin, tid) in self.partner_tracks:
+            pt.setdefault(origin, []).append(tid)
+        readers = {}
+        for origin, r in getattr(self, "readers", {}).items():
+            readers[origin] = {k: getattr(r, k) for k in ("received", "duplicates", "handler_errors", "handed_back",
+                                                          "requests", "unreachable")}
+        return {"nation": self.nation, "pid": os.getpid(), "run_id": self.run_id, "ready": self.ready and not stopped,
+                "stopped": stopped, "mode": self.mode, "started": getattr(self, "started", None), "wall": _now(),
+                "data_time": self.data_time, "counters": dict(self.counters), "verifier": dict(self.verifier.counts),
+                "readers": readers, "picture": picture, "partner_tracks": pt, "received_ids": len(self.received_ids),
+                "partner_launches": sorted(f"{o}:{e}" for o, e in self.partner_launches),
+                "alerts": list(self.alerts_sent),
+                "assessments": [{**a, "event_id": self._canon(a["event_id"]), "live": oid in self.objects}
+                                for oid, a in self.last_assessments.items()],
+                "partner_alerts": [{"origin": o, "id": a.id, "nation": a.nation, "status": a.status,
+                                    "msg_type": a.msg_type, "exercise": a.exercise, "regions": list(a.regions),
+                                    "overflight_regions": list(a.overflight_regions)}
+                                   for o, a in list(self.partner_alerts.values())[-100:]],
+                "audit": str(self.dir / "audit.jsonl")}
+
+    def _write_snapshot(self, stopped: bool = False) -> None:
+        try:
+            data = json.dumps(self.snapshot(stopped), default=_json_default)
+            tmp = self.dir / "snapshot.json.tmp"
+            tmp.write_text(data)
+            tmp.replace(self.dir / "snapshot.json")
+        except Exception:
+            self.counters["snapshot_errors"] += 1
+            log.exception("snapshot failed")
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, set | frozenset):
+        return sorted(o)
+    return str(o)
+
+
+# ---------------------------------------------------------------------------------------------- process entry
+def main(argv: list[str] | None = None) -> int:
+    """``python -m warnlink.sharing.node``: run one nation's node until SIGTERM/SIGINT."""
+    ap = argparse.ArgumentParser(prog="python -m warnlink.sharing.node", description=__doc__.split("\n")[0])
+    ap.add_argument("--nation", required=True, choices=NATIONS)
+    ap.add_argument("--state", required=True, help="runtime state directory (fabric/, keys/, nodes/)")
+    ap.add_argument("--fabric", default=None, help="fabric state directory (default STATE/fabric)")
+    ap.add_argument("--keys", default=None, help="signing key directory (default STATE/keys)")
+    ap.add_argument("--mode", default="live", choices=("live", "exercise", "test"))
+    ap.add_argument("--assess-interval", type=float, default=0.5)
+    ap.add_argument("--snapshot-interval", type=float, default=0.5)
+    args = ap.parse_args(argv)
+    d = node_dir(args.state, args.nation)
+    d.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        handlers=[logging.FileHandler(d / "node.log")])
+    (d / "node.pid").write_text(f"{os.getpid()}\n")
+    fault_log = open(d / "faults.log", "a")
+    faulthandler.register(signal.SIGUSR1, file=fault_log, all_threads=True)  # `kill -USR1 <pid>`: stack dump
+    node = NationalNode(args.nation, args.state, fabric_dir=args.fabric, keys_dir=args.keys, mode=args.mode,
+                        assess_interval_s=args.assess_interval, snapshot_interval_s=args.snapshot_interval)
+
+    async def runner():
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, node.stop)
+        await node.run()
+
+    try:
+        asyncio.run(runner())
+    except Exception:
+        log.exception("node %s failed", args.nation)
+        return 1
+    finally:
+        with contextlib.suppress(OSError):
+            (d / "node.pid").unlink()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
