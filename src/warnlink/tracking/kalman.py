@@ -11,6 +11,7 @@ point where the short form ``(I - K H) P`` does not (Bucy and Joseph 1968).
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from warnlink.tracking.motion import propagate, white_acceleration_q
 
@@ -39,13 +40,35 @@ def update(x, P, nu, H, R):
     Returns the updated states, covariances (Joseph form), the innovation covariances ``S`` (N, m, m)
     and the normalised innovation squared ``nis`` (N,) = nu^T S^-1 nu.
     """
-    Ht = np.swapaxes(H, -1, -2)
-    PHt = P @ Ht
-    S = symmetrise(H @ PHt + R)
-    K = np.linalg.solve(S, np.swapaxes(PHt, -1, -2))  # (N, m, 6) = S^-1 H P
-    K = np.swapaxes(K, -1, -2)
-    xn = x + np.einsum("nij,nj->ni", K, nu)
-    ikh = np.eye(P.shape[-1])[None] - K @ H
-    Pn = ikh @ P @ np.swapaxes(ikh, -1, -2) + K @ R @ np.swapaxes(K, -1, -2)
-    nis = np.einsum("ni,ni->n", nu, np.linalg.solve(S, nu[..., None])[..., 0])
-    return xn, symmetrise(Pn), S, nis
+    x, P, nu, H, R = (np.ascontiguousarray(a, dtype=float) for a in (x, P, nu, H, R))
+    n, d = x.shape
+    m = nu.shape[1]
+    if P.shape != (n, d, d) or H.shape != (n, m, d) or R.shape != (n, m, m):
+        raise ValueError(f"update: x {x.shape}, P {P.shape}, nu {nu.shape}, H {H.shape} and R {R.shape} do not "
+                         "fit (N, d), (N, d, d), (N, m), (N, m, d), (N, m, m)")
+    return _update_kernel(x, P, nu, H, R)
+
+
+@njit(cache=True)
+def _update_kernel(x, P, nu, H, R):
+    """Compiled Joseph-form update, track by track (the same algebra as the docstring of ``update``)."""
+    n, d = x.shape
+    m = nu.shape[1]
+    xn = np.empty_like(x)
+    Pn = np.empty_like(P)
+    S_all = np.empty((n, m, m))
+    nis = np.empty(n)
+    eye = np.eye(d)
+    for k in range(n):
+        PHt = P[k] @ H[k].T
+        S = H[k] @ PHt + R[k]
+        S = 0.5 * (S + S.T)
+        Kt = np.linalg.solve(S, PHt.T)  # (m, d) = S^-1 H P
+        K = Kt.T.copy()
+        xn[k] = x[k] + K @ nu[k]
+        ikh = eye - K @ H[k]
+        M = ikh @ P[k] @ ikh.T + K @ R[k] @ K.T
+        Pn[k] = 0.5 * (M + M.T)
+        S_all[k] = S
+        nis[k] = nu[k] @ np.linalg.solve(S, nu[k])
+    return xn, Pn, S_all, nis

@@ -23,7 +23,10 @@ geostationary one). Callers keep such pairs out (a real target is never exactly 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+from numba import njit
 
 from warnlink.geo import ecef2geodetic, enu_basis
 from warnlink.sensors.infrared import ir_frame
@@ -48,6 +51,7 @@ __all__ = [
     "radar_jacobian",
     "radar_to_ecef",
     "radar_to_ecef_jacobian",
+    "sensor_h_and_jacobian",
     "site_enu_basis",
     "wrap_pi",
 ]
@@ -90,8 +94,13 @@ def _wrap_2pi(angle_rad):
 
 def site_enu_basis(site_ecef) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Unit east, north, up vectors (each (N, 3), in ECEF) at radar sites ``site_ecef`` (N, 3) [m]
-    (geodetic latitude and longitude recovered with ``warnlink.geo.ecef2geodetic``)."""
-    s = np.atleast_2d(np.asarray(site_ecef, float))
+    (geodetic latitude and longitude recovered with ``warnlink.geo.ecef2geodetic``); one site (3,)
+    gives (1, 3) each, from a per-site cache."""
+    s = np.asarray(site_ecef, float)
+    if s.shape == (3,):
+        b = _sensor_basis(KIND_RADAR, s.tobytes())
+        return b[0:1], b[1:2], b[2:3]
+    s = np.atleast_2d(s)
     lat, lon, _ = ecef2geodetic(s[:, 0], s[:, 1], s[:, 2])
     return enu_basis(lat, lon)
 
@@ -191,7 +200,7 @@ def radar_to_ecef(z, site_ecef) -> np.ndarray:
     (for track initiation; range-rate, if present, is ignored)."""
     z = np.atleast_2d(np.asarray(z, float))
     site = _points(site_ecef, len(z), "site_ecef")
-    east, north, up = site_enu_basis(site)
+    east, north, up = site_enu_basis(site_ecef if np.shape(site_ecef) == (3,) else site)
     r, az, el = z[:, 0], z[:, 1], z[:, 2]
     ce = np.cos(el)
     los = (ce * np.sin(az))[:, None] * east + (ce * np.cos(az))[:, None] * north + np.sin(el)[:, None] * up
@@ -202,8 +211,8 @@ def radar_to_ecef_jacobian(z, site_ecef) -> np.ndarray:
     """Jacobian (N, 3, 3) of ``radar_to_ecef`` with respect to (range [m], azimuth [rad], elevation
     [rad]); columns in that order, rows ECEF x, y, z [m per unit of the measurement]."""
     z = np.atleast_2d(np.asarray(z, float))
-    site = _points(site_ecef, len(z), "site_ecef")
-    east, north, up = site_enu_basis(site)
+    _points(site_ecef, len(z), "site_ecef")
+    east, north, up = site_enu_basis(site_ecef)
     r, az, el = z[:, 0], z[:, 1], z[:, 2]
     sa, ca, se, ce = np.sin(az), np.cos(az), np.sin(el), np.cos(el)
     J = np.empty((len(z), 3, 3))
@@ -345,3 +354,80 @@ def innovation(z, zhat, kind) -> np.ndarray:
     radar = np.broadcast_to(np.asarray(kind) == KIND_RADAR, (len(nu),))
     nu[:, 1] = np.where(radar, wrap_pi(nu[:, 1]), nu[:, 1])
     return nu
+
+
+# ------------------------------------------------------------------------- one sensor, compiled
+
+
+def sensor_h_and_jacobian(x, sensor_ecef, kind) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted measurement (N, 4) and Jacobian (N, 4, 6) of N states ``x`` (N, >= 6) [m, m/s] seen by
+    one sensor at ECEF ``sensor_ecef`` (3,) [m] of kind ``kind`` (``KIND_RADAR`` or ``KIND_IR``).
+
+    The same values as ``measurement_h`` (radar range-rate always predicted; infrared rows 2-3 NaN)
+    and ``measurement_jacobian``, in one compiled pass with the sensor's frame computed once: the
+    tracker's hot path (every scan is one sensor at one time)."""
+    x = np.ascontiguousarray(np.atleast_2d(np.asarray(x, float)))
+    if x.ndim != 2 or x.shape[1] < N_X:
+        raise ValueError(f"track states need at least {N_X} columns (ECEF position, velocity), got {x.shape}")
+    s = np.asarray(sensor_ecef, float)
+    if s.shape != (3,):
+        raise ValueError(f"sensor_ecef must be one ECEF position (3,) [m], got shape {s.shape}")
+    if kind not in (KIND_RADAR, KIND_IR):
+        raise ValueError(f"unknown report kind {kind!r} (radar {KIND_RADAR}, infrared {KIND_IR})")
+    basis = _sensor_basis(int(kind), s.tobytes())
+    return _sensor_hj_kernel(x, s, basis, kind == KIND_RADAR)
+
+
+@functools.lru_cache(maxsize=256)
+def _sensor_basis(kind: int, sensor_bytes: bytes) -> np.ndarray:
+    """(3, 3) rows east, north, up of a radar site, or the x, y, z axes of a satellite's nadir frame
+    (cached per sensor position: radar sites are fixed, a satellite repeats its few positions)."""
+    s = np.frombuffer(sensor_bytes, float)
+    if kind == KIND_RADAR:
+        lat, lon, _ = ecef2geodetic(s[0:1], s[1:2], s[2:3])
+        out = np.stack([b[0] for b in enu_basis(lat, lon)])
+    else:
+        out = np.stack(ir_frame(s))
+    out.flags.writeable = False
+    return out
+
+
+@njit(cache=True)
+def _sensor_hj_kernel(x, s, basis, radar):
+    n = x.shape[0]
+    z = np.full((n, N_Z), np.nan)
+    H = np.zeros((n, N_Z, N_X))
+    b0, b1, b2 = basis[0], basis[1], basis[2]
+    for k in range(n):
+        d0, d1, d2 = x[k, 0] - s[0], x[k, 1] - s[1], x[k, 2] - s[2]
+        e = d0 * b0[0] + d1 * b0[1] + d2 * b0[2]
+        nn = d0 * b1[0] + d1 * b1[1] + d2 * b1[2]
+        u = d0 * b2[0] + d1 * b2[1] + d2 * b2[2]
+        if radar:
+            vx, vy, vz = x[k, 3], x[k, 4], x[k, 5]
+            rho = np.hypot(e, nn)
+            rng = np.hypot(rho, u)
+            z[k, 0] = rng
+            z[k, 1] = (np.arctan2(e, nn) % TWO_PI) % TWO_PI  # as _wrap_2pi
+            z[k, 2] = np.arctan2(u, rho)
+            rr = (d0 * vx + d1 * vy + d2 * vz) / rng if rng > 0 else 0.0
+            z[k, 3] = rr
+            lx, ly, lz = d0 / rng, d1 / rng, d2 / rng
+            los = (lx, ly, lz)
+            vel = (vx, vy, vz)
+            for j in range(3):
+                H[k, 0, j] = los[j]
+                H[k, 1, j] = (nn * b0[j] - e * b1[j]) / (rho * rho)
+                horiz = (e * b0[j] + nn * b1[j]) / rho
+                H[k, 2, j] = (rho * b2[j] - u * horiz) / (rng * rng)
+                H[k, 3, j] = (vel[j] - rr * los[j]) / rng
+                H[k, 3, 3 + j] = los[j]
+        else:
+            z[k, 0] = np.arctan2(e, u)
+            z[k, 1] = np.arctan2(nn, u)
+            ax = e * e + u * u
+            by = nn * nn + u * u
+            for j in range(3):
+                H[k, 0, j] = (u * b0[j] - e * b2[j]) / ax
+                H[k, 1, j] = (u * b1[j] - nn * b2[j]) / by
+    return z, H

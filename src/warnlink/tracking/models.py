@@ -233,11 +233,32 @@ def process_noise(dt, q_acc, q_thrust, q_kappa):
 
 
 def predict(x, P, dt, q_acc, q_thrust, q_kappa):
-    """EKF prediction of N extended states and covariances ``dt`` seconds ahead (backwards allowed)."""
+    """EKF prediction of N extended states and covariances ``dt`` seconds ahead (backwards allowed):
+    ``Phi P Phi^T + Q`` with ``Q = process_noise(dt, q_acc, q_thrust, q_kappa)``, symmetrised, in one
+    compiled pass after ``propagate``."""
     xn, phi = propagate(x, dt)
-    Pn = phi @ P @ np.swapaxes(phi, -1, -2) + process_noise(np.broadcast_to(dt, (len(x),)), q_acc, q_thrust,
-                                                              q_kappa)
-    return xn, 0.5 * (Pn + np.swapaxes(Pn, -1, -2))
+    n = len(xn)
+    dt, q_acc, q_thrust, q_kappa = (np.ascontiguousarray(np.broadcast_to(np.asarray(v, float), (n,)))
+                                    for v in (dt, q_acc, q_thrust, q_kappa))
+    return xn, _predict_cov_kernel(phi, np.ascontiguousarray(P, dtype=float), dt, q_acc, q_thrust, q_kappa)
+
+
+@njit(cache=True)
+def _predict_cov_kernel(phi, P, dt, q_acc, q_thr, q_kap):
+    n = phi.shape[0]
+    out = np.empty((n, N_STATE, N_STATE))
+    for k in range(n):
+        M = phi[k] @ P[k] @ phi[k].T
+        a = abs(dt[k])
+        for i in range(3):
+            M[i, i] += q_acc[k] * a**3 / 3.0
+            M[i, i + 3] += q_acc[k] * a**2 / 2.0
+            M[i + 3, i] += q_acc[k] * a**2 / 2.0
+            M[i + 3, i + 3] += q_acc[k] * a
+        M[I_THRUST, I_THRUST] += q_thr[k] * a
+        M[I_KAPPA, I_KAPPA] += q_kap[k] * a
+        out[k] = 0.5 * (M + M.T)
+    return out
 
 
 __all__ = [

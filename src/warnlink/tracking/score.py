@@ -19,19 +19,30 @@ TERMINAL_ALT_M = 80_000.0
 
 
 def score(history: TrackHistory, objects, step_s: float = 1.0, c_m: float = 1000.0, max_age_s: float = 5.0,
-          q_m2_s3: float = 1e-2) -> dict:
+          q_m2_s3: float = 1e-2, t_window: tuple[float, float] | None = None,
+          return_pairs: bool = False) -> dict:
     """Metrics of ``history`` against ``objects`` (``scenario.simulate.TruthObject`` list).
+
+    ``t_window = (t0, t1)`` [s after the scenario epoch] keeps only the grid times inside it (e.g. when
+    a tracker was run on the reports of that window only); ``None``: the whole flight of every object.
 
     Returns ``gospa_mean`` [m], ``missed_mean`` and ``false_mean`` (objects missed and false tracks per
     grid step, GOSPA's cardinality terms), ``rmse_m`` per phase [m] (position), ``rmse_vel_m_s`` per phase,
     ``nees_mean`` (6-state, over assigned pairs; expected 6) and ``nees_phase`` per phase, ``breaks``,
-    ``swaps``, ``n_tracks_confirmed`` and the grid size.
+    ``swaps``, ``n_tracks_confirmed`` and the grid size; with ``return_pairs`` also ``pairs``
+    ``(t_s, object_index, phase, nees)`` (arrays) of the (grid time, object) points counted in the RMSE
+    and NEES, e.g. for ``warnlink.tracking.pcrlb.pcrlb_phase_rms(points=...)``.
     """
     a = history.arrays()
     conf = a["status"] == CONFIRMED
     t0 = min(o.t_start_s for o in objects)
     t1 = max(o.t_end_s for o in objects)
     grid = np.arange(np.ceil(t0), t1, step_s)
+    if t_window is not None:
+        lo, hi = (float(v) for v in t_window)
+        if not lo <= hi:
+            raise ValueError(f"score: t_window must be (t0, t1) with t0 <= t1, got {t_window}")
+        grid = grid[(grid >= lo) & (grid <= hi)]
     # truth rows
     tt, tid, tpos, tvel, tphase = [], [], [], [], []
     for o in objects:
@@ -79,7 +90,7 @@ def score(history: TrackHistory, objects, step_s: float = 1.0, c_m: float = 1000
             rmse_v[name] = float(np.sqrt(np.mean(np.sum(err[m, 3:] ** 2, axis=1)))) if m.any() else None
             nees_phase[name] = float(np.mean(nees_vals[m])) if m.any() else None
     bs = track_breaks_and_swaps(tt, tid, g["truth_est_id"])
-    return {
+    out = {
         "gospa_mean": float(np.mean(g["distance"])),
         "gospa_c_m": c_m,
         "missed_mean": float(np.mean(g["n_truth"] - g["n_assigned"])),
@@ -94,3 +105,7 @@ def score(history: TrackHistory, objects, step_s: float = 1.0, c_m: float = 1000
         "n_objects": len(objects),
         "grid_steps": len(grid),
     }
+    if return_pairs:
+        tr = np.array([r for r, _ in pairs], int)
+        out["pairs"] = (tt[tr], tid[tr], tphase[tr], nees_vals)
+    return out

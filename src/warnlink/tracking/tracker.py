@@ -31,26 +31,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import chi2
 
-from warnlink.geo import ecef2geodetic
+from warnlink.geo.frames import ecef2geodetic_kernel
+from warnlink.geo.wgs84 import A_M
 from warnlink.sensors.reports import KIND_IR, KIND_RADAR, ReportBatch
 from warnlink.tracking import models
 from warnlink.tracking.kalman import symmetrise, update
 from warnlink.tracking.measurement import (
     innovation,
     measurement_dims,
-    measurement_h,
-    measurement_jacobian,
     radar_cov_to_ecef,
     radar_to_ecef,
+    sensor_h_and_jacobian,
 )
+from warnlink.tracking.models import _propagate_kernel
 
 PHASES = ("boost", "midcourse", "terminal")
 TENTATIVE, CONFIRMED, DELETED = 0, 1, 2
 N = models.N_STATE
 _COAST, _BOOST = models.MODEL_COAST, models.MODEL_BOOST
+_I_T, _I_K = models.I_THRUST, models.I_KAPPA
 
 
 @dataclass(frozen=True)
@@ -212,9 +215,8 @@ class Tracker:
 
     def _q(self, x, dt):
         """Process-noise densities (2n,) per (track, model) stacked [coast..., boost...] -> arrays."""
-        lat, lon, alt = ecef2geodetic(x[:, 0], x[:, 1], x[:, 2])
-        up = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=1)
-        descending = np.einsum("ij,ij->i", x[:, 3:6], up) <= 0
+        alt, climb = alt_climb(x)
+        descending = climb <= 0
         q_coast = np.where(descending & (alt < self.cfg.terminal_alt_m), self.cfg.q_terminal, self.cfg.q_coast)
         n = len(x)
         q_acc = np.concatenate([q_coast, np.full(n, self.cfg.q_boost)])
@@ -233,7 +235,19 @@ class Tracker:
 
     def _imm_predict(self, rows, t_scan):
         """Mix and predict tracks ``rows`` to ``t_scan``: per-model (n, 2, 8), (n, 2, 8, 8), predicted
-        mode probabilities c (n, 2), and the moment-matched combination (n, 8), (n, 8, 8)."""
+        mode probabilities c (n, 2), and the moment-matched combination (n, 8), (n, 8, 8).
+
+        One compiled pass (``_imm_predict_kernel``); ``_imm_predict_numpy`` is the same in NumPy (its
+        reference in the tests)."""
+        cfg = self.cfg
+        dt = np.ascontiguousarray(t_scan - self.t[rows])
+        return _imm_predict_kernel(self.xm[rows], self.Pm[rows], self.mu[rows], dt, cfg.burnout_rate_per_s,
+                                   cfg.ignition_rate_per_s, cfg.q_coast, cfg.q_terminal, cfg.terminal_alt_m,
+                                   cfg.q_boost, cfg.q_thrust, cfg.q_kappa, models.MAX_STEP_S, models.DENSE_STEP_S,
+                                   A_M + models.DENSE_TOP_M)
+
+    def _imm_predict_numpy(self, rows, t_scan):
+        """NumPy reference of ``_imm_predict`` (same outputs)."""
         n = len(rows)
         dt = t_scan - self.t[rows]
         pi = self._transition(dt)
@@ -280,9 +294,13 @@ class Tracker:
             finite = np.isfinite(xc).all(axis=1) & np.isfinite(Pc).all(axis=(1, 2))
             if not finite.all():  # numerical guard: never seen on simulated streams, kept for hostile input
                 live, xp, Pp, c, xc, Pc = live[finite], xp[finite], Pp[finite], c[finite], xc[finite], Pc[finite]
-            sites = np.broadcast_to(site, (len(live), 3))
-            zhat = measurement_h(xc, sites, kind)[:, used]
-            H = _pad(measurement_jacobian(xc, sites, kind)[:, used])
+            nl = len(live)
+            # one compiled pass for the mixed prediction (gating) and each model's prediction (update)
+            zall, Hall = sensor_h_and_jacobian(np.concatenate([xc, xp[:, 0], xp[:, 1]]), site, kind)
+            zall, Hall = zall[:, used], _pad(Hall[:, used])
+            zhat, H = zall[:nl], Hall[:nl]
+            zh_m = np.stack([zall[nl:2 * nl], zall[2 * nl:]], axis=1)  # (T, 2, m)
+            H_m = np.stack([Hall[nl:2 * nl], Hall[2 * nl:]], axis=1)
             S = (H @ Pc @ np.swapaxes(H, -1, -2))[:, None] + R[None]  # (T, M, m, m)
             nu = innovation(np.repeat(z[None], len(live), 0).reshape(-1, m),
                             np.repeat(zhat, len(idx), 0), kind).reshape(len(live), len(idx), m)
@@ -298,11 +316,11 @@ class Tracker:
                 existed = self.t_born[live[rows]] <= t_scan + 1e-9
                 rows, cols = rows[existed], cols[existed]
                 if len(rows):
-                    self._update(live, rows, cols, xp, Pp, c, z, R, site, kind, used, gated, d2, logdet, t_scan)
+                    self._update(live, rows, cols, xp, Pp, c, z, R, zh_m, H_m, kind, gated, d2, logdet, t_scan)
         if kind == KIND_RADAR:
             self._initiate(sensor, t_scan, z[~assigned_reports], R[~assigned_reports], site)
 
-    def _update(self, live, rows, cols, xp, Pp, c, z, R, site, kind, used, gated, d2, logdet, t_scan):
+    def _update(self, live, rows, cols, xp, Pp, c, z, R, zh_m, H_m, kind, gated, d2, logdet, t_scan):
         """Update the tracks ``live[rows]``: with report ``cols`` (GNN) or, where the gates of a track
         hold several reports or a report is shared, with JPDA weights over its gated reports."""
         cfg = self.cfg
@@ -310,16 +328,20 @@ class Tracker:
         # per-model measurement prediction of the updated tracks
         xs = xp[rows].reshape(2 * n, N)
         Ps = Pp[rows].reshape(2 * n, N, N)
-        sites = np.broadcast_to(site, (2 * n, 3))
-        zh = measurement_h(xs, sites, kind)[:, used]
-        Hs = _pad(measurement_jacobian(xs, sites, kind)[:, used])
+        zh = zh_m[rows].reshape(2 * n, m)
+        Hs = H_m[rows].reshape(2 * n, m, N)
         Rr = np.repeat(R[cols], 2, axis=0)
-        nu_gnn = innovation(np.repeat(z[cols], 2, axis=0), zh, kind)
         g = gated[rows]  # (n, M)
         if cfg.jpda:
             crowded = (g.sum(axis=1) > 1) | ((gated.sum(axis=0)[None, :] > 1) & g).any(axis=1)
         else:
             crowded = np.zeros(n, bool)
+        if not crowded.any():  # every track has its own report: one compiled pass
+            xn, Pn, mu, xc, Pc = _gnn_update_kernel(xs, Ps, np.ascontiguousarray(z[cols]), zh, Hs, Rr,
+                                                    np.ascontiguousarray(c[rows]), kind == KIND_RADAR)
+            self._store(live[rows], xn, Pn, mu, xc, Pc, t_scan)
+            return
+        nu_gnn = innovation(np.repeat(z[cols], 2, axis=0), zh, kind)
         if crowded.any():
             # Fitzgerald's cheap JPDA weights from the mixed prediction's likelihoods
             # Gaussian likelihoods, scaled by their largest (log domain) so that tiny S cannot overflow
@@ -362,9 +384,13 @@ class Tracker:
         xn[:, :, models.I_KAPPA] = np.maximum(xn[:, :, models.I_KAPPA], 0.0)
         xn[:, _BOOST, models.I_THRUST] = np.maximum(xn[:, _BOOST, models.I_THRUST], 0.0)
         xn[:, _COAST, models.I_THRUST] = 0.0
-        tr = live[rows]
+        xc, Pc = _combine(xn, Pn, mu)
+        self._store(live[rows], xn, Pn, mu, xc, Pc, t_scan)
+
+    def _store(self, tr, xn, Pn, mu, xc, Pc, t_scan):
+        """Write updated per-model and combined estimates of tracks ``tr``; counters, status, burnout."""
         self.xm[tr], self.Pm[tr], self.mu[tr] = xn, Pn, mu
-        self.x[tr], self.P[tr] = _combine(xn, Pn, mu)
+        self.x[tr], self.P[tr] = xc, Pc
         self.t[tr] = t_scan
         self.t_update[tr] = np.maximum(self.t_update[tr], t_scan)
         self.hits[tr] += 1
@@ -408,9 +434,8 @@ class Tracker:
         P[:, 3:6, :3] = cov[rows] / dt
         P[:, 3:6, 3:6] = (cov[rows] + cov0[cols]) / dt**2 + cfg.init_vel_sigma_m_s**2 * np.eye(3)
         P[:, models.I_KAPPA, models.I_KAPPA] = cfg.init_kappa_sigma**2
-        lat, lon, alt = ecef2geodetic(x[:, 0], x[:, 1], x[:, 2])
-        up = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=1)
-        rising = (alt < cfg.boost_alt_m) & (np.einsum("ij,ij->i", x[:, 3:6], up) > 0)
+        alt, climb = alt_climb(x)
+        rising = (alt < cfg.boost_alt_m) & (climb > 0)
         pb = cfg.init_boost_probability
         mu = np.where(rising[:, None], [1.0 - pb, pb], [0.95, 0.05])
         self._add(x, P, mu, t_scan)
@@ -458,6 +483,145 @@ class Tracker:
         h.p_boost.append(self.mu[rows, _BOOST].copy())
 
 
+@njit(cache=True)
+def _gnn_update_kernel(xs, Ps, z, zh, Hs, Rr, c, radar):
+    """EKF update (Joseph form) of both models of n tracks, each with its own report, and of the mode
+    probabilities; clamps (drag parameter >= 0, thrust >= 0 in boost, 0 in coast) and combination.
+
+    ``xs`` (2n, 8), ``Ps`` (2n, 8, 8), ``zh`` (2n, m), ``Hs`` (2n, m, 8), ``Rr`` (2n, m, m) in (track,
+    model) order; ``z`` (n, m) the reports; ``c`` (n, 2) predicted mode probabilities. The same algebra
+    as ``kalman.update`` and the NumPy path of ``Tracker._update``."""
+    n = z.shape[0]
+    m = z.shape[1]
+    xn = np.empty((n, 2, N))
+    Pn = np.empty((n, 2, N, N))
+    mu = np.empty((n, 2))
+    xc = np.empty((n, N))
+    Pc = np.empty((n, N, N))
+    eye = np.eye(N)
+    ll = np.empty(2)
+    for k in range(n):
+        for j in range(2):
+            a = 2 * k + j
+            nu = z[k] - zh[a]
+            if radar:  # azimuth residual wrapped to (-pi, pi]
+                w = np.pi - (np.pi - nu[1]) % (2.0 * np.pi)
+                nu[1] = w + 2.0 * np.pi if w <= -np.pi else w
+            H = Hs[a]
+            PHt = Ps[a] @ H.T
+            S = H @ PHt + Rr[a]
+            S = 0.5 * (S + S.T)
+            K = np.linalg.solve(S, PHt.T).T.copy()
+            xn[k, j] = xs[a] + K @ nu
+            ikh = eye - K @ H
+            M = ikh @ Ps[a] @ ikh.T + K @ Rr[a] @ K.T
+            Pn[k, j] = 0.5 * (M + M.T)
+            L = np.linalg.cholesky(S)
+            logdet = 0.0
+            for i in range(m):
+                logdet += 2.0 * np.log(L[i, i])
+            ll[j] = -0.5 * (nu @ np.linalg.solve(S, nu)) - 0.5 * logdet
+        top = max(ll[0], ll[1])
+        s = 0.0
+        for j in range(2):
+            mu[k, j] = c[k, j] * np.exp(ll[j] - top)
+            s += mu[k, j]
+        mu[k] /= s
+        for j in range(2):
+            xn[k, j, _I_K] = max(xn[k, j, _I_K], 0.0)
+        xn[k, _BOOST, _I_T] = max(xn[k, _BOOST, _I_T], 0.0)
+        xn[k, _COAST, _I_T] = 0.0
+        xk = mu[k, 0] * xn[k, 0] + mu[k, 1] * xn[k, 1]
+        d0 = xn[k, 0] - xk
+        d1 = xn[k, 1] - xk
+        M = mu[k, 0] * (Pn[k, 0] + np.outer(d0, d0)) + mu[k, 1] * (Pn[k, 1] + np.outer(d1, d1))
+        xc[k] = xk
+        Pc[k] = 0.5 * (M + M.T)
+    return xn, Pn, mu, xc, Pc
+
+
+@njit(cache=True)
+def _imm_predict_kernel(xm, Pm, mu, dt, r_bc, r_cb, q_coast, q_terminal, terminal_alt, q_boost, q_thrust, q_kappa,
+                        max_step, dense_step, dense_r):
+    """IMM mixing, prediction of both models and combination, track by track (``Tracker._imm_predict``)."""
+    n = xm.shape[0]
+    xp = np.empty((n, 2, N))
+    Pp = np.empty((n, 2, N, N))
+    c_out = np.empty((n, 2))
+    xc = np.empty((n, N))
+    Pc = np.empty((n, N, N))
+    pi = np.empty((2, 2))
+    x0 = np.empty((2, N))
+    P0 = np.empty((2, N, N))
+    dt2 = np.empty(2)
+    for k in range(n):
+        a = abs(dt[k])
+        p_bc = 1.0 - np.exp(-r_bc * a)
+        p_cb = 1.0 - np.exp(-r_cb * a)
+        pi[_COAST, _COAST], pi[_COAST, _BOOST] = 1.0 - p_cb, p_cb
+        pi[_BOOST, _BOOST], pi[_BOOST, _COAST] = 1.0 - p_bc, p_bc
+        for j in range(2):
+            cj = max(mu[k, 0] * pi[0, j] + mu[k, 1] * pi[1, j], 1e-300)
+            c_out[k, j] = cj
+            w0 = pi[0, j] * mu[k, 0] / cj
+            w1 = pi[1, j] * mu[k, 1] / cj
+            x0[j] = w0 * xm[k, 0] + w1 * xm[k, 1]
+            d0 = xm[k, 0] - x0[j]
+            d1 = xm[k, 1] - x0[j]
+            P0[j] = w0 * (Pm[k, 0] + np.outer(d0, d0)) + w1 * (Pm[k, 1] + np.outer(d1, d1))
+        x0[_COAST, _I_T] = 0.0
+        P0[_COAST, _I_T, :] = 0.0
+        P0[_COAST, :, _I_T] = 0.0
+        # coast noise from the mixed coast state's height and climb
+        lat, lon, h = ecef2geodetic_kernel(x0[_COAST, 0], x0[_COAST, 1], x0[_COAST, 2])
+        cl = np.cos(lat)
+        climb = x0[_COAST, 3] * cl * np.cos(lon) + x0[_COAST, 4] * cl * np.sin(lon) + x0[_COAST, 5] * np.sin(lat)
+        qa_coast = q_terminal if (climb <= 0 and h < terminal_alt) else q_coast
+        dt2[0] = dt2[1] = dt[k]
+        xn, phi = _propagate_kernel(x0, dt2, True, max_step, dense_step, dense_r)
+        for j in range(2):
+            qa = qa_coast if j == _COAST else q_boost
+            qt = 0.0 if j == _COAST else q_thrust
+            M = phi[j] @ P0[j] @ phi[j].T
+            for i in range(3):
+                M[i, i] += qa * a**3 / 3.0
+                M[i, i + 3] += qa * a**2 / 2.0
+                M[i + 3, i] += qa * a**2 / 2.0
+                M[i + 3, i + 3] += qa * a
+            M[_I_T, _I_T] += qt * a
+            M[_I_K, _I_K] += q_kappa * a
+            xp[k, j] = xn[j]
+            Pp[k, j] = 0.5 * (M + M.T)
+        # moment-matched combination
+        xk = c_out[k, 0] * xn[0] + c_out[k, 1] * xn[1]
+        d0 = xn[0] - xk
+        d1 = xn[1] - xk
+        M = c_out[k, 0] * (Pp[k, 0] + np.outer(d0, d0)) + c_out[k, 1] * (Pp[k, 1] + np.outer(d1, d1))
+        xc[k] = xk
+        Pc[k] = 0.5 * (M + M.T)
+    return xp, Pp, c_out, xc, Pc
+
+
+def alt_climb(x) -> tuple[np.ndarray, np.ndarray]:
+    """Geodetic height [m] (n,) and climb rate [m/s] (n,) (velocity along the ellipsoid normal) of ECEF
+    states ``x`` (n, >= 6), in one compiled pass (``warnlink.geo.frames.ecef2geodetic_kernel``)."""
+    x = np.ascontiguousarray(x, dtype=float)
+    return _alt_climb_kernel(x[:, :6].copy())
+
+
+@njit(cache=True)
+def _alt_climb_kernel(x):
+    n = x.shape[0]
+    alt = np.empty(n)
+    climb = np.empty(n)
+    for k in range(n):
+        lat, lon, h = ecef2geodetic_kernel(x[k, 0], x[k, 1], x[k, 2])
+        cl = np.cos(lat)
+        alt[k] = h
+        climb[k] = x[k, 3] * cl * np.cos(lon) + x[k, 4] * cl * np.sin(lon) + x[k, 5] * np.sin(lat)
+    return alt, climb
+
+
 def _pad(H):
     """Measurement Jacobians (.., m, 6) -> (.., m, 8) (no dependence on thrust or drag parameter)."""
     out = np.zeros((*H.shape[:-1], N))
@@ -481,9 +645,7 @@ def _phase_from_state(x, p_boost, cfg: TrackerConfig | None = None) -> np.ndarra
     cfg = cfg or TrackerConfig()
     if len(x) == 0:
         return np.zeros(0, int)
-    lat, lon, alt = ecef2geodetic(x[:, 0], x[:, 1], x[:, 2])
-    up = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=1)
-    climb = np.einsum("ij,ij->i", x[:, 3:6], up)
+    alt, climb = alt_climb(x)
     out = np.ones(len(x), int)
     out[(alt < cfg.terminal_alt_m) & (climb <= 0)] = 2
     boost = (alt < cfg.boost_alt_m) & (climb > 0) if p_boost is None else p_boost > 0.5
