@@ -301,13 +301,10 @@ class Tracker:
             zhat, H = zall[:nl], Hall[:nl]
             zh_m = np.stack([zall[nl:2 * nl], zall[2 * nl:]], axis=1)  # (T, 2, m)
             H_m = np.stack([Hall[nl:2 * nl], Hall[2 * nl:]], axis=1)
-            S = (H @ Pc @ np.swapaxes(H, -1, -2))[:, None] + R[None]  # (T, M, m, m)
-            nu = innovation(np.repeat(z[None], len(live), 0).reshape(-1, m),
-                            np.repeat(zhat, len(idx), 0), kind).reshape(len(live), len(idx), m)
-            d2 = np.einsum("nki,nki->nk", nu, np.linalg.solve(S, nu[..., None])[..., 0])
+            d2, logdet = _gate_kernel(zhat, H, Pc, np.ascontiguousarray(z), np.ascontiguousarray(R),
+                                      kind == KIND_RADAR)
             gated = d2 <= self._gate[m]
             if gated.any():
-                logdet = np.linalg.slogdet(S)[1]
                 cost = np.where(gated, d2 + logdet, 1e12)
                 rows, cols = linear_sum_assignment(cost)
                 keep = gated[rows, cols]
@@ -484,6 +481,62 @@ class Tracker:
 
 
 @njit(cache=True)
+def _quad_logdet(S, v):
+    """``(v^T S^-1 v, ln |det S|)`` of a small square ``S`` by Gaussian elimination with partial pivoting
+    (as LAPACK's LU, without its per-call overhead); a singular ``S`` gives ``(inf, -inf)``."""
+    m = S.shape[0]
+    A = S.copy()
+    b = v.copy()
+    ld = 0.0
+    for i in range(m):
+        p = i
+        for r in range(i + 1, m):
+            if abs(A[r, i]) > abs(A[p, i]):
+                p = r
+        if A[p, i] == 0.0:
+            return np.inf, -np.inf
+        if p != i:
+            for c in range(m):
+                A[i, c], A[p, c] = A[p, c], A[i, c]
+            b[i], b[p] = b[p], b[i]
+        ld += np.log(abs(A[i, i]))
+        for r in range(i + 1, m):
+            f = A[r, i] / A[i, i]
+            for c in range(i, m):
+                A[r, c] -= f * A[i, c]
+            b[r] -= f * b[i]
+    x = np.empty(m)
+    for i in range(m - 1, -1, -1):
+        acc = b[i]
+        for c in range(i + 1, m):
+            acc -= A[i, c] * x[c]
+        x[i] = acc / A[i, i]
+    return v @ x, ld
+
+
+@njit(cache=True)
+def _gate_kernel(zhat, H, P, z, R, radar):
+    """Squared Mahalanobis distances ``d2`` (T, M) and ``ln det S`` (T, M) of M reports ``z`` (M, m) with
+    noise ``R`` (M, m, m) from T predicted measurements ``zhat`` (T, m) with Jacobians ``H`` (T, m, 8)
+    and state covariances ``P`` (T, 8, 8); ``S = H P H^T + R``, radar azimuth residuals wrapped."""
+    T = zhat.shape[0]
+    M = z.shape[0]
+    d2 = np.empty((T, M))
+    logdet = np.empty((T, M))
+    for t in range(T):
+        HPH = H[t] @ P[t] @ H[t].T
+        for k in range(M):
+            S = HPH + R[k]
+            S = 0.5 * (S + S.T)
+            nu = z[k] - zhat[t]
+            if radar:
+                w = np.pi - (np.pi - nu[1]) % (2.0 * np.pi)
+                nu[1] = w + 2.0 * np.pi if w <= -np.pi else w
+            d2[t, k], logdet[t, k] = _quad_logdet(S, nu)
+    return d2, logdet
+
+
+@njit(cache=True)
 def _gnn_update_kernel(xs, Ps, z, zh, Hs, Rr, c, radar):
     """EKF update (Joseph form) of both models of n tracks, each with its own report, and of the mode
     probabilities; clamps (drag parameter >= 0, thrust >= 0 in boost, 0 in coast) and combination.
@@ -492,7 +545,6 @@ def _gnn_update_kernel(xs, Ps, z, zh, Hs, Rr, c, radar):
     model) order; ``z`` (n, m) the reports; ``c`` (n, 2) predicted mode probabilities. The same algebra
     as ``kalman.update`` and the NumPy path of ``Tracker._update``."""
     n = z.shape[0]
-    m = z.shape[1]
     xn = np.empty((n, 2, N))
     Pn = np.empty((n, 2, N, N))
     mu = np.empty((n, 2))
@@ -516,11 +568,7 @@ def _gnn_update_kernel(xs, Ps, z, zh, Hs, Rr, c, radar):
             ikh = eye - K @ H
             M = ikh @ Ps[a] @ ikh.T + K @ Rr[a] @ K.T
             Pn[k, j] = 0.5 * (M + M.T)
-            L = np.linalg.cholesky(S)
-            logdet = 0.0
-            for i in range(m):
-                logdet += 2.0 * np.log(L[i, i])
-            ll[j] = -0.5 * (nu @ np.linalg.solve(S, nu)) - 0.5 * logdet
+            ll[j] = -0.5 * (nu @ np.linalg.solve(S, nu)) - 0.5 * np.linalg.slogdet(S)[1]
         top = max(ll[0], ll[1])
         s = 0.0
         for j in range(2):
