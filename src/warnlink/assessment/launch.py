@@ -316,7 +316,11 @@ def estimate_launch(
     heights = {}
     sols = {}
     for mc in cands:
-        tau0, rest0, h0, c0 = _solve_mean(mc, pts[0])
+        try:
+            tau0, rest0, h0, c0 = _solve_mean(mc, pts[0])
+        except ZeroDivisionError:  # the backward flight passed through zero speed: not this class's state
+            heights[mc.name] = np.nan
+            continue
         heights[mc.name] = h0 if c0 <= MAX_COST else np.nan
         if c0 <= MAX_COST:
             sols[mc.name] = (mc, tau0, rest0, c0)
@@ -325,7 +329,11 @@ def estimate_launch(
                          "by its boost schedule")
     name = min(sols, key=lambda k: sols[k][3])
     mc, tau0, rest0, _ = sols[name]
-    tau, rest, _ = _solve_points(mc, pts, tau0)
+    try:
+        tau, rest, _ = _solve_points(mc, pts, tau0)
+    except ZeroDivisionError:
+        raise ValueError(f"the state's uncertainty spans states that {name}'s boost schedule cannot produce "
+                         "(a backward flight passed through zero speed)") from None
     tau[0], rest[0] = tau0, rest0
     lat, lon, _ = ecef2geodetic(rest[:, 0], rest[:, 1], rest[:, 2])
     ground = np.stack(geodetic2ecef(lat, lon, np.zeros_like(lat)), axis=-1)

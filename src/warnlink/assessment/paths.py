@@ -1,0 +1,94 @@
+"""Predicted ground paths of ballistic states, vectorised over M states (for overflights).
+
+``ground_paths`` flies each ECEF state (coast: J2, rotating Earth, drag for a given ballistic
+coefficient; the simulator's own derivative, ``warnlink.physics.integrator.derivative``) with fixed
+fourth-order Runge-Kutta steps of ``step_s`` and records the position at every step until the point
+comes down on the ellipsoid or ``horizon_s`` has passed. Compiled with Numba, one call for all points.
+A 5 s step errs by well under a kilometre over a 20-minute coast, far below the width of any land
+territory that an overflight verdict turns on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from warnlink.geo import ecef2geodetic
+from warnlink.geo.frames import ecef2geodetic_kernel
+from warnlink.physics import integrator as ig
+
+DEFAULT_STEP_S = 5.0
+"""Runge-Kutta step [s] and spacing of the recorded path points."""
+
+
+@njit(cache=True)
+def _paths(y0, beta, step, n_max, out, n_out):
+    p = np.zeros(ig.P_SIZE)
+    p[ig.P_ROT] = 1.0
+    p[ig.P_J2] = 1.0
+    p[ig.P_DRAG] = 1.0
+    p[ig.P_LIFT_T1] = np.inf
+    p[ig.P_KICK_DT] = 1.0
+    k1 = np.empty(6)
+    k2 = np.empty(6)
+    k3 = np.empty(6)
+    k4 = np.empty(6)
+    tmp = np.empty(6)
+    y = np.empty(6)
+    for i in range(y0.shape[0]):
+        if np.isfinite(beta[i]):
+            p[ig.P_MASS0] = beta[i]
+            p[ig.P_CDA] = 1.0
+        else:
+            p[ig.P_MASS0] = 1.0
+            p[ig.P_CDA] = 0.0
+        y[:] = y0[i]
+        out[i, 0] = y[:3]
+        n = 1
+        h_prev = ecef2geodetic_kernel(y[0], y[1], y[2])[2]
+        while n < n_max:
+            t = (n - 1) * step
+            ig.derivative(t, y, p, k1)
+            for j in range(6):
+                tmp[j] = y[j] + 0.5 * step * k1[j]
+            ig.derivative(t + 0.5 * step, tmp, p, k2)
+            for j in range(6):
+                tmp[j] = y[j] + 0.5 * step * k2[j]
+            ig.derivative(t + 0.5 * step, tmp, p, k3)
+            for j in range(6):
+                tmp[j] = y[j] + step * k3[j]
+            ig.derivative(t + step, tmp, p, k4)
+            for j in range(6):
+                y[j] = y[j] + step / 6.0 * (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j])
+            out[i, n] = y[:3]
+            n += 1
+            h = ecef2geodetic_kernel(y[0], y[1], y[2])[2]
+            if h <= 0.0 or (h_prev <= 0.0 and n > 1):
+                break
+            h_prev = h
+        n_out[i] = n
+
+
+def ground_paths(x, beta=None, step_s: float = DEFAULT_STEP_S, horizon_s: float = 10_800.0):
+    """Sub-vehicle points of the predicted coasts of M ECEF states ``x`` (M, 6) [m, m/s].
+
+    ``beta`` (M,) ballistic coefficients [kg/m^2] (None or inf: no drag). Returns ``lat_deg``,
+    ``lon_deg`` (M, K) geodetic sub-vehicle points, ``dt_s`` (K,) the time of each column after the
+    states' time, and ``n`` (M,) the number of valid columns per path (the last one at or just below
+    the ellipsoid); columns past ``n`` are NaN.
+    """
+    x = np.ascontiguousarray(np.asarray(x, float).reshape(-1, 6))
+    if not np.all(np.isfinite(x)):
+        raise ValueError("ground_paths: states must be finite")
+    if not (step_s > 0 and horizon_s > step_s):
+        raise ValueError(f"ground_paths: need step_s > 0 and horizon_s > step_s, got {step_s}, {horizon_s}")
+    m = len(x)
+    b = np.full(m, np.inf) if beta is None else np.ascontiguousarray(np.broadcast_to(np.asarray(beta, float), (m,)))
+    n_max = int(np.ceil(horizon_s / step_s)) + 1
+    pos = np.full((m, n_max, 3), np.nan)
+    n = np.zeros(m, np.int64)
+    _paths(x, b, float(step_s), n_max, pos, n)
+    k = int(n.max()) if m else 1
+    pos = pos[:, :k]
+    lat, lon, _ = ecef2geodetic(pos[..., 0], pos[..., 1], pos[..., 2], deg=True)
+    return {"lat_deg": lat, "lon_deg": lon, "dt_s": np.arange(k) * step_s, "n": n}

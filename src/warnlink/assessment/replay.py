@@ -1,0 +1,984 @@
+"""End to end: scenario -> simulated reports -> tracker -> assessment -> per-nation alerts and CAP.
+
+``replay_scenario`` runs a scenario the way a national node would see it: the simulated sensor
+reports are pushed into the tracker (``warnlink.tracking.tracker.Tracker``, used as a library) in
+``step_s`` windows of *arrival* time, and after every window each confirmed track that the window
+updated is assessed (all of them at once, vectorised):
+
+* **impact** (``predict_impact``, unscented, 95% ellipse) once the track has left boost (the
+  tracker's boost-model probability below 1/2; a thrusting object's ballistic extrapolation falls
+  short and is no prediction). The drag of the prediction uses the tracker's estimated ballistic
+  coefficient once the track has measured it (``kappa`` known to 30%), else the prior.
+* **launch point and time** (``estimate_launch``, backward boost) ``LAUNCH_AFTER_S`` after the
+  track's birth if it was born boosting; a separated object inherits its parent's; a track that was
+  never seen boosting falls back to a ballistic back-propagation to the ground (``launch_method``
+  says which).
+* **figures**: apogee (the higher of the track's highest estimate and the predicted apogee), ground
+  range (launch to impact), flight time (predicted while in flight, final once the predicted impact
+  time has passed), class from the burnout energy and shape (``warnlink.assessment.figures``).
+* **manoeuvre**: the new predicted impact is compared with the previous one; a jump beyond the
+  99.9% ellipse of the previous prediction (both ellipses' covariances summed) while the track
+  coasts, or a descending track that climbs again (pull-up), flags a manoeuvre. From then on the
+  ellipse is widened by the size of the jump (added as an isotropic variance, never shrunk while
+  the flag stands).
+* **kind** from the estimates only (never from the simulator's truth labels): a track born within
+  ``SPLIT_GATE_M`` of a track that was boosting shortly before is a *separated object*; of the two,
+  the one still boosting ``SPLIT_DECIDE_S`` later is the missile and the other a ``stage``. Where
+  neither boosts (separation at the last burnout) the one falling behind along the velocity is the
+  stage once the gap is significant; in the atmosphere the estimated ballistic coefficient decides
+  (a re-entry vehicle is dense, a tumbling stage light: ``BETA_RV_MIN``, ``BETA_STAGE_MAX``) and
+  ``debris`` is lighter still. A track seen boosting is a ``warhead``; the rest are ``unknown``.
+* **regions**: probability of impact per region (``impact_probabilities`` over ``N_REGION_SAMPLES``
+  fixed draws from the 95% ellipse's Gaussian) and of overflight of Japanese and Korean land
+  (fraction of ``N_PATH_SAMPLES`` fixed draws of the state whose predicted ground path crosses it;
+  the times are those of the mean path, from ``overflights``).
+* **alerts**: one ``AlertEngine`` per nation (JPN and KOR, the packaged policy), fed every
+  assessment; a deleted track is reported ``lost``. Every message is written as CAP 1.2 and checked
+  against the OASIS schema. The node runs in ``exercise`` mode for an exercise scenario and ``test``
+  mode otherwise: a replay of simulated data can never be ``Actual``.
+
+Times inside are seconds after the scenario epoch; the result reports seconds after the first
+launch and UTC times. The ``truth`` fields of the result (nearest true object of each track) are for
+evaluation only and are computed after the run; nothing in the assessment reads them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from scipy.stats import chi2
+
+from warnlink.alerts import AlertEngine, AssessmentInput, ImpactArea, load_policies, to_cap_xml, validate_cap
+from warnlink.assessment.figures import max_range_km, missile_category, trajectory_shape
+from warnlink.assessment.impact import predict_impact
+from warnlink.assessment.launch import estimate_launch
+from warnlink.assessment.paths import ground_paths
+from warnlink.geo import direct, distance_m, ecef2geodetic
+from warnlink.geo.regions import describe_location, impact_probabilities, land_of, overflights
+from warnlink.physics.missiles import CLASSES
+from warnlink.tracking.motion import propagate
+from warnlink.tracking.tracker import CONFIRMED, DELETED, Tracker
+
+STEP_S = 1.0
+"""Arrival-time window [s] of reports pushed to the tracker between assessments."""
+BOOST_SETTLE_S = 5.0
+"""A track counts as seen boosting only when its boost-model probability is above 1/2 this long [s] after its
+birth (a new track low and climbing starts at 0.8 whatever it is doing)."""
+LAUNCH_AFTER_S = 8.0
+"""A track born boosting gets its launch estimate this long [s] after its birth (or at burnout)."""
+SPLIT_GATE_M = 10_000.0
+"""A new track this close [m] to a track that boosted within ``SPLIT_RECENT_S`` is a separated object."""
+SPLIT_GATE_M_S = 400.0
+"""... and at most this much faster or slower [m/s]."""
+SPLIT_RECENT_S = 30.0
+SPLIT_DECIDE_S = 15.0
+"""After a split, the object still boosting this long [s] later is the missile."""
+SPLIT_SIGMA = 3.0
+"""Along-track gap (in sigmas of the two tracks' combined position uncertainty) that marks the stage."""
+BETA_RV_MIN = 1000.0
+"""An object whose ballistic coefficient [kg/m^2] is surely above this is a re-entry vehicle (NOTIONAL)."""
+BETA_STAGE_MAX = 500.0
+"""Surely below this: a tumbling stage (NOTIONAL; the notional stages are 70-130 kg/m^2)."""
+BETA_DEBRIS_MAX = 40.0
+"""Surely below this: debris."""
+KAPPA_KNOWN = 0.3
+"""The tracker's drag parameter is used once its 1-sigma is below this fraction of its value."""
+N_REGION_SAMPLES = 256
+N_PATH_SAMPLES = 24
+PATH_STEP_S = 5.0
+DUP_CONFIRM_S = 3.0
+"""Two confirmed tracks that agree (``DUP_GATE_M``, ``DUP_GATE_M_S`` or 4 sigma) this long [s] follow one object:
+the younger is a duplicate and raises no alerts of its own (the tracker keeps some duplicates across sensors)."""
+DUP_GATE_M = 3_000.0
+DUP_GATE_M_S = 150.0
+ALERT_AFTER_S = 4.0
+"""An object's assessments reach the alert engines (and count as verdicts) once it has coasted under
+assessment this long [s]: the first predictions of a young track are too crude to warn anyone on."""
+REACQUIRE_GATE_M = 30_000.0
+"""A track born in coast whose predicted impact lies this close [m] (or within 3x the ellipses) to that of
+an earlier object, within ``REACQUIRE_GATE_S``, is that object re-acquired."""
+REACQUIRE_GATE_S = 60.0
+MATURE_COAST_S = 30.0
+"""A track lost after coasting this long [s] without a manoeuvre keeps its (ballistic) prediction until the
+predicted impact: losing a track out of radar coverage in midcourse is not losing the threat."""
+OVERFLIGHT_EVERY_S = 3.0
+"""The predicted ground paths of an object are re-flown at most this often [s] (its overflight figures
+are kept in between)."""
+MANOEUVRE_CHI2 = float(chi2.ppf(0.999, 2))
+VERDICT_CONFIDENCE = 0.9
+"""A Japan-EEZ verdict is "confident" when P(inside) or P(outside) reaches this."""
+JAPAN_KEYS = ("JPN_land", "JPN_eez")
+NATIONS = ("JPN", "KOR")
+CAP_SENDERS = {"JPN": "warnlink.jpn.example", "KOR": "warnlink.kor.example"}
+
+_CATEGORIES = ("SRBM", "MRBM", "IRBM", "ICBM")
+_Z2 = np.random.default_rng(20240114).standard_normal((N_REGION_SAMPLES, 2))
+_Z6 = np.random.default_rng(20231219).standard_normal((N_PATH_SAMPLES, 6))
+
+
+@dataclass
+class _Obj:
+    """What the assessment keeps per track (row of the tracker)."""
+
+    row: int
+    born_s: float
+    parent: int | None = None
+    split_s: float | None = None
+    kind: str = "unknown"
+    kind_basis: str = "no evidence yet"
+    seen_boost: bool = False
+    last_boost_s: float = -math.inf
+    launch: dict | None = None
+    launch_due_s: float | None = None
+    launch_burnout_s: float | None = None
+    boost_state: tuple | None = None
+    max_alt_m: float = 0.0
+    prev_climb: float | None = None
+    descended: bool = False
+    pred: dict | None = None
+    manoeuvre: bool = False
+    manoeuvre_s: float | None = None
+    widen_m2: float = 0.0
+    overflew: dict = field(default_factory=dict)
+    first_pred_s: float | None = None
+    verdicts: list = field(default_factory=list)
+    reported_dead: bool = False
+    last_t: float = -math.inf
+    parent_checked: bool = False
+    duplicate_of: int | None = None
+    dup_since: dict = field(default_factory=dict)
+    same_as: int | None = None
+    first_coast_s: float | None = None
+    extrapolating: bool = False
+    done: bool = False
+    over_at: float = -math.inf
+    over_p: dict = field(default_factory=dict)
+    over_t: dict = field(default_factory=dict)
+
+
+def _candidates(x):
+    """Candidate class lists for the backward boost of a coasting state ``x``, in the order tried: the classes of
+    the category its energy gives (``figures.max_range_km``), then that and the next larger category."""
+    k = _CATEGORIES.index(str(missile_category(max_range_km(x))[0]))
+    out = []
+    for cats in (_CATEGORIES[k:k + 1], _CATEGORIES[k:k + 2]):
+        c = [m for m in CLASSES.values() if m.category in cats]
+        if c and c not in out:
+            out.append(c)
+    return out
+
+
+def _iso(epoch: datetime, t_s: float | None) -> str | None:
+    if t_s is None or not np.isfinite(t_s):
+        return None
+    return (epoch + timedelta(seconds=float(t_s))).astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _ballistic_launch(x, t_s):
+    """Fallback launch point: the ballistic (no thrust) arc of ``x`` flown backwards to the ground."""
+    y = np.asarray(x, float)[None, :6]
+    t = float(t_s)
+    for _ in range(400):
+        y1, _ = propagate(y, -2.0, with_stm=False)
+        h1 = float(ecef2geodetic(*y1[0, :3])[2])
+        if h1 <= 0.0:
+            h0 = float(ecef2geodetic(*y[0, :3])[2])
+            f = h0 / max(h0 - h1, 1e-9)
+            y2, _ = propagate(y, -2.0 * f, with_stm=False)
+            lat, lon, _ = ecef2geodetic(*y2[0, :3], deg=True)
+            return {"lat_deg": float(lat), "lon_deg": float(lon), "time_s": t - 2.0 * f, "sigma_km": None,
+                    "method": "ballistic back-propagation (no boost seen)", "missile_class": None}
+        y, t = y1, t - 2.0
+    return None
+
+
+class Replay:
+    """One node's end-to-end run over a simulation (``warnlink.scenario.simulate.Simulation``).
+
+    ``run()`` returns the result dict (see ``replay_scenario``). ``launch_s`` is the first launch [s after
+    the epoch]; ``policies`` the nation -> ``AlertPolicy`` map (default: the packaged policy).
+    """
+
+    def __init__(self, sim, *, event_id: str, launch_s: float, policies=None, step_s: float = STEP_S):
+        if not step_s > 0:
+            raise ValueError(f"step_s must be positive, got {step_s}")
+        self.sim = sim
+        self.event_id = event_id
+        self.launch_s = float(launch_s)
+        self.step_s = float(step_s)
+        self.exercise = bool(sim.scenario.exercise)
+        mode = "exercise" if self.exercise else "test"
+        policies = policies or load_policies()
+        self.engines = {n: AlertEngine(policies[n], mode=mode, epoch=sim.epoch) for n in NATIONS if n in policies}
+        self.tracker = Tracker()
+        self.objs: list[_Obj] = []
+        self.alerts: list = []
+        self.first_verdict_s: float | None = None
+        self.verdicts: list = []
+        self.first_track_s: float | None = None
+        self.assess_wall_s = 0.0
+        self.track_wall_s = 0.0
+
+    # ------------------------------------------------------------------ the loop
+    def run(self) -> dict:
+        """Push the reports window by window, assess after each, and return the result."""
+        t_wall = time.perf_counter()
+        r = self.sim.reports
+        arr = r.arrival_s
+        edges = np.arange(self.step_s, self.sim.duration_s + self.step_s, self.step_s)
+        cuts = np.searchsorted(arr, edges, side="right")
+        start = 0
+        for t, c in zip(edges, cuts, strict=True):
+            if c > start:
+                t0 = time.perf_counter()
+                self.tracker.push(r.take(slice(start, int(c))))
+                self.track_wall_s += time.perf_counter() - t0
+                start = int(c)
+            t0 = time.perf_counter()
+            self._tick(float(t))
+            self.assess_wall_s += time.perf_counter() - t0
+        return self._result(time.perf_counter() - t_wall)
+
+    def _tick(self, t: float) -> None:
+        tr = self.tracker
+        for row in range(len(self.objs), len(tr.x)):
+            self.objs.append(_Obj(row=row, born_s=float(tr.t_born[row])))
+        if not self.objs:
+            for eng in self.engines.values():
+                self._emit(eng.tick(t))
+            return
+        conf = np.flatnonzero(tr.status == CONFIRMED)
+        if len(conf) and self.first_track_s is None:
+            self.first_track_s = float(tr.t[conf].min())
+        for row in conf:
+            self._bookkeep(self.objs[row], t)
+        self._duplicates(conf, t)
+        self._kinds(conf, t)
+        fresh = [row for row in conf if tr.t[row] > self.objs[row].last_t]
+        for row in fresh:
+            self.objs[row].last_t = float(tr.t[row])
+        self._launch(fresh, t)
+        coast = [row for row in fresh if tr.mu[row, 1] < 0.5]
+        if coast:
+            self._assess(np.array(coast), t)
+        self._alerts(conf, t)
+
+    # ------------------------------------------------------------------ per track bookkeeping
+    def _bookkeep(self, o: _Obj, t: float) -> None:
+        tr = self.tracker
+        x = tr.x[o.row]
+        lat, lon, alt = ecef2geodetic(x[0], x[1], x[2])
+        o.max_alt_m = max(o.max_alt_m, float(alt))
+        up = np.array([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+        climb = float(x[3:6] @ up)
+        if tr.mu[o.row, 1] > 0.5 and tr.t[o.row] >= o.born_s + BOOST_SETTLE_S:
+            o.seen_boost = True
+            o.last_boost_s = float(tr.t[o.row])
+            if tr.mu[o.row, 1] > 0.9 and tr.t[o.row] >= o.born_s + LAUNCH_AFTER_S:
+                o.boost_state = (float(tr.t[o.row]), x[:6].copy(), tr.P[o.row, :6, :6].copy())
+        elif o.prev_climb is not None:
+            if climb < -200.0:
+                o.descended = True
+            # a descending coasting track that climbs again below 100 km: pull-up (lift), not ballistic
+            if o.descended and climb > 200.0 and alt < 100e3 and not o.manoeuvre:
+                o.manoeuvre, o.manoeuvre_s = True, t
+        o.prev_climb = climb
+        if not o.parent_checked:
+            o.parent_checked = True
+            self._find_parent(o, t)
+
+    def _find_parent(self, o: _Obj, t: float) -> None:
+        """Is this new confirmed track an object separated from a track that was boosting?"""
+        tr = self.tracker
+        best, best_d = None, SPLIT_GATE_M
+        for p in self.objs:
+            if p.row == o.row or tr.status[p.row] == DELETED or p.born_s >= o.born_s:
+                continue
+            if not (p.seen_boost and o.born_s - p.last_boost_s <= SPLIT_RECENT_S):
+                continue
+            dt = tr.t[o.row] - tr.t[p.row]
+            d = np.linalg.norm(tr.x[o.row, :3] - (tr.x[p.row, :3] + dt * tr.x[p.row, 3:6]))
+            dv = np.linalg.norm(tr.x[o.row, 3:6] - tr.x[p.row, 3:6])
+            if d < best_d and dv < SPLIT_GATE_M_S:
+                best, best_d = p, d
+        if best is not None:
+            o.parent, o.split_s = best.row, o.born_s
+            o.kind, o.kind_basis = "stage", f"separated from track {best.row} at t={o.born_s:.0f} s (provisional)"
+
+    def _kinds(self, conf, t: float) -> None:
+        tr = self.tracker
+        for row in conf:
+            o = self.objs[row]
+            beta, sig = self._beta(row)
+            if beta is not None:
+                lo, hi = beta / (1 + 2 * sig), beta / max(1 - 2 * sig, 0.05)  # ~2-sigma interval
+                if hi < BETA_DEBRIS_MAX:
+                    self._set_kind(o, "debris", f"ballistic coefficient {beta:.0f} kg/m^2 (debris-like)")
+                    continue
+                if hi < BETA_STAGE_MAX:
+                    self._set_kind(o, "stage", f"ballistic coefficient {beta:.0f} kg/m^2 (stage-like)")
+                    continue
+                if lo > BETA_RV_MIN:
+                    self._set_kind(o, "warhead", f"ballistic coefficient {beta:.0f} kg/m^2 (re-entry vehicle)")
+                    continue
+            if o.duplicate_of is not None:
+                p = self.objs[o.duplicate_of]
+                o.kind, o.kind_basis = p.kind, f"duplicate of track {p.row} ({p.kind_basis})"
+                continue
+            if o.parent is not None and o.split_s is not None:
+                p = self.objs[o.parent]
+                if t - o.split_s < SPLIT_DECIDE_S:
+                    continue
+                child_boost = o.last_boost_s > o.split_s + 5.0
+                parent_boost = p.last_boost_s > o.split_s + 5.0
+                if child_boost and not parent_boost:
+                    self._set_kind(o, "warhead", f"still boosting after separating from track {p.row}")
+                    self._set_kind(p, "stage", f"stopped boosting when track {o.row} separated")
+                elif parent_boost and not child_boost:
+                    self._set_kind(o, "stage", f"separated from boosting track {p.row}")
+                elif child_boost:
+                    self._set_kind(o, p.kind, f"boosting beside track {p.row}")
+                elif tr.status[p.row] != DELETED and p.kind not in ("stage", "debris"):
+                    # both coast: the one falling behind along the velocity is the stage
+                    dt = tr.t[o.row] - tr.t[p.row]
+                    d = tr.x[o.row, :3] - (tr.x[p.row, :3] + dt * tr.x[p.row, 3:6])
+                    u = tr.x[p.row, 3:6] / np.linalg.norm(tr.x[p.row, 3:6])
+                    s = float(np.sqrt(u @ (tr.P[o.row, :3, :3] + tr.P[p.row, :3, :3]) @ u))
+                    gap = float(d @ u)
+                    if gap < -SPLIT_SIGMA * s:
+                        self._set_kind(o, "stage", f"falling behind track {p.row} after separation")
+                        self._set_kind(p, "warhead", f"ahead of separated track {o.row}")
+                    elif gap > SPLIT_SIGMA * s:
+                        self._set_kind(o, "warhead", f"ahead of track {p.row} after separation")
+                        self._set_kind(p, "stage", f"falling behind separated track {o.row}")
+                    elif o.kind == "stage" and o.kind_basis.endswith("(provisional)"):
+                        self._set_kind(o, "unknown", f"separated from track {p.row} at burnout; not yet resolved")
+                continue
+            if o.same_as is not None and o.kind == "unknown" and self.objs[o.same_as].kind != "unknown":
+                p = self.objs[o.same_as]
+                self._set_kind(o, p.kind, f"re-acquisition of track {p.row} ({p.kind_basis})")
+            elif o.seen_boost and o.kind == "unknown":
+                self._set_kind(o, "warhead", "seen boosting")
+
+    def _duplicates(self, conf, t: float) -> None:
+        """Mark younger tracks that follow the same object as an older one (and unmark them when they part)."""
+        tr = self.tracker
+        live = [row for row in conf if tr.status[row] != DELETED]
+        if len(live) < 2:
+            return
+        rows = np.array(live)
+        x, P, ts = tr.x[rows, :6], tr.P[rows, :6, :6], tr.t[rows]
+        for j in range(len(rows)):
+            b = self.objs[rows[j]]
+            older = [i for i in range(len(rows)) if self.objs[rows[i]].born_s < b.born_s]
+            if not older:
+                continue
+            oi = np.array(older)
+            dt = ts[j] - ts[oi]
+            dp = np.linalg.norm(x[j, :3] - (x[oi, :3] + dt[:, None] * x[oi, 3:6]), axis=1)
+            dv = np.linalg.norm(x[j, 3:6] - x[oi, 3:6], axis=1)
+            sp = np.sqrt(np.trace(P[oi, :3, :3], axis1=1, axis2=2) + np.trace(P[j, :3, :3]))
+            sv = np.sqrt(np.trace(P[oi, 3:, 3:], axis1=1, axis2=2) + np.trace(P[j, 3:, 3:]))
+            close = (dp < np.maximum(DUP_GATE_M, 4 * sp)) & (dv < np.maximum(DUP_GATE_M_S, 4 * sv))
+            for i, c in zip(oi, close, strict=True):
+                a = int(rows[i])
+                if c:
+                    b.dup_since.setdefault(a, t)
+                else:
+                    b.dup_since.pop(a, None)
+            if b.duplicate_of is None:
+                cands = [a for a, t0 in b.dup_since.items() if t - t0 >= DUP_CONFIRM_S]
+                if cands:
+                    a = self._root_dup(min(cands, key=lambda r: self.objs[r].born_s))
+                    if a != b.row:
+                        b.duplicate_of = a
+                        b.parent, b.split_s = None, None
+            elif b.duplicate_of not in b.dup_since and all(self._root_dup(a) != b.duplicate_of for a in b.dup_since):
+                # the two have parted: a separation (decided by the split rules from now on)
+                a = b.duplicate_of
+                b.duplicate_of = None
+                b.parent, b.split_s = a, t
+                b.kind, b.kind_basis = "stage", f"parted from track {a} at t={t:.0f} s (provisional)"
+        for row in live:
+            o = self.objs[row]
+            if o.duplicate_of is not None and tr.status[o.duplicate_of] == DELETED:
+                o.duplicate_of = None  # the primary is gone: this track carries on as the object
+
+    def _root_dup(self, row: int) -> int:
+        seen = set()
+        while self.objs[row].duplicate_of is not None and row not in seen:
+            seen.add(row)
+            row = self.objs[row].duplicate_of
+        return row
+
+    @staticmethod
+    def _set_kind(o: _Obj, kind: str, basis: str) -> None:
+        if o.kind != kind:
+            o.kind, o.kind_basis = kind, basis
+
+    def _beta(self, row):
+        """The tracker's ballistic coefficient [kg/m^2] and its relative 1-sigma, when it is known."""
+        tr = self.tracker
+        kappa = float(tr.x[row, 7])
+        sk = float(np.sqrt(max(tr.P[row, 7, 7], 0.0)))
+        if kappa > 0 and sk < KAPPA_KNOWN * kappa:
+            return 1.0 / kappa, sk / kappa
+        return None, None
+
+    # ------------------------------------------------------------------ launch point
+    def _launch(self, rows, t: float) -> None:
+        tr = self.tracker
+        for row in rows:
+            o = self.objs[row]
+            if o.parent is not None:
+                continue  # a separated object's launch is its parent's (see _launch_of)
+            boosting = tr.mu[row, 1] > 0.5
+            bo = float(tr.t_burnout[row]) if not boosting and np.isfinite(tr.t_burnout[row]) else None
+            if bo is not None and bo > tr.t[row]:
+                bo = None
+            if o.launch is not None and not (o.seen_boost and bo is not None and bo != o.launch_burnout_s):
+                continue
+            if o.seen_boost:
+                # Early in boost the classes' schedules are ambiguous (a heavier class launched earlier fits as
+                # well): a first estimate over every class, replaced at each burnout the tracker declares by one
+                # over the classes that the coasting state's energy allows (its category and the next larger),
+                # run from the last confidently boosting state
+                due = o.born_s + LAUNCH_AFTER_S
+                if boosting and tr.t[row] < due:
+                    continue
+                o.launch_burnout_s = bo
+                le = None
+                if bo is not None and o.boost_state is not None:
+                    for cands in _candidates(tr.x[row, :6]):
+                        try:
+                            le = estimate_launch(o.boost_state[1], o.boost_state[2], o.boost_state[0],
+                                                 missile_class=cands)
+                            break
+                        except ValueError:
+                            continue
+                    basis = f"backward boost ({le.missile_class}, class from the burnout energy)" if le else None
+                elif bo is not None:
+                    la = self._coast_launch(o, burnout_s=bo)  # never confidently boosting: burnt out before
+                    if la is not None:
+                        o.launch = la
+                        continue
+                    basis = None
+                else:
+                    try:
+                        le = estimate_launch(tr.x[row, :6], tr.P[row, :6, :6], float(tr.t[row]))
+                    except ValueError:
+                        le = None
+                    basis = "backward boost (provisional, any class)"
+                if le is not None:
+                    a, b = le.semi_axes_m()
+                    o.launch = {"lat_deg": le.lat_deg, "lon_deg": le.lon_deg, "time_s": le.time_s,
+                                "time_sigma_s": le.time_sigma_s, "ellipse_km": [a / 1e3, b / 1e3],
+                                "method": basis, "missile_class": le.missile_class}
+                    continue
+                if o.launch is not None:
+                    continue
+            o.launch = self._coast_launch(o) or _ballistic_launch(tr.x[row, :6], float(tr.t[row]))
+
+    def _coast_launch(self, o: _Obj, burnout_s: float | None = None) -> dict | None:
+        """Launch of a track first seen in coast, low and climbing (just after burnout): the backward boost
+        with burnout taken at the track's birth, over the classes its energy allows."""
+        tr = self.tracker
+        x = tr.x[o.row, :6]
+        lat, lon, alt = ecef2geodetic(x[0], x[1], x[2])
+        up = np.array([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+        if o.born_s < float(tr.t[o.row]) - 60.0 or alt > 200e3 or float(x[3:6] @ up) <= 0:
+            return None
+        le = None
+        for cands in _candidates(x):
+            try:
+                le = estimate_launch(x, tr.P[o.row, :6, :6], float(tr.t[o.row]), missile_class=cands,
+                                     burnout_time_s=o.born_s if burnout_s is None else min(o.born_s, burnout_s))
+                break
+            except ValueError:
+                continue
+        if le is None:
+            return None
+        a, b = le.semi_axes_m()
+        return {"lat_deg": le.lat_deg, "lon_deg": le.lon_deg, "time_s": le.time_s, "time_sigma_s": le.time_sigma_s,
+                "ellipse_km": [a / 1e3, b / 1e3], "missile_class": le.missile_class,
+                "method": f"backward boost ({le.missile_class}, first seen in coast: burnout taken at first sight)"}
+
+    def _launch_of(self, o: _Obj, depth: int = 0) -> dict | None:
+        """The launch estimate that stands for object ``o``: that of the object it re-acquired, of the track
+        it separated from (or duplicates), or its own."""
+        if depth > 20:
+            return o.launch
+        for link, what in ((o.same_as, "re-acquired from"), (o.parent, "separated from"),
+                           (o.duplicate_of, "duplicate of")):
+            if link is not None:
+                la = self._launch_of(self.objs[link], depth + 1)
+                if la is not None and not la["method"].startswith("ballistic"):
+                    return dict(la, method=f"{la['method']} ({what} track {link})")
+        return o.launch
+
+    def _apogee_of(self, o: _Obj) -> float:
+        """Highest apogee [m] of the object and every track it re-acquired, separated from or duplicates."""
+        best = o.pred["apogee_m"] if o.pred is not None and o.pred.get("ok") else o.max_alt_m
+        if o.same_as is not None:
+            best = max(best, self._apogee_of(self.objs[o.same_as]))
+        return best
+
+    # ------------------------------------------------------------------ the assessment
+    def _assess(self, rows: np.ndarray, t: float) -> None:
+        tr = self.tracker
+        x, P, ts = tr.x[rows, :6], tr.P[rows, :6, :6], tr.t[rows]
+        betas = np.full(len(rows), np.nan)
+        sigs = np.full(len(rows), np.nan)
+        for i, row in enumerate(rows):
+            b, s = self._beta(row)
+            if b is not None:
+                betas[i], sigs[i] = b, s
+        known = np.isfinite(betas)
+        beta = np.where(known, betas, 5000.0)
+        bsig = np.where(known, np.log1p(np.nan_to_num(sigs)), 0.5)
+        pr = predict_impact(x, P, ts, beta=beta, beta_log_sigma=bsig, drag_free_filter=False)
+        ok = pr.impacted
+        cov = pr.cov_en_m2.copy()
+        for i, row in enumerate(rows):
+            o = self.objs[row]
+            if not ok[i]:
+                continue
+            if o.pred is not None and o.pred.get("ok"):
+                prev = o.pred
+                d = np.asarray(pr.offsets_en_m(prev["lat"], prev["lon"])[i])
+                c = prev["cov"] + cov[i]
+                m2 = float(d @ np.linalg.solve(c, d))
+                if m2 > MANOEUVRE_CHI2 and (ts[i] - prev["t"]) < 30.0:
+                    if not o.manoeuvre:
+                        o.manoeuvre, o.manoeuvre_s = True, t
+                    o.widen_m2 = max(o.widen_m2, float(d @ d))
+            if o.manoeuvre:
+                o.widen_m2 = max(o.widen_m2, 1e6)
+                cov[i] += o.widen_m2 * np.eye(2)
+        # region probabilities from fixed draws of each ellipse's Gaussian
+        nr = len(rows)
+        L = np.linalg.cholesky(np.where(ok[:, None, None], cov, np.eye(2)) + 1e-6 * np.eye(2))
+        en = np.einsum("nij,kj->nki", L, _Z2)  # (n, k, 2)
+        az = np.degrees(np.arctan2(en[..., 0], en[..., 1]))
+        dist = np.hypot(en[..., 0], en[..., 1])
+        lat0 = np.repeat(np.nan_to_num(pr.lat_deg), N_REGION_SAMPLES)
+        lon0 = np.repeat(np.nan_to_num(pr.lon_deg), N_REGION_SAMPLES)
+        slat, slon = direct(lat0, lon0, az.ravel(), dist.ravel())
+        slat, slon = np.asarray(slat).reshape(nr, -1), np.asarray(slon).reshape(nr, -1)
+        self._overflight(rows, x, P, ts, beta, ok, np.nan_to_num(pr.time_to_impact_s, nan=600.0), t)
+        for i, row in enumerate(rows):
+            o = self.objs[row]
+            if not ok[i]:
+                o.pred = {"ok": False, "t": float(ts[i])}
+                continue
+            probs = impact_probabilities(slat[i], slon[i])
+            over_p, over_t = o.over_p, o.over_t
+            for n in NATIONS:
+                if over_p[n] >= 0.5:
+                    o.overflew.setdefault(n, over_t.get(n))
+            ev = np.linalg.eigh(cov[i])
+            major = ev[1][:, 1]
+            semi = 2.4477 * np.sqrt(np.clip(ev[0], 0.0, None))
+            apogee = o.max_alt_m
+            if np.isfinite(pr.apogee_alt_m[i]):
+                apogee = max(apogee, float(pr.apogee_alt_m[i]))
+            p_jpn = probs["JPN_land"] + probs["JPN_eez"]
+            o.pred = {
+                "ok": True, "t": float(ts[i]), "lat": float(pr.lat_deg[i]), "lon": float(pr.lon_deg[i]),
+                "cov": cov[i], "impact_t": float(pr.impact_time_s[i]),
+                "impact_t_sigma": float(pr.impact_time_sigma_s[i]),
+                "semi_major_m": float(semi[1]), "semi_minor_m": float(semi[0]),
+                "orientation_deg": float(np.mod(np.degrees(np.arctan2(major[0], major[1])), 180.0)),
+                "probs": probs, "p_japan": p_jpn, "over_p": over_p, "over_t": over_t,
+                "apogee_m": apogee, "max_range_km": float(max_range_km(x[i])[0]),
+            }
+            if o.first_pred_s is None:
+                o.first_pred_s = t
+                self._link_reacquired(o)
+            if o.first_coast_s is None:
+                o.first_coast_s = t
+            if (self._mature(o, t) and o.kind in ("warhead", "unknown")
+                    and (p_jpn >= VERDICT_CONFIDENCE or p_jpn <= 1 - VERDICT_CONFIDENCE)):
+                o.verdicts.append((t, "inside" if p_jpn >= 0.5 else "outside"))
+                self.verdicts.append((t, o.row, "inside" if p_jpn >= 0.5 else "outside"))
+                if self.first_verdict_s is None:
+                    self.first_verdict_s = t
+
+    def _mature(self, o: _Obj, t: float) -> bool:
+        """Old enough in coast for its assessment to reach the alert engines (``ALERT_AFTER_S``)."""
+        return o.duplicate_of is None and o.first_coast_s is not None and t - o.first_coast_s >= ALERT_AFTER_S
+
+    def _link_reacquired(self, o: _Obj) -> None:
+        """A track born in coast (no parent, never boosting) whose first prediction matches an earlier
+        object's is that object re-acquired: it inherits its launch, apogee and alert chain."""
+        if o.parent is not None or o.seen_boost or o.duplicate_of is not None:
+            return
+        pr = o.pred
+        best, best_d = None, math.inf
+        for p in self.objs:
+            q = p.pred
+            if (p.row == o.row or p.born_s >= o.born_s or q is None or not q.get("ok") or p.duplicate_of is not None
+                    or self.tracker.status[p.row] != DELETED):
+                continue
+            d = float(distance_m(q["lat"], q["lon"], pr["lat"], pr["lon"]))
+            gate = max(REACQUIRE_GATE_M, 3.0 * (q["semi_major_m"] + pr["semi_major_m"]))
+            dt = abs(q["impact_t"] - pr["impact_t"])
+            dt_gate = max(REACQUIRE_GATE_S, 3.0 * (q["impact_t_sigma"] + pr["impact_t_sigma"]))
+            if d < gate and dt < dt_gate and d < best_d:
+                best, best_d = p, d
+        if best is not None:
+            o.same_as = self._root_same(best.row)
+            self.objs[o.same_as].extrapolating = False
+
+    def _root_same(self, row: int) -> int:
+        seen = set()
+        while self.objs[row].same_as is not None and row not in seen:
+            seen.add(row)
+            row = self.objs[row].same_as
+        return row
+
+    def _overflight(self, rows, x, P, ts, beta, ok, tgo, t: float) -> None:
+        """Overflight probability per nation (fraction of fixed state draws whose ground path crosses its
+        land) and the mean path's entry/exit times, for the objects whose paths are due. The path step
+        is a hundred-and-fiftieth of the time to impact, between 2 and 10 s."""
+        for i, row in enumerate(rows):
+            o = self.objs[row]
+            if not ok[i] or t - o.over_at < OVERFLIGHT_EVERY_S:
+                continue
+            o.over_at = t
+            Lx = np.linalg.cholesky(P[i] + 1e-6 * np.eye(6))
+            pts = np.vstack([x[i], x[i] + _Z6 @ Lx.T])
+            step = float(np.clip(tgo[i] / 150.0, 2.0, 10.0))
+            gp = ground_paths(pts, np.full(len(pts), beta[i]), step, horizon_s=max(tgo[i] * 1.5 + 60.0, 2 * step))
+            glat, glon = gp["lat_deg"], gp["lon_deg"]
+            valid = np.isfinite(glat)
+            land = np.full(glat.shape, "", dtype="<U3")
+            if valid.any():
+                land[valid] = land_of(glat[valid], glon[valid])
+            o.over_p = {n: float(np.mean(np.any(land[1:] == n, axis=1))) for n in NATIONS}
+            o.over_t = {}
+            if any(np.any(land[0] == n) for n in NATIONS):
+                k = int(np.sum(valid[0]))
+                if k >= 2:
+                    for ov in overflights(glat[0, :k], glon[0, :k], ts[i] + gp["dt_s"][:k]):
+                        if ov.nation in NATIONS and ov.nation not in o.over_t:
+                            o.over_t[ov.nation] = (ov.t_enter_s, ov.t_exit_s, ov.region, ov.place)
+
+    # ------------------------------------------------------------------ alerts
+    def _alerts(self, conf, t: float) -> None:
+        """Feed the engines: every mature, non-duplicate object's latest assessment; a lost track is
+        cancelled at once unless it had coasted ``MATURE_COAST_S`` without a manoeuvre, in which case its
+        ballistic prediction stands until the predicted impact (then the probabilities drop to zero)."""
+        tr = self.tracker
+        feed = []
+        for o in self.objs:
+            if o.done:
+                continue
+            dead = tr.status[o.row] == DELETED
+            pr = o.pred
+            if dead and not o.reported_dead:
+                o.reported_dead = True
+                mature = (pr is not None and pr.get("ok") and o.first_coast_s is not None
+                          and pr["t"] - o.first_coast_s >= MATURE_COAST_S and not o.manoeuvre
+                          and pr["impact_t"] > t)
+                if mature and o.duplicate_of is None:
+                    o.extrapolating = True
+                else:
+                    o.done = True
+                    for eng in self.engines.values():
+                        self._emit(eng.lost(self._oid(o.row), t))
+                    continue
+            if dead and not o.extrapolating:
+                o.done = True
+                continue
+            if pr is None or not pr.get("ok") or not (self._mature(o, t) or o.extrapolating):
+                continue
+            if o.extrapolating and any(q.same_as == o.row and not q.done and q.pred is not None for q in self.objs):
+                continue  # a re-acquired track carries this object now
+            feed.append(o)
+        for o in feed:
+            pr = o.pred
+            passed = pr["impact_t"] + 5.0 < t
+            if o.extrapolating and passed:
+                o.done = True
+            probs = {k: 0.0 if passed else float(min(max(v, 0.0), 1.0)) for k, v in pr["probs"].items()}
+            for n, eng in self.engines.items():
+                ov = pr["over_t"].get(n)
+                over = {f"{m}_land": 0.0 if passed or (pr["over_t"].get(m) and pr["over_t"][m][1] < t)
+                        else pr["over_p"][m] for m in NATIONS}
+                a = AssessmentInput(
+                    t_s=t, object_id=self._oid(o.row), event_id=self.event_id, kind=o.kind, track_alive=True,
+                    exercise=self.exercise, impact_probability=probs, overflight_probability=over,
+                    overflight_start_s=ov[0] if ov else None, overflight_end_s=ov[1] if ov else None,
+                    impact_t_s=pr["impact_t"],
+                    impact=ImpactArea(lat_deg=pr["lat"], lon_deg=float((pr["lon"] + 180) % 360 - 180),
+                                      semi_major_m=min(pr["semi_major_m"], 2e7),
+                                      semi_minor_m=min(pr["semi_minor_m"], pr["semi_major_m"], 2e7),
+                                      orientation_deg=pr["orientation_deg"]))
+                self._emit(eng.update(a))
+        for eng in self.engines.values():
+            self._emit(eng.tick(t))
+
+    def _oid(self, row: int) -> str:
+        """The object id the alerts use: a re-acquired track speaks for the object it re-acquired."""
+        row = self._root_same(row)
+        return f"{self.event_id}/track{int(self.tracker.ids[row])}"
+
+    def _emit(self, msgs) -> None:
+        for m in msgs:
+            xml = to_cap_xml(m, sender=CAP_SENDERS.get(m.nation, f"warnlink.{m.nation.lower()}.example"))
+            validate_cap(xml)
+            self.alerts.append((m, xml))
+
+    # ------------------------------------------------------------------ the result
+    def _estimate(self, o: _Obj) -> dict | None:
+        pr, la = o.pred, self._launch_of(o)
+        if pr is None or not pr.get("ok"):
+            return None
+        epoch = self.sim.epoch
+        est = {"launch_lat": None, "launch_lon": None, "launch_time": None, "launch_method": None,
+               "impact_lat": round(pr["lat"], 4), "impact_lon": round(pr["lon"], 4),
+               "impact_time": _iso(epoch, pr["impact_t"]), "impact_time_sigma_s": round(pr["impact_t_sigma"], 2),
+               "ellipse_95": {"semi_major_km": round(pr["semi_major_m"] / 1e3, 3),
+                              "semi_minor_km": round(pr["semi_minor_m"] / 1e3, 3),
+                              "orientation_deg": round(pr["orientation_deg"], 1)},
+               "apogee_km": round(self._apogee_of(o) / 1e3, 1), "range_km": None, "flight_time_s": None,
+               "final": bool(pr["impact_t"] <= self.sim.duration_s and pr["impact_t"] <= o.last_t + 60.0),
+               "japan_eez": "inside" if pr["p_japan"] >= 0.5 else "outside",
+               "p_japan_land_or_eez": round(pr["p_japan"], 4),
+               "impact_probabilities": {k: round(v, 4) for k, v in pr["probs"].items()},
+               "overflew_japan": "JPN" in o.overflew, "overflew_korea": "KOR" in o.overflew,
+               "overflights": {n: (None if v is None else {"enter": _iso(epoch, v[0]), "exit": _iso(epoch, v[1]),
+                                                           "region": v[2], "place": v[3]})
+                               for n, v in o.overflew.items()},
+               "max_range_km": None if not np.isfinite(pr["max_range_km"]) else round(pr["max_range_km"], 0),
+               "class": str(missile_category(pr["max_range_km"])[0]),
+               "shape": None, "manoeuvre": o.manoeuvre,
+               "manoeuvre_s": None if o.manoeuvre_s is None else round(o.manoeuvre_s - self.launch_s, 1),
+               "assessed_at_s": round(pr["t"] - self.launch_s, 1)}
+        if la is not None:
+            est.update(launch_lat=round(la["lat_deg"], 4), launch_lon=round(la["lon_deg"], 4),
+                       launch_time=_iso(epoch, la["time_s"]), launch_method=la["method"])
+            rng_km = float(distance_m(la["lat_deg"], la["lon_deg"], pr["lat"], pr["lon"])) / 1e3
+            est["range_km"] = round(rng_km, 1)
+            est["flight_time_s"] = round(pr["impact_t"] - la["time_s"], 1)
+            est["shape"] = str(trajectory_shape(self._apogee_of(o) / 1e3, max(rng_km, 1.0))[0])
+        return est
+
+    def _truth(self, o: _Obj) -> dict | None:
+        """Nearest true object over the track's life (evaluation only; not used by the assessment)."""
+        h = self._hist
+        m = h["track"] == self.tracker.ids[o.row]
+        m &= h["status"] == CONFIRMED
+        if not m.any():
+            return None
+        ts, xs = h["t_s"][m], h["x"][m, :3]
+        best, best_d = None, np.inf
+        for obj in self.sim.objects:
+            p, _, okk = obj.trajectory.sample(ts - obj.offset_s)
+            if not okk.any():
+                continue
+            d = np.linalg.norm(p[okk] - xs[okk], axis=1)
+            score = float(np.median(d)) + 1e6 * (1.0 - okk.mean())
+            if score < best_d:
+                best, best_d = obj, score
+        if best is None:
+            return None
+        return {"object_id": best.object_id, "kind": best.kind, "median_distance_km": round(best_d / 1e3, 2)}
+
+    def _tid(self, row: int | None) -> int | None:
+        return None if row is None else int(self.tracker.ids[row])
+
+    def _verdict_segments(self) -> list:
+        """Confident Japan-EEZ verdicts as segments ``[from_s, to_s, track_id, verdict]`` (seconds after the
+        launch): each object's run of one verdict."""
+        segs = []
+        for o in self.objs:
+            cur = None
+            for t, v in o.verdicts:
+                if cur is not None and cur[3] == v:
+                    cur[1] = t
+                else:
+                    if cur is not None:
+                        segs.append(cur)
+                    cur = [t, t, int(self.tracker.ids[o.row]), v]
+            if cur is not None:
+                segs.append(cur)
+        return [[round(a - self.launch_s, 1), round(b - self.launch_s, 1), k, v] for a, b, k, v in sorted(segs)]
+
+    def _result(self, wall_s: float) -> dict:
+        self._hist = self.tracker.history.arrays()
+        objects = []
+        for o in self.objs:
+            if self.tracker.status[o.row] == CONFIRMED or o.pred is not None:
+                est = self._estimate(o)
+                if est is None and o.pred is None and self.tracker.hits[o.row] < 5:
+                    continue
+                objects.append({"object_id": f"{self.event_id}/track{int(self.tracker.ids[o.row])}",
+                                "alert_object_id": self._oid(o.row), "track_id": int(self.tracker.ids[o.row]),
+                                "kind": o.kind, "kind_basis": o.kind_basis,
+                                "duplicate_of": self._tid(o.duplicate_of), "reacquires": self._tid(o.same_as),
+                                "separated_from": self._tid(o.parent),
+                                "first_seen_s": round(o.born_s - self.launch_s, 1),
+                                "first_impact_prediction_s": None if o.first_pred_s is None
+                                else round(o.first_pred_s - self.launch_s, 1),
+                                "estimate": est, "truth": self._truth(o)})
+        r = self.sim.reports
+        real = r.truth >= 0
+        first_det = float(r.t_s[real].min()) - self.launch_s if real.any() else None
+        alerts = [{"nation": m.nation, "msg_type": m.msg_type, "status": m.status, "sent": _iso(self.sim.epoch, 0.0)
+                   and m.sent.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                   "t_s": round((m.valid_at - self.sim.epoch).total_seconds() - self.launch_s, 1),
+                   "object_id": m.object_id, "object_kind": m.object_kind, "regions": list(m.regions),
+                   "overflight_regions": list(m.overflight_regions), "probability": round(m.probability, 3),
+                   "reason": m.reason, "headline": m.headline, "cap_xml": xml.decode()} for m, xml in self.alerts]
+        flight_s = max(o.t_end_s for o in self.sim.objects) - self.launch_s
+        return {
+            "event_id": self.event_id,
+            "exercise": self.exercise,
+            "objects": objects,
+            "first_detection_s": None if first_det is None else round(first_det, 1),
+            "first_track_s": None if self.first_track_s is None else round(self.first_track_s - self.launch_s, 1),
+            "first_verdict_s": None if self.first_verdict_s is None else round(self.first_verdict_s - self.launch_s, 1),
+            "alerts": alerts,
+            "verdicts": self._verdict_segments(),
+            "run": {"reports": len(r), "tracks": len(self.objs), "simulated_s": round(self.sim.duration_s, 1),
+                    "flight_s": round(flight_s, 1), "wall_s": round(wall_s, 2),
+                    "tracker_wall_s": round(self.track_wall_s, 2), "assessment_wall_s": round(self.assess_wall_s, 2),
+                    "faster_than_real_time": round(self.sim.duration_s / wall_s, 1) if wall_s > 0 else None},
+        }
+
+
+def main_object(result: dict) -> dict | None:
+    """The object whose estimate stands for the event: among the warheads (else the unknown objects; never a
+    duplicate track) the first launched (launch time to 10 s; salvo figures describe the first missile), and
+    of its tracks the one assessed last (the most mature estimate: a re-acquisition carries on its object)."""
+    for kinds in (("warhead",), ("unknown",), ("stage", "debris")):
+        cands = [o for o in result["objects"] if o["kind"] in kinds and o["estimate"] is not None
+                 and o["duplicate_of"] is None]
+        if cands:
+            def key(o):
+                lt = o["estimate"]["launch_time"] or "9999"
+                return (lt[:18], -o["estimate"]["assessed_at_s"])
+            return min(cands, key=key)
+    return None
+
+
+def published(ev) -> dict:
+    """The catalogue's figures and verdicts of an event (km, minutes, as published)."""
+    def fig(f):
+        return None if f is None else {"value": f.value, "qualifier": f.qualifier}
+
+    return {"apogee_km": fig(ev.apogee), "range_km": fig(ev.range), "flight_time_min": fig(ev.flight_time_min),
+            "japan_eez": ev.impact_japan_eez, "overflew_japan": ev.overflew_japan, "lofted": ev.lofted,
+            "impact_point_derived": list(ev.impact_point) if ev.impact_point else None,
+            "launch_time": ev.launch_time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "launch_time_known": ev.launch_time_known, "launch_point": [ev.launch_lat, ev.launch_lon],
+            "missile_type": ev.missile_type, "n_missiles": ev.n_missiles}
+
+
+TOLERANCE = 0.10
+"""Targets: apogee, range and flight time within 10% of the published figure (or inside the interval of an
+"at least"/"at most" figure, ``physics.shaper.Figure.ok``)."""
+
+
+def compare(ev, result: dict) -> dict:
+    """The event's targets: estimate of the main object against the published figures and verdicts."""
+    mo = main_object(result)
+    est = mo["estimate"] if mo else None
+    out = {"object_id": mo["object_id"] if mo else None, "kind": mo["kind"] if mo else None}
+
+    def check(fig, value):
+        if fig is None:
+            return None
+        if value is None:
+            return False
+        return bool(fig.ok(value, TOLERANCE))
+
+    out["apogee_ok"] = check(ev.apogee, est and est["apogee_km"])
+    out["range_ok"] = check(ev.range, est and est["range_km"])
+    ft = est["flight_time_s"] / 60.0 if est and est["flight_time_s"] is not None else None
+    out["flight_time_ok"] = check(ev.flight_time_min, ft)
+    out["japan_eez_ok"] = None if ev.impact_japan_eez not in ("inside", "outside") else bool(
+        est is not None and est["japan_eez"] == ev.impact_japan_eez)
+    over = any(o["estimate"] is not None and o["estimate"]["overflew_japan"] for o in result["objects"]
+               if o["kind"] in ("warhead", "unknown"))
+    out["overflew_japan"] = over
+    out["overflight_ok"] = bool(over == ev.overflew_japan)
+    for name, fig, v in (("apogee", ev.apogee, est and est["apogee_km"]), ("range", ev.range, est and est["range_km"]),
+                         ("flight_time", ev.flight_time_min, ft)):
+        out[f"{name}_error"] = None if fig is None or v is None else round(fig.error(v), 4)
+    return out
+
+
+JALERT_MIN = {
+    "2017-08-29_1": (4, "J-Alert launch message to 12 prefectures (Hokkaido to Nagano)"),
+    "2022-10-04_1": (5, "J-Alert #1 to Hokkaido and, in error, the Tokyo islands; #2 to Aomori at +7"),
+    "2022-11-03_1": (11, "J-Alert to Miyagi, Yamagata, Niigata for an overflight that did not happen"),
+}
+"""Published J-Alert issue times [min after launch] for catalogue events (``data/warning_timelines.md``;
+sources round to whole minutes, +-1 min). Other catalogue events had no J-Alert (no threat to Japan's
+territory was predicted)."""
+
+
+def mod_summary(result: dict, epoch_launch: datetime | None = None) -> str | None:
+    """A Japan-MoD-style sentence for the main object: flight time, maximum altitude, distance, impact time
+    (JST), inside/outside Japan's EEZ, and distance and bearing from a named gazetteer place."""
+    mo = main_object(result)
+    if mo is None or mo["estimate"] is None:
+        return None
+    e = mo["estimate"]
+    where = describe_location(e["impact_lat"], e["impact_lon"])
+    parts = []
+    if e["flight_time_s"] is not None:
+        parts.append(f"flew for about {e['flight_time_s'] / 60:.0f} minutes")
+    parts.append(f"reached a maximum altitude of about {e['apogee_km']:,.0f} km")
+    if e["range_km"] is not None:
+        parts.append(f"flew about {e['range_km']:,.0f} km")
+    when = ""
+    if e["impact_time"]:
+        t = datetime.fromisoformat(e["impact_time"].replace("Z", "+00:00")) + timedelta(hours=9)
+        when = f" at about {t:%H:%M} JST"
+    eez = "inside" if e["japan_eez"] == "inside" else "outside"
+    return (f"The {e['class']}-class missile ({e['shape'] or 'shape unknown'}) {', '.join(parts)}, and fell{when} "
+            f"{eez} Japan's EEZ, {where.text}.")
+
+
+def replay_scenario(sc, *, event_id: str | None = None, policies=None, step_s: float = STEP_S) -> dict:
+    """Simulate scenario ``sc`` and run the node end to end over it; the result dict (JSON-ready):
+    ``event_id``, ``exercise``, ``objects`` (per tracked object: ``kind``, ``kind_basis``, ``estimate``,
+    ``truth`` for evaluation), ``first_detection_s``, ``first_track_s``, ``first_verdict_s`` (seconds after
+    the first launch), ``alerts`` (every message with its CAP XML), ``run`` (sizes and wall times) and
+    ``summary`` (the Japan-MoD-style sentence)."""
+    from warnlink.scenario.simulate import simulate
+
+    t0 = time.perf_counter()
+    sim = simulate(sc)
+    sim_wall = time.perf_counter() - t0
+    launch_s = min((launch.time - sim.epoch).total_seconds() for launch in sc.launches)
+    res = Replay(sim, event_id=event_id or sc.name, launch_s=launch_s, policies=policies, step_s=step_s).run()
+    res["run"]["simulation_wall_s"] = round(sim_wall, 2)
+    res["run"]["wall_s"] = round(res["run"]["wall_s"] + sim_wall, 2)
+    res["run"]["faster_than_real_time"] = round(sim.duration_s / res["run"]["wall_s"], 1)
+    res["summary"] = mod_summary(res)
+    return res
+
+
+def replay_event(ev, *, seed: int = 0, policies=None, step_s: float = STEP_S) -> dict:
+    """Replay a catalogue event (``scenario_from_event``, an exercise scenario) end to end; the result of
+    ``replay_scenario`` with ``published`` (the catalogue's figures and verdicts), ``comparison`` (the
+    targets) and ``jalert`` (J-Alert's published issue time where there was one)."""
+    from warnlink.scenario.history import scenario_from_event
+
+    res = replay_scenario(scenario_from_event(ev, seed=seed), event_id=ev.event_id, policies=policies,
+                          step_s=step_s)
+    res["published"] = published(ev)
+    res["comparison"] = compare(ev, res)
+    j = JALERT_MIN.get(ev.event_id)
+    res["jalert"] = None if j is None else {"issued_min": j[0], "note": j[1]}
+    keys = ["event_id", "published", "objects", "first_detection_s", "first_verdict_s", "alerts"]
+    return {**{k: res[k] for k in keys}, **{k: v for k, v in res.items() if k not in keys}}
