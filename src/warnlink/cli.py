@@ -544,6 +544,42 @@ def bench_fabric(
                                       for k, v in result["targets"].items()), highlight=False)
 
 
+@bench_app.command("tracker")
+def bench_tracker(
+    scenario: Annotated[list[Path] | None, typer.Option("--scenario", help="Scenario file (repeatable; default: "
+                                                         "examples/salvo-20-korea.yaml and "
+                                                         "examples/icbm-2022-11-18.yaml).")] = None,
+    max_time_s: Annotated[float | None, typer.Option("--max-time-s", help="Run both trackers on the first "
+                                                      "this many seconds of every stream only.")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Whole streams for Stone Soup too (about ten minutes on "
+                                                      "the ICBM).")] = False,
+    as_json: JsonOpt = False,
+):
+    """warnlink's tracker and the Stone Soup reference tracker on the same reports, side by side in one run:
+    throughput, GOSPA, midcourse RMSE against the posterior Cramer-Rao bound, NEES (needs Stone Soup:
+    pip install 'warnlink[bench]')."""
+    from warnlink.tracking.benchmark import run_benchmark, table_rows
+
+    windows = None if full else ("default" if max_time_s is None else max_time_s)
+    try:
+        result = run_benchmark(scenario or None, max_time_s=windows)
+    except (FileNotFoundError, ValueError, ImportError) as exc:
+        _fail(str(exc))
+    if as_json:
+        print(json.dumps(result, default=float))
+        return
+    for name, res in result["scenarios"].items():
+        t = Table(title=f"tracker benchmark: {name} ({'EXERCISE' if res.get('exercise') else 'ACTUAL'}; "
+                        f"{result['machine']['cpus']} CPUs, compare columns of one run)")
+        for h in ("measure", "warnlink", "stonesoup"):
+            t.add_column(h, justify="right" if h != "measure" else "left")
+        for row in table_rows(res):
+            t.add_row(*row)
+        out.print(t)
+        if res["subset"]:
+            out.print(f"  {res['subset']['note']}: first {res['subset']['max_time_s']:.0f} s of the stream",
+                      highlight=False)
+
 def main():
     """Entry point of the ``warnlink`` console script."""
     app()

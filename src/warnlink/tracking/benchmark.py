@@ -49,13 +49,17 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 """The repository's example scenarios (a source checkout)."""
 DEFAULT_SCENARIOS = ("salvo-20-korea.yaml", "icbm-2022-11-18.yaml")
 """The two benchmark scenarios of issue 3, in ``EXAMPLES``."""
+DEFAULT_WINDOWS_S = {"icbm-2022-11-18": 1200.0}
+"""Default windows [s] per scenario (``max_time_s``): Stone Soup takes about ten minutes on the whole
+75-minute ICBM stream on a shared 2-core machine, so by default both trackers get its first 20 minutes
+(boost and most of midcourse); warnlink alone also runs on the whole stream. ``--full`` lifts them."""
 TARGETS = {"gospa_vs_stonesoup_max": 1.0, "speedup_min": 30.0, "rmse_over_pcrlb_max": 1.5}
 """Targets: GOSPA no worse than Stone Soup's, throughput at least 30x, midcourse RMSE within 1.5x the bound."""
 TRACKERS = ("warnlink", "stonesoup")
 MIDCOURSE = PHASES.index("midcourse")
 
-__all__ = ["DEFAULT_SCENARIOS", "EXAMPLES", "TARGETS", "benchmark_reports", "benchmark_scenario",
-           "run_benchmark", "window"]
+__all__ = ["DEFAULT_SCENARIOS", "DEFAULT_WINDOWS_S", "EXAMPLES", "TARGETS", "benchmark_reports",
+           "benchmark_scenario", "run_benchmark", "table_rows", "window"]
 
 
 def window(reports: ReportBatch, max_time_s: float | None) -> tuple[ReportBatch, tuple[float, float] | None]:
@@ -223,11 +227,16 @@ def benchmark_scenario(path: str | Path, config: TrackerConfig | None = None, ma
     return out
 
 
-def run_benchmark(scenarios=None, config: TrackerConfig | None = None, max_time_s=None,
+def run_benchmark(scenarios=None, config: TrackerConfig | None = None, max_time_s="default",
                   stonesoup: bool = True) -> dict:
     """The whole benchmark: ``benchmark_scenario`` on each of ``scenarios`` (paths; default the two of
-    ``DEFAULT_SCENARIOS`` in ``EXAMPLES``). ``max_time_s`` is one value for all or a dict keyed by file
-    stem (missing: whole stream). Returns ``{"scenarios": {stem: result}, "machine": {...}}``."""
+    ``DEFAULT_SCENARIOS`` in ``EXAMPLES``). ``max_time_s`` is one value for all, a dict keyed by file
+    stem (missing: whole stream), ``None`` (whole streams) or ``"default"`` (``DEFAULT_WINDOWS_S``).
+    Returns ``{"scenarios": {stem: result}, "machine": {...}}``."""
+    if isinstance(max_time_s, str):
+        if max_time_s != "default":
+            raise ValueError(f"max_time_s must be a number, a dict, None or 'default', got {max_time_s!r}")
+        max_time_s = DEFAULT_WINDOWS_S
     paths = [EXAMPLES / s for s in DEFAULT_SCENARIOS] if scenarios is None else [Path(p) for p in scenarios]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
@@ -238,3 +247,52 @@ def run_benchmark(scenarios=None, config: TrackerConfig | None = None, max_time_
         results[p.stem] = benchmark_scenario(p, config=config, max_time_s=lim, stonesoup=stonesoup)
     return {"scenarios": results, "machine": {"cpus": os.cpu_count(), "note": "absolute times are noisy on a "
                                               "shared machine; compare the two trackers within one run"}}
+
+
+def _fmt(v, nd=1):
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "NO"
+    if isinstance(v, float):
+        return f"{v:,.{nd}f}"
+    return str(v)
+
+
+def table_rows(result: dict) -> list[tuple[str, str, str]]:
+    """Rows ``(measure, warnlink, stonesoup)`` (text) of one scenario's ``benchmark_reports`` result, for
+    the side-by-side table of ``warnlink bench tracker`` and the README."""
+    wl, ss = result["warnlink"], result["stonesoup"] or {}
+    r, t = result["ratios"], result["targets_met"]
+    rows = [
+        ("reports", _fmt(result["reports"]), _fmt(result["reports"] if ss else None)),
+        ("window", "whole stream" if result["subset"] is None else f"first {result['subset']['max_time_s']:.0f} s",
+         "same" if ss else "-"),
+        ("wall s", _fmt(wl["wall_s"], 2), _fmt(ss.get("wall_s"), 2)),
+        ("reports / s (wall)", _fmt(wl["reports_per_s"], 0), _fmt(ss.get("reports_per_s"), 0)),
+        ("reports / s (CPU)", _fmt(wl["reports_per_cpu_s"], 0), _fmt(ss.get("reports_per_cpu_s"), 0)),
+        ("GOSPA mean m (c = 1 km)", _fmt(wl["gospa_mean"]), _fmt(ss.get("gospa_mean"))),
+        ("missed / false per step", f"{wl['missed_mean']:.2f} / {wl['false_mean']:.2f}",
+         f"{ss['missed_mean']:.2f} / {ss['false_mean']:.2f}" if ss else "-"),
+        ("RMSE midcourse m", _fmt(wl["rmse_midcourse_m"]), _fmt(ss.get("rmse_midcourse_m"))),
+        ("PCRLB midcourse m", _fmt(result["pcrlb_midcourse_m"]), ""),
+        ("NEES mean (6-state)", _fmt(wl["nees_mean"], 2), _fmt(ss.get("nees_mean"), 2)),
+        ("NEES 95% band, fraction inside", f"{wl['nees_band_95'][0]}-{wl['nees_band_95'][1]}, "
+         f"{wl['nees_frac_in_band']:.2f}" if wl["nees_frac_in_band"] is not None else "-",
+         f"{ss['nees_frac_in_band']:.2f}" if ss and ss["nees_frac_in_band"] is not None else "-"),
+        ("breaks / swaps", f"{wl['breaks']} / {wl['swaps']}", f"{ss['breaks']} / {ss['swaps']}" if ss else "-"),
+        ("GOSPA ratio (target <= 1)", _fmt(r["gospa_warnlink_over_stonesoup"], 2) + f" {_fmt(t['gospa'])}", ""),
+        ("speed-up wall / CPU (target >= 30x)",
+         f"{_fmt(r['speedup'], 0)}x / {_fmt(r['speedup_cpu'], 0)}x {_fmt(t['throughput'])}", ""),
+        ("RMSE / PCRLB (target <= 1.5)", _fmt(r["rmse_midcourse_over_pcrlb"], 2) + f" {_fmt(t['rmse_vs_pcrlb'])}", ""),
+        ("NEES mean in band", _fmt(t["nees"]), ""),
+    ]
+    full = result.get("warnlink_full_stream")
+    if full:
+        rows += [
+            ("whole stream: reports, reports / s", f"{full['reports']}, {full['reports_per_s']:,.0f}", "not run"),
+            ("whole stream: GOSPA, RMSE mid m", f"{full['gospa_mean']:,.1f}, {_fmt(full['rmse_midcourse_m'])}", ""),
+            ("whole stream: RMSE / PCRLB, NEES", f"{_fmt(full['rmse_midcourse_over_pcrlb'], 2)}, "
+             f"{_fmt(full['nees_mean'], 2)} ({_fmt(full['nees_frac_in_band'], 2)} in band)", ""),
+        ]
+    return rows
