@@ -580,6 +580,74 @@ def bench_tracker(
             out.print(f"  {res['subset']['note']}: first {res['subset']['max_time_s']:.0f} s of the stream",
                       highlight=False)
 
+
+@app.command()
+def replay(
+    event_id: Annotated[str | None, typer.Argument(help="Catalogue event id, e.g. 2022-10-04_1.")] = None,
+    all_events: Annotated[bool, typer.Option("--all", help="Replay every catalogue event and print the "
+                                                             "comparison table.")] = False,
+    catalog: CatalogOpt = None,
+    scenario_file: Annotated[Path | None, typer.Option("--scenario", help="Replay a scenario file instead of a "
+                                                                         "catalogue event.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed of the simulated sensors.")] = 0,
+    jobs: Annotated[int, typer.Option(help="Worker processes for --all.")] = 2,
+    as_json: JsonOpt = False,
+):
+    """Run a real launch end to end (simulate, sense, track, assess, alert) faster than real time and compare
+    the estimates with the published figures and verdicts; --all does the whole catalogue and prints the
+    table. Exercise data: every alert is status Exercise."""
+    from warnlink.assessment.replay import replay_catalog, replay_event, replay_scenario, table_markdown, table_totals
+
+    if all_events:
+        if event_id or scenario_file:
+            _fail("give an EVENT_ID, --scenario FILE or --all, not several")
+        rows = replay_catalog(_load_catalog(catalog), workers=max(1, jobs), seed=seed)
+        if as_json:
+            print(json.dumps({"rows": rows, "totals": table_totals(rows)}, default=str))
+            return
+        print(table_markdown(rows))
+        print()
+        print("totals: " + json.dumps(table_totals(rows), default=str))
+        return
+    if (event_id is None) == (scenario_file is None):
+        _fail("give exactly one of EVENT_ID, --scenario FILE or --all")
+    try:
+        if scenario_file is not None:
+            res = replay_scenario(_load_scenario(scenario_file), event_id=None)
+        else:
+            ev = _find_event(catalog, event_id)
+            if not ev.has_figures:
+                _fail(f"event {event_id} has no published apogee or range to reproduce")
+            res = replay_event(ev, seed=seed)
+    except ValueError as exc:
+        _fail(str(exc))
+    if as_json:
+        print(json.dumps(res, default=str))
+        return
+    t = Table(title=f"replay {res['event_id']} ({'EXERCISE' if res['exercise'] else 'TEST'}; simulated sensors)")
+    for c in ("object", "kind", "launch", "impact", "apogee km", "range km", "flight s", "Japan EEZ", "overflew JPN"):
+        t.add_column(c)
+    for o in res["objects"]:
+        e = o["estimate"] or {}
+
+        def f(k, fmt="{:.0f}", e=e):
+            return "-" if e.get(k) is None else fmt.format(e[k])
+
+        t.add_row(o["object_id"].rsplit("/", 1)[-1], o["kind"],
+                  f"{f('launch_lat', '{:.2f}')},{f('launch_lon', '{:.2f}')}",
+                  f"{f('impact_lat', '{:.2f}')},{f('impact_lon', '{:.2f}')}", f("apogee_km"), f("range_km"),
+                  f("flight_time_s"), e.get("japan_eez", "-"), str(e.get("overflew_japan", "-")))
+    out.print(t)
+    if res.get("summary"):
+        out.print(res["summary"], highlight=False)
+    out.print(f"first report {res['first_detection_s']} s, first verdict {res['first_verdict_s']} s after launch; "
+              f"{len(res['alerts'])} alert messages; {res['run']['faster_than_real_time']}x faster than real time",
+              highlight=False)
+    if res.get("comparison"):
+        out.print("targets: " + ", ".join(f"{k}={v}" for k, v in res["comparison"].items() if k.endswith("_ok")),
+                  highlight=False)
+
+
 def main():
     """Entry point of the ``warnlink`` console script."""
     app()

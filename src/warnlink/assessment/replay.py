@@ -149,6 +149,7 @@ class _Obj:
     reported_dead: bool = False
     last_t: float = -math.inf
     parent_checked: bool = False
+    split_decided: bool = False
     duplicate_of: int | None = None
     dup_since: dict = field(default_factory=dict)
     same_as: int | None = None
@@ -331,17 +332,20 @@ class Replay:
                 continue
             if o.parent is not None and o.split_s is not None:
                 p = self.objs[o.parent]
-                if t - o.split_s < SPLIT_DECIDE_S:
+                if t - o.split_s < SPLIT_DECIDE_S or o.split_decided:
                     continue
                 child_boost = o.last_boost_s > o.split_s + 5.0
                 parent_boost = p.last_boost_s > o.split_s + 5.0
                 if child_boost and not parent_boost:
+                    o.split_decided = True
                     self._set_kind(o, "warhead", f"still boosting after separating from track {p.row}")
                     self._set_kind(p, "stage", f"stopped boosting when track {o.row} separated")
                 elif parent_boost and not child_boost:
+                    o.split_decided = True
                     self._set_kind(o, "stage", f"separated from boosting track {p.row}")
                 elif child_boost:
-                    self._set_kind(o, p.kind, f"boosting beside track {p.row}")
+                    o.split_decided = True
+                    self._set_kind(o, "warhead" if p.kind == "stage" else p.kind, f"boosting beside track {p.row}")
                 elif tr.status[p.row] != DELETED and p.kind not in ("stage", "debris"):
                     # both coast: the one falling behind along the velocity is the stage
                     dt = tr.t[o.row] - tr.t[p.row]
@@ -350,9 +354,11 @@ class Replay:
                     s = float(np.sqrt(u @ (tr.P[o.row, :3, :3] + tr.P[p.row, :3, :3]) @ u))
                     gap = float(d @ u)
                     if gap < -SPLIT_SIGMA * s:
+                        o.split_decided = True
                         self._set_kind(o, "stage", f"falling behind track {p.row} after separation")
                         self._set_kind(p, "warhead", f"ahead of separated track {o.row}")
                     elif gap > SPLIT_SIGMA * s:
+                        o.split_decided = True
                         self._set_kind(o, "warhead", f"ahead of track {p.row} after separation")
                         self._set_kind(p, "stage", f"falling behind separated track {o.row}")
                     elif o.kind == "stage" and o.kind_basis.endswith("(provisional)"):
@@ -401,7 +407,7 @@ class Replay:
                 # the two have parted: a separation (decided by the split rules from now on)
                 a = b.duplicate_of
                 b.duplicate_of = None
-                b.parent, b.split_s = a, t
+                b.parent, b.split_s, b.split_decided = a, t, False
                 b.kind, b.kind_basis = "stage", f"parted from track {a} at t={t:.0f} s (provisional)"
         for row in live:
             o = self.objs[row]
@@ -982,3 +988,125 @@ def replay_event(ev, *, seed: int = 0, policies=None, step_s: float = STEP_S) ->
     res["jalert"] = None if j is None else {"issued_min": j[0], "note": j[1]}
     keys = ["event_id", "published", "objects", "first_detection_s", "first_verdict_s", "alerts"]
     return {**{k: res[k] for k in keys}, **{k: v for k, v in res.items() if k not in keys}}
+
+
+def verdict_times(result: dict, reference: str | None) -> dict:
+    """First confident Japan-EEZ verdict (any value), first one equal to ``reference`` ("inside"/"outside"),
+    and the time from which every confident verdict equals it (``settled_s``), in seconds after launch."""
+    segs = result.get("verdicts") or []
+    first = segs[0][0] if segs else None
+    if reference not in ("inside", "outside") or not segs:
+        return {"first_s": first, "first_correct_s": None, "settled_s": None}
+    right = [s[0] for s in segs if s[3] == reference]
+    wrong_end = max((s[1] for s in segs if s[3] != reference), default=None)
+    if wrong_end is None:
+        settled = min(right) if right else None
+    else:
+        after = [max(s[0], wrong_end) for s in segs if s[3] == reference and s[1] > wrong_end]
+        settled = min(after) if after else None
+    return {"first_s": first, "first_correct_s": min(right) if right else None, "settled_s": settled}
+
+
+def summary_row(result: dict) -> dict:
+    """One row of the catalogue comparison table from a ``replay_event`` result (published vs estimated)."""
+    pub, cmp_ = result["published"], result["comparison"]
+    mo = main_object(result)
+    est = mo["estimate"] if mo else {}
+    ref = pub["japan_eez"] if pub["japan_eez"] in ("inside", "outside") else None
+    vt = verdict_times(result, ref)
+    first_alert = {}
+    for a in result["alerts"]:
+        if a["msg_type"] == "Alert":
+            first_alert.setdefault(a["nation"], a["t_s"])
+    return {
+        "event_id": result["event_id"],
+        "class": est.get("class"), "shape": est.get("shape"), "kind": mo["kind"] if mo else None,
+        "apogee_pub": pub["apogee_km"], "apogee_est": est.get("apogee_km"),
+        "range_pub": pub["range_km"], "range_est": est.get("range_km"),
+        "time_pub": pub["flight_time_min"],
+        "time_est": None if est.get("flight_time_s") is None else round(est["flight_time_s"] / 60.0, 1),
+        "eez_pub": pub["japan_eez"], "eez_est": est.get("japan_eez"),
+        "over_pub": pub["overflew_japan"], "over_est": cmp_["overflew_japan"],
+        "first_detection_s": result["first_detection_s"], "first_verdict_s": vt["first_s"],
+        "first_correct_verdict_s": vt["first_correct_s"], "verdict_settled_s": vt["settled_s"],
+        "first_alert_s": first_alert,
+        "jalert_min": result["jalert"]["issued_min"] if result.get("jalert") else None,
+        "apogee_ok": cmp_["apogee_ok"], "range_ok": cmp_["range_ok"], "flight_time_ok": cmp_["flight_time_ok"],
+        "japan_eez_ok": cmp_["japan_eez_ok"], "overflight_ok": cmp_["overflight_ok"],
+        "apogee_error": cmp_["apogee_error"], "range_error": cmp_["range_error"],
+        "flight_time_error": cmp_["flight_time_error"],
+        "alerts": len(result["alerts"]), "faster_than_real_time": result["run"]["faster_than_real_time"],
+        "wall_s": result["run"]["wall_s"],
+    }
+
+
+_Q = {"approx": "", "at_least": ">", "well_above": ">>", "at_most": "<"}
+
+
+def _pub(f) -> str:
+    return "-" if f is None else f"{_Q.get(f['qualifier'], '')}{f['value']:g}"
+
+
+def _num(v, fmt="{:.0f}") -> str:
+    return "-" if v is None else fmt.format(v)
+
+
+def _ok(v) -> str:
+    return "" if v is None else ("" if v else "*")
+
+
+def table_markdown(rows: list[dict]) -> str:
+    """The comparison table (Markdown): published against estimated figures and verdicts, timeliness, and a
+    ``*`` beside every figure that misses its target."""
+    lines = ["| event | class (shape) | apogee km pub. | est. | range km pub. | est. | time min pub. | est. "
+             "| Japan EEZ off. | est. | overflight off. | est. | first report s | first verdict s "
+             "| correct verdict s | first JPN alert s | J-Alert min |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['event_id']} | failed: {r['error'][:80]} |" + " |" * 15)
+            continue
+        lines.append(
+            f"| {r['event_id']} | {r['class'] or '-'} ({r['shape'] or '-'}) | {_pub(r['apogee_pub'])} | "
+            f"{_num(r['apogee_est'])}{_ok(r['apogee_ok'])} | {_pub(r['range_pub'])} | "
+            f"{_num(r['range_est'])}{_ok(r['range_ok'])} | {_pub(r['time_pub'])} | "
+            f"{_num(r['time_est'], '{:.1f}')}{_ok(r['flight_time_ok'])} | {r['eez_pub']} | "
+            f"{r['eez_est'] or '-'}{_ok(r['japan_eez_ok'])} | {'yes' if r['over_pub'] else 'no'} | "
+            f"{'yes' if r['over_est'] else 'no'}{_ok(r['overflight_ok'])} | {_num(r['first_detection_s'])} | "
+            f"{_num(r['first_verdict_s'])} | {_num(r['first_correct_verdict_s'])} | "
+            f"{_num(r['first_alert_s'].get('JPN'))} | {_num(r['jalert_min'])} |")
+    return "\n".join(lines)
+
+
+def table_totals(rows: list[dict]) -> dict:
+    """How many events meet each target (of those where it applies), and the worst misses."""
+    good = [r for r in rows if "error" not in r]
+    out = {"events": len(rows), "failed": len(rows) - len(good)}
+    for key in ("apogee_ok", "range_ok", "flight_time_ok", "japan_eez_ok", "overflight_ok"):
+        vals = [r[key] for r in good if r[key] is not None]
+        out[key] = f"{sum(vals)}/{len(vals)}"
+    for key in ("apogee_error", "range_error", "flight_time_error"):
+        errs = [(abs(r[key]), r["event_id"], r[key]) for r in good if r[key] is not None]
+        out[f"worst_{key}"] = None if not errs else {"event_id": max(errs)[1], "error": max(errs)[2]}
+    sp = [r["faster_than_real_time"] for r in good if r["faster_than_real_time"]]
+    out["faster_than_real_time_min"] = min(sp) if sp else None
+    return out
+
+
+def _replay_row(args) -> dict:
+    ev, seed = args
+    try:
+        return summary_row(replay_event(ev, seed=seed))
+    except Exception as exc:  # one bad event must not sink the table: it is reported in its row
+        return {"event_id": ev.event_id, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def replay_catalog(events, *, workers: int = 2, seed: int = 0) -> list[dict]:
+    """``summary_row`` for every event (with a published apogee or range), over ``workers`` processes."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    events = [e for e in events if e.has_figures]
+    if workers <= 1:
+        return [_replay_row((e, seed)) for e in events]
+    with ProcessPoolExecutor(workers) as pool:
+        return list(pool.map(_replay_row, [(e, seed) for e in events]))
