@@ -99,7 +99,12 @@ MAX_BATCH_REPORTS = 100_000
 """Largest report batch a node accepts (a bigger one is rejected with ``oversized``)."""
 FEED_SUFFIX = "local.report"
 DEAD_SUFFIX = "local.dead"
-PARTNER_TRACK_TTL_S = 60.0
+PARTNER_TRACK_TTL_S = 120.0
+"""A partner track this much older (valid time) than the partner's latest track is forgotten."""
+FRESH_S = 20.0
+"""Only tracks updated within this many seconds of their origin's latest data enter the picture: a track
+coasting without updates (e.g. the last boost-phase estimate of a radar that lost the object) cannot be
+propagated reliably over a long gap, and would otherwise stand beside its own continuation as a ghost."""
 """A partner track with no update for this long (valid time) leaves the picture."""
 LAUNCH_LINK_KM = 150.0
 LAUNCH_LINK_S = 90.0
@@ -304,7 +309,7 @@ class NationalNode:
         self.own_event: dict[int, str] = {}          # tracker id -> event id
         self.own_events: dict[str, dict] = {}        # event id -> launch estimate dict (own)
         self.own_prev_t: dict[int, float] = {}       # tracker id -> last published update time
-        self.own_status: dict[int, int] = {}
+        self._own_confirmed: set[int] = set()
         self.own_prov: dict[int, dict] = {}
         self.own_wall: dict[int, float] = {}
         # partner data (idempotent upserts)
@@ -326,6 +331,9 @@ class NationalNode:
         self._outbox: asyncio.Queue | None = None
         self._fused_sent: dict[str, tuple] = {}
         self._round_t = 0.0
+        self.assoc_diag: dict[str, dict] = {}
+        self.origin_clock: dict[str, float] = {}
+        self._obj_counter = 0
         self.last_assessments: OrderedDict[str, dict] = OrderedDict()
         """Valid time of the latest assessment round: the alert engine's clock (staleness is judged on it, so
         that a replay faster than real time does not make every alert stale between rounds)."""
@@ -398,6 +406,7 @@ class NationalNode:
         from warnlink.sharing.fabric import PartnerReader
 
         self._setup_files()
+        self.warm_up_s = warm_up()
         self._outbox = asyncio.Queue()
         self._feed_q: asyncio.Queue = asyncio.Queue()
 
@@ -458,18 +467,23 @@ class NationalNode:
         await self._feed_q.put(msg)
 
     async def _feed_loop(self) -> None:
+        """Process feed batches in order; a backlog (the node fell behind) is taken in one tracker push."""
         while True:
-            msg = await self._feed_q.get()
+            msgs = [await self._feed_q.get()]
+            while not self._feed_q.empty() and len(msgs) < 64:
+                msgs.append(self._feed_q.get_nowait())
             try:
-                self._process_feed(msg)
+                self._process_feed(msgs)
             except Exception as exc:  # never crash on input; count and dead-letter
                 self.counters["internal_errors"] += 1
                 log.exception("feed batch failed")
-                await self._dead_letter(msg.subject, msg.data, "internal", f"{type(exc).__name__}: {exc}", None)
+                for msg in msgs:
+                    await self._dead_letter(msg.subject, msg.data, "internal", f"{type(exc).__name__}: {exc}", None)
             # let other tasks run (readers, publisher) between batches
             await asyncio.sleep(0)
 
-    def _process_feed(self, msg) -> None:
+    def _decode_feed(self, msg):
+        """One feed message -> (batch with node-local sensor indices and POSIX times, wire, sent) or None."""
         from warnlink.sharing.envelope import Reason, Rejected
 
         data = msg.data
@@ -481,61 +495,92 @@ class NationalNode:
             reason = Reason(exc.reason) if exc.reason in Reason._value2member_map_ else Reason.INVALID_PAYLOAD
             self.audit.rejected(msg.subject, data, Rejected(reason, exc.detail))
             asyncio.get_running_loop().create_task(self._dead_letter(msg.subject, data, exc.reason, exc.detail, None))
-            return
+            return None
         self.audit.append("received", msg.subject, data, msg_id=wire.batch_id if len(wire.batch_id) <= 64 else None,
                           origin=self.nation)
         sent = None
         with contextlib.suppress(TypeError, ValueError, AttributeError):
             sent = float((msg.headers or {}).get("Wl-Sent"))
-        wall = _now()
-        prov = {self.nation: sent if sent is not None else wall}
         self.counters["batches"] += 1
         self.counters["reports"] += len(batch)
-        if len(batch) == 0:
-            return
-        # node-local sensor indices (stable across batches whose tables differ)
         local = np.array([self.sensor_index.setdefault(name, len(self.sensor_index)) for name in batch.sensors],
                          dtype=np.int32)
-        batch.sensor = local[batch.sensor] if len(local) else batch.sensor
+        if len(batch):
+            batch.sensor = local[batch.sensor]
+        batch.sensors = list(self.sensor_index)
         batch.t_s = batch.t_s + wire.epoch
         batch.arrival_s = batch.arrival_s + wire.epoch
-        rej0 = self.tracker.rejected
-        self.tracker.push(batch)
-        self.counters["reports_unusable"] += self.tracker.rejected - rej0
-        t_max = float(np.nanmax(batch.t_s)) if np.isfinite(batch.t_s).any() else self.data_time
-        self.data_time = max(self.data_time, t_max)
-        self._exercise = bool(wire.exercise)
-        self._after_tracking(prov, wall, bool(wire.exercise))
-        self._timing("batch", sent=sent, n=len(batch), wall=wall)
+        return batch, wire, sent
 
-    def _after_tracking(self, prov: dict, wall: float, exercise: bool) -> None:
-        """Publish what changed in the own tracks, open events for new confirmed tracks, mark the picture."""
+    def _process_feed(self, msgs) -> None:
+        from warnlink.sensors.reports import ReportBatch
+
+        decoded = [d for d in (self._decode_feed(m) for m in msgs) if d is not None]
+        decoded = [d for d in decoded if len(d[0])]
+        if not decoded:
+            return
+        wall = _now()
+        # one push per run of equal exercise marking (a batch's marking applies to all its reports)
+        runs: list[list] = []
+        for d in decoded:
+            if runs and runs[-1][0][1].exercise == d[1].exercise:
+                runs[-1].append(d)
+            else:
+                runs.append([d])
+        for run in runs:
+            sensors = list(self.sensor_index)
+            for d in run:
+                d[0].sensors = sensors
+            batch = ReportBatch.concat([d[0] for d in run]) if len(run) > 1 else run[0][0]
+            sents = [d[2] for d in run if d[2] is not None]
+            sent = max(sents) if sents else None
+            prov = {self.nation: sent if sent is not None else wall}
+            exercise = bool(run[0][1].exercise)
+            rej0 = self.tracker.rejected
+            t_first = float(np.nanmin(batch.t_s)) if np.isfinite(batch.t_s).any() else self.data_time
+            self.tracker.push(batch)
+            self.counters["reports_unusable"] += self.tracker.rejected - rej0
+            t_max = float(np.nanmax(batch.t_s)) if np.isfinite(batch.t_s).any() else self.data_time
+            self.data_time = max(self.data_time, t_max)
+            self._exercise = exercise
+            self._after_tracking(prov, wall, exercise, min(t_first, self.data_time))
+            for d in run:
+                self._timing("batch", sent=d[2], n=len(d[0]), wall=wall)
+
+    def _after_tracking(self, prov: dict, wall: float, exercise: bool, t_first: float) -> None:
+        """Publish what changed in the own tracks (confirmed tracks updated at or after ``t_first``, the
+        earliest report time of the push, and tracks deleted since), open events for new confirmed tracks."""
         from warnlink.tracking.tracker import CONFIRMED, DELETED, PHASES
 
         tr = self.tracker
         if len(tr.ids) == 0:
             return
-        phases = tr.phase()
-        changed = False
-        for row in range(len(tr.ids)):
+        cand = (tr.status == CONFIRMED) & (tr.t_update >= t_first - 1e-6)
+        if self._own_confirmed:
+            was = np.isin(tr.ids, np.fromiter(self._own_confirmed, int))
+            gone = was & (tr.status == DELETED)
+        else:
+            gone = np.zeros(len(tr.ids), bool)
+        rows = np.flatnonzero(cand | gone)
+        if not len(rows):
+            return
+        phases = tr.phase(rows)
+        for k, row in enumerate(rows):
             tid = int(tr.ids[row])
-            st = int(tr.status[row])
-            prev_st = self.own_status.get(tid)
-            updated = self.own_prev_t.get(tid) != float(tr.t_update[row])
-            if st == CONFIRMED and updated:
-                self.own_prev_t[tid] = float(tr.t_update[row])
-                self.own_prov[tid] = prov
-                self.own_wall[tid] = wall
-                if tid not in self.own_event:
-                    self._open_event(row, tid, exercise)
-                self._publish_own_track(row, tid, PHASES[int(phases[row])], "confirmed", exercise, prov)
-                changed = True
-            elif st == DELETED and prev_st == CONFIRMED:
-                self._publish_own_track(row, tid, PHASES[int(phases[row])], "deleted", exercise, prov)
-                changed = True
-            self.own_status[tid] = st
-        if changed:
-            self._picture_dirty = True
+            if gone[row]:
+                self._own_confirmed.discard(tid)
+                self._publish_own_track(row, tid, PHASES[int(phases[k])], "deleted", exercise, prov)
+                continue
+            if self.own_prev_t.get(tid) == float(tr.t_update[row]):
+                continue
+            self._own_confirmed.add(tid)
+            self.own_prev_t[tid] = float(tr.t_update[row])
+            self.own_prov[tid] = prov
+            self.own_wall[tid] = wall
+            if tid not in self.own_event:
+                self._open_event(row, tid, exercise)
+            self._publish_own_track(row, tid, PHASES[int(phases[k])], "confirmed", exercise, prov)
+        self._picture_dirty = True
 
     def _own_track_id(self, tid: int) -> str:
         return f"{self.nation}-{self.run_id}-T{tid}"
@@ -716,6 +761,7 @@ class NationalNode:
             with contextlib.suppress(ValueError, TypeError):
                 prov = _prov_merge(json.loads(headers.get("Wl-Prov") or "{}"))
             key = (origin, payload.id)
+            self.origin_clock[origin] = max(self.origin_clock.get(origin, 0.0), payload.time)
             old = self.partner_tracks.get(key)
             if old is None or payload.time >= old[0].time:
                 self.partner_tracks[key] = (payload, prov, wall)
@@ -749,7 +795,8 @@ class NationalNode:
         from warnlink.tracking.tracker import CONFIRMED, PHASES
 
         tr = self.tracker
-        rows = np.flatnonzero(tr.status == CONFIRMED) if len(tr.ids) else np.zeros(0, int)
+        rows = (np.flatnonzero((tr.status == CONFIRMED) & (tr.t_update >= self.data_time - FRESH_S)) if len(tr.ids)
+                else np.zeros(0, int))
         entries: list[tuple[str, str, np.ndarray, np.ndarray, float, str, bool, str | None, dict, float]] = []
         phases = tr.phase(rows) if len(rows) else []
         for k, row in enumerate(rows):
@@ -757,9 +804,12 @@ class NationalNode:
             entries.append((self.nation, self._own_track_id(tid), tr.x[row, :6].copy(), tr.P[row, :6, :6].copy(),
                             float(tr.t[row]), PHASES[int(phases[k])], getattr(self, "_exercise", False),
                             self.own_event.get(tid), self.own_prov.get(tid, {}), self.own_wall.get(tid, 0.0)))
-        horizon = self.data_time - PARTNER_TRACK_TTL_S
         for (origin, tid), (t, prov, wall) in list(self.partner_tracks.items()):
-            if t.status == "deleted" or t.time < horizon:
+            clock = self.origin_clock.get(origin, t.time)
+            if t.time < clock - PARTNER_TRACK_TTL_S:
+                del self.partner_tracks[(origin, tid)]  # forgotten (a late copy is older and changes nothing)
+                continue
+            if t.status == "deleted" or t.time < clock - FRESH_S:
                 continue
             entries.append((origin, tid, np.asarray(t.state, float), t.covariance(), t.time, t.phase, t.exercise,
                             t.event_id, prov, wall))
@@ -787,6 +837,11 @@ class NationalNode:
                 ex_a = np.array([entries[g[0]][6] for g in groups])
                 ex_b = np.array([entries[i][6] for i in idx])
                 assoc = associate(gx, gP, xa[idx], Pa[idx], allowed=ex_a[:, None] == ex_b[None, :])
+                self.assoc_diag[origin] = {"min_d2": [float(v) for v in assoc.matrix.min(axis=0)],
+                                           "pos_err_m": [float(v) for v in np.linalg.norm(
+                                               gx[assoc.matrix.argmin(axis=0), :3] - xa[idx][:, :3], axis=1)],
+                                           "dt_s": [float(t_ref - entries[i][4]) for i in idx],
+                                           "gate": assoc.gate, "pairs": len(assoc)}
                 if len(assoc):
                     fx, fP, _ = covariance_intersection(gx[assoc.rows], gP[assoc.rows], xa[idx][assoc.cols],
                                                         Pa[idx][assoc.cols])
@@ -806,12 +861,15 @@ class NationalNode:
         wall = _now()
         for gi, members in enumerate(groups):
             keys = [(entries[i][0], entries[i][1]) for i in members]
-            existing = sorted({self.contrib_to_object[k] for k in keys if k in self.contrib_to_object})
-            oid = existing[0] if existing else f"{self.nation}-{self.run_id}-O{len(self.contrib_to_object)}"
+            existing = sorted({self.contrib_to_object[k] for k in keys if k in self.contrib_to_object}
+                              - set(new_objects), key=lambda o: (len(o), o))
+            if existing:
+                oid = existing[0]
+            else:
+                self._obj_counter += 1
+                oid = f"{self.nation}-{self.run_id}-O{self._obj_counter}"
             for k in keys:
                 self.contrib_to_object[k] = oid
-            if oid in new_objects:  # two old objects merged into one group already used: keep the first
-                oid = f"{oid}x{gi}"
             obj = self.objects.get(oid) or _PictureObject(oid)
             old_contrib = dict(obj.contributors)
             obj.contributors = {entries[i][0]: entries[i][1] for i in members}
@@ -874,6 +932,9 @@ class NationalNode:
     def _publish_fused(self) -> None:
         """The hub nation's system tracks: every picture object that changed, released to both allies."""
         for obj in self.objects.values():
+            if self.nation not in obj.contributors:
+                continue  # only system tracks the hub's own sensors contribute to: an ally's track alone is not
+                #           re-released to the other ally (that ally receives warning data only)
             key = (obj.object_id, obj.t, tuple(sorted(obj.contributors.items())))
             if self._fused_sent.get(obj.object_id) == key:
                 continue
@@ -1214,10 +1275,13 @@ class NationalNode:
             readers[origin] = {k: getattr(r, k) for k in ("received", "duplicates", "handler_errors", "handed_back",
                                                           "requests", "unreachable")}
         return {"nation": self.nation, "pid": os.getpid(), "run_id": self.run_id, "ready": self.ready and not stopped,
-                "stopped": stopped, "mode": self.mode, "started": getattr(self, "started", None), "wall": _now(),
+                "stopped": stopped, "mode": self.mode,
+                "warm_up_s": getattr(self, "warm_up_s", None), "started": getattr(self, "started", None),
+                "wall": _now(),
                 "data_time": self.data_time, "counters": dict(self.counters), "verifier": dict(self.verifier.counts),
                 "readers": readers, "picture": picture, "partner_tracks": pt, "received_ids": len(self.received_ids),
                 "partner_launches": sorted(f"{o}:{e}" for o, e in self.partner_launches),
+                "association": self.assoc_diag,
                 "alerts": list(self.alerts_sent),
                 "assessments": [{**a, "event_id": self._canon(a["event_id"]), "live": oid in self.objects}
                                 for oid, a in self.last_assessments.items()],
@@ -1248,18 +1312,68 @@ def _json_default(o):
     return str(o)
 
 
+# ---------------------------------------------------------------------------------------------- warm-up
+def warm_up() -> float:
+    """Run every compiled (Numba) path a node uses once on synthetic data, so that compilation (or loading
+    the on-disk cache) happens before the node says it is ready, not in the middle of an event. Returns the
+    seconds it took. ``warnlink up`` runs it once in a separate process first, so that the three nodes load
+    the cache instead of compiling in parallel."""
+    from warnlink.assessment import estimate_launch, predict_impact
+    from warnlink.geo import geodetic2ecef
+    from warnlink.geo.regions import impact_probabilities, overflights
+    from warnlink.sensors.reports import KIND_RADAR, ReportBatch
+    from warnlink.sharing.fusion import align, associate, covariance_intersection
+    from warnlink.tracking.measurement import measurement_h
+    from warnlink.tracking.tracker import Tracker
+
+    t0 = time.perf_counter()
+    site = np.array(geodetic2ecef(35.0, 129.0, 0.0))
+    p0 = np.array(geodetic2ecef(40.0, 127.0, 150e3))
+    v = np.array([2500.0, 300.0, 1500.0])
+    times = np.arange(0.0, 40.0, 4.0)
+    x = np.array([np.r_[p0 + v * t, v] for t in times])
+    z = measurement_h(x, np.broadcast_to(site, (len(x), 3)), np.full(len(x), KIND_RADAR))
+    z[:, 3] = np.nan
+    n = len(times)
+    cov = np.full((n, 4, 4), np.nan)
+    cov[:, :3, :3] = np.diag([100.0**2, 1e-3**2, 1e-3**2])
+    batch = ReportBatch(times + 1e9, times + 1e9, np.zeros(n, np.int32), np.zeros(n, np.int8), z, cov,
+                        np.broadcast_to(site, (n, 3)).copy(), np.full(n, -1, np.int32), ["warm"], [])
+    tr = Tracker()
+    tr.push(batch)
+    tr.phase()
+    P = np.diag([1e4] * 3 + [1e2] * 3)
+    with contextlib.suppress(Exception):
+        predict_impact(x[-1:], P[None], [1e9 + 36.0], launch_lat_deg=[40.0], launch_lon_deg=[127.0])
+    with contextlib.suppress(Exception):
+        estimate_launch(x[2], P, 1e9 + 8.0)
+    with contextlib.suppress(Exception):
+        impact_probabilities([38.0, 39.0], [134.0, 135.0])
+        overflights(np.linspace(40.0, 40.5, 5), np.linspace(127.0, 145.0, 5), np.arange(5.0))
+    xa, Pa = align(x[:2], np.broadcast_to(P, (2, 6, 6)), [0.0, 0.0], 1.0)
+    associate(xa, Pa, xa, Pa)
+    covariance_intersection(xa, Pa, xa, Pa)
+    return time.perf_counter() - t0
+
+
 # ---------------------------------------------------------------------------------------------- process entry
 def main(argv: list[str] | None = None) -> int:
     """``python -m warnlink.sharing.node``: run one nation's node until SIGTERM/SIGINT."""
     ap = argparse.ArgumentParser(prog="python -m warnlink.sharing.node", description=__doc__.split("\n")[0])
-    ap.add_argument("--nation", required=True, choices=NATIONS)
-    ap.add_argument("--state", required=True, help="runtime state directory (fabric/, keys/, nodes/)")
+    ap.add_argument("--warm-up", action="store_true", help="only compile (or load) the Numba paths, then exit")
+    ap.add_argument("--nation", choices=NATIONS)
+    ap.add_argument("--state", help="runtime state directory (fabric/, keys/, nodes/)")
     ap.add_argument("--fabric", default=None, help="fabric state directory (default STATE/fabric)")
     ap.add_argument("--keys", default=None, help="signing key directory (default STATE/keys)")
     ap.add_argument("--mode", default="live", choices=("live", "exercise", "test"))
     ap.add_argument("--assess-interval", type=float, default=0.5)
     ap.add_argument("--snapshot-interval", type=float, default=0.5)
     args = ap.parse_args(argv)
+    if args.warm_up:
+        print(f"warm-up: {warm_up():.2f} s")
+        return 0
+    if not args.nation or not args.state:
+        ap.error("--nation and --state are required")
     d = node_dir(args.state, args.nation)
     d.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -1276,12 +1390,21 @@ def main(argv: list[str] | None = None) -> int:
             loop.add_signal_handler(sig, node.stop)
         await node.run()
 
+    prof = None
+    if os.environ.get("WARNLINK_NODE_PROFILE"):  # a directory: cProfile of the node, <dir>/<NATION>.prof on exit
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
     try:
         asyncio.run(runner())
     except Exception:
         log.exception("node %s failed", args.nation)
         return 1
     finally:
+        if prof is not None:
+            prof.disable()
+            prof.dump_stats(str(Path(os.environ["WARNLINK_NODE_PROFILE"]) / f"{args.nation}.prof"))
         with contextlib.suppress(OSError):
             (d / "node.pid").unlink()
     return 0
