@@ -6,7 +6,7 @@ import pytest
 from warnlink.scenario.model import decode_scenario
 from warnlink.scenario.simulate import simulate
 from warnlink.sensors.reports import KIND_RADAR
-from warnlink.tracking.tracker import CONFIRMED, Tracker
+from warnlink.tracking.tracker import CONFIRMED, Tracker, TrackerConfig
 
 SALVO = """
 name: tracker-test
@@ -104,3 +104,16 @@ def test_out_of_sequence_reports_are_used(sim):
     matched = _match(sim, tr.run(r))
     assert {o for _, o in matched.values()} == {o.index for o in sim.objects}
     assert max(err for err, _ in matched.values()) < 300.0
+
+
+def test_unscented_filters_track_the_salvo_as_well_as_the_extended_ones(sim):
+    ekf = _match(sim, Tracker().run(sim.reports))
+    ukf = _match(sim, Tracker(TrackerConfig(filter="ukf")).run(sim.reports))
+    assert {o for _, o in ukf.values()} == {o.index for o in sim.objects}
+    assert max(err for err, _ in ukf.values()) < 300.0
+    # same models, same reports: the median errors per object agree closely (second-order terms only)
+    med = {o: e for e, o in ekf.values()}
+    for e, o in ukf.values():
+        assert abs(e - med[o]) < 0.25 * med[o] + 5.0
+    with pytest.raises(ValueError, match="filter"):
+        Tracker(TrackerConfig(filter="pf"))

@@ -48,8 +48,10 @@ from warnlink.tracking.measurement import (
     sensor_h_and_jacobian,
 )
 from warnlink.tracking.models import _propagate_kernel
+from warnlink.tracking.unscented import statistical_linearisation, ukf_predict
 
 PHASES = ("boost", "midcourse", "terminal")
+FILTERS = ("ekf", "ukf")
 TENTATIVE, CONFIRMED, DELETED = 0, 1, 2
 N = models.N_STATE
 _COAST, _BOOST = models.MODEL_COAST, models.MODEL_BOOST
@@ -66,6 +68,9 @@ class TrackerConfig:
     (see the README's tracker table); the model error they cover is named beside each.
     """
 
+    filter: str = "ekf"
+    """``"ekf"``: extended Kalman filters (analytic Jacobians; the compiled fast path); ``"ukf"``: unscented
+    (cubature) filters of ``warnlink.tracking.unscented`` for both IMM models' prediction and update."""
     q_coast: float = 1.0e-2
     """Coast above the dense atmosphere: gravity-model error (J3 and beyond, point-mass STM) only."""
     q_terminal: float = 5.0e1
@@ -149,6 +154,8 @@ class Tracker:
 
     def __init__(self, config: TrackerConfig | None = None):
         self.cfg = config or TrackerConfig()
+        if self.cfg.filter not in FILTERS:
+            raise ValueError(f"TrackerConfig.filter must be one of {', '.join(FILTERS)}, got {self.cfg.filter!r}")
         self.xm = np.zeros((0, 2, N))
         self.Pm = np.zeros((0, 2, N, N))
         self.mu = np.zeros((0, 2))
@@ -240,14 +247,17 @@ class Tracker:
         One compiled pass (``_imm_predict_kernel``); ``_imm_predict_numpy`` is the same in NumPy (its
         reference in the tests)."""
         cfg = self.cfg
+        if cfg.filter == "ukf":
+            return self._imm_predict_numpy(rows, t_scan, unscented=True)
         dt = np.ascontiguousarray(t_scan - self.t[rows])
         return _imm_predict_kernel(self.xm[rows], self.Pm[rows], self.mu[rows], dt, cfg.burnout_rate_per_s,
                                    cfg.ignition_rate_per_s, cfg.q_coast, cfg.q_terminal, cfg.terminal_alt_m,
                                    cfg.q_boost, cfg.q_thrust, cfg.q_kappa, models.MAX_STEP_S, models.DENSE_STEP_S,
                                    A_M + models.DENSE_TOP_M)
 
-    def _imm_predict_numpy(self, rows, t_scan):
-        """NumPy reference of ``_imm_predict`` (same outputs)."""
+    def _imm_predict_numpy(self, rows, t_scan, unscented: bool = False):
+        """NumPy reference of ``_imm_predict`` (same outputs); with ``unscented`` each model's prediction is
+        the cubature one (``unscented.ukf_predict`` through ``models.propagate``)."""
         n = len(rows)
         dt = t_scan - self.t[rows]
         pi = self._transition(dt)
@@ -265,7 +275,13 @@ class Tracker:
         X = np.concatenate([x0[:, _COAST], x0[:, _BOOST]])
         P = np.concatenate([P0[:, _COAST], P0[:, _BOOST]])
         q_acc, q_thr, q_kap = self._q(x0[:, _COAST], dt)
-        Xp, Pp = models.predict(X, P, np.concatenate([dt, dt]), q_acc, q_thr, q_kap)
+        dt2 = np.concatenate([dt, dt])
+        if unscented:
+            k = 2 * N + 1  # sigma points per state
+            Q = models.process_noise(dt2, q_acc, q_thr, q_kap)
+            Xp, Pp = ukf_predict(X, P, lambda S: models.propagate(S, np.repeat(dt2, k), with_stm=False)[0], Q)
+        else:
+            Xp, Pp = models.predict(X, P, dt2, q_acc, q_thr, q_kap)
         xp = np.stack([Xp[:n], Xp[n:]], axis=1)
         Pp = np.stack([Pp[:n], Pp[n:]], axis=1)
         xc, Pc = _combine(xp, Pp, c)
@@ -296,13 +312,22 @@ class Tracker:
                 live, xp, Pp, c, xc, Pc = live[finite], xp[finite], Pp[finite], c[finite], xc[finite], Pc[finite]
             nl = len(live)
             # one compiled pass for the mixed prediction (gating) and each model's prediction (update)
-            zall, Hall = sensor_h_and_jacobian(np.concatenate([xc, xp[:, 0], xp[:, 1]]), site, kind)
-            zall, Hall = zall[:, used], _pad(Hall[:, used])
-            zhat, H = zall[:nl], Hall[:nl]
+            X3 = np.concatenate([xc, xp[:, 0], xp[:, 1]])
+            if self.cfg.filter == "ukf":  # statistical linearisation: H and the linearisation error Omega
+                P3 = np.concatenate([Pc, Pp[:, 0], Pp[:, 1]])
+                zall, Hall, Om = statistical_linearisation(
+                    X3, P3, lambda S: sensor_h_and_jacobian(S, site, kind)[0][:, used],
+                    lambda a, b: innovation(a, b, kind))
+            else:
+                zall, Hall = sensor_h_and_jacobian(X3, site, kind)
+                zall, Hall = zall[:, used], _pad(Hall[:, used])
+                Om = np.zeros((3 * nl, m, m))
+            zhat, H = zall[:nl], np.ascontiguousarray(Hall[:nl])
             zh_m = np.stack([zall[nl:2 * nl], zall[2 * nl:]], axis=1)  # (T, 2, m)
             H_m = np.stack([Hall[nl:2 * nl], Hall[2 * nl:]], axis=1)
-            d2, logdet = _gate_kernel(zhat, H, Pc, np.ascontiguousarray(z), np.ascontiguousarray(R),
-                                      kind == KIND_RADAR)
+            Om_m = np.stack([Om[nl:2 * nl], Om[2 * nl:]], axis=1)
+            d2, logdet = _gate_kernel(np.ascontiguousarray(zhat), H, Pc, np.ascontiguousarray(Om[:nl]),
+                                      np.ascontiguousarray(z), np.ascontiguousarray(R), kind == KIND_RADAR)
             gated = d2 <= self._gate[m]
             if gated.any():
                 cost = np.where(gated, d2 + logdet, 1e12)
@@ -313,11 +338,12 @@ class Tracker:
                 existed = self.t_born[live[rows]] <= t_scan + 1e-9
                 rows, cols = rows[existed], cols[existed]
                 if len(rows):
-                    self._update(live, rows, cols, xp, Pp, c, z, R, zh_m, H_m, kind, gated, d2, logdet, t_scan)
+                    self._update(live, rows, cols, xp, Pp, c, z, R, zh_m, H_m, Om_m, kind, gated, d2, logdet,
+                                 t_scan)
         if kind == KIND_RADAR:
             self._initiate(sensor, t_scan, z[~assigned_reports], R[~assigned_reports], site)
 
-    def _update(self, live, rows, cols, xp, Pp, c, z, R, zh_m, H_m, kind, gated, d2, logdet, t_scan):
+    def _update(self, live, rows, cols, xp, Pp, c, z, R, zh_m, H_m, Om_m, kind, gated, d2, logdet, t_scan):
         """Update the tracks ``live[rows]``: with report ``cols`` (GNN) or, where the gates of a track
         hold several reports or a report is shared, with JPDA weights over its gated reports."""
         cfg = self.cfg
@@ -327,7 +353,7 @@ class Tracker:
         Ps = Pp[rows].reshape(2 * n, N, N)
         zh = zh_m[rows].reshape(2 * n, m)
         Hs = H_m[rows].reshape(2 * n, m, N)
-        Rr = np.repeat(R[cols], 2, axis=0)
+        Rr = np.repeat(R[cols], 2, axis=0) + Om_m[rows].reshape(2 * n, m, m)  # Omega: zero for the EKF
         g = gated[rows]  # (n, M)
         if cfg.jpda:
             crowded = (g.sum(axis=1) > 1) | ((gated.sum(axis=0)[None, :] > 1) & g).any(axis=1)
@@ -515,16 +541,17 @@ def _quad_logdet(S, v):
 
 
 @njit(cache=True)
-def _gate_kernel(zhat, H, P, z, R, radar):
+def _gate_kernel(zhat, H, P, Om, z, R, radar):
     """Squared Mahalanobis distances ``d2`` (T, M) and ``ln det S`` (T, M) of M reports ``z`` (M, m) with
-    noise ``R`` (M, m, m) from T predicted measurements ``zhat`` (T, m) with Jacobians ``H`` (T, m, 8)
-    and state covariances ``P`` (T, 8, 8); ``S = H P H^T + R``, radar azimuth residuals wrapped."""
+    noise ``R`` (M, m, m) from T predicted measurements ``zhat`` (T, m) with Jacobians ``H`` (T, m, 8),
+    state covariances ``P`` (T, 8, 8) and linearisation error covariances ``Om`` (T, m, m) (zero for the
+    EKF); ``S = H P H^T + Om + R``, radar azimuth residuals wrapped."""
     T = zhat.shape[0]
     M = z.shape[0]
     d2 = np.empty((T, M))
     logdet = np.empty((T, M))
     for t in range(T):
-        HPH = H[t] @ P[t] @ H[t].T
+        HPH = H[t] @ P[t] @ H[t].T + Om[t]
         for k in range(M):
             S = HPH + R[k]
             S = 0.5 * (S + S.T)
@@ -560,7 +587,7 @@ def _gnn_update_kernel(xs, Ps, z, zh, Hs, Rr, c, radar):
                 w = np.pi - (np.pi - nu[1]) % (2.0 * np.pi)
                 nu[1] = w + 2.0 * np.pi if w <= -np.pi else w
             H = Hs[a]
-            PHt = Ps[a] @ H.T
+            PHt = Ps[a] @ np.ascontiguousarray(H.T)
             S = H @ PHt + Rr[a]
             S = 0.5 * (S + S.T)
             K = np.linalg.solve(S, PHt.T).T.copy()
@@ -701,4 +728,5 @@ def _phase_from_state(x, p_boost, cfg: TrackerConfig | None = None) -> np.ndarra
     return out
 
 
-__all__ = ["CONFIRMED", "DELETED", "KIND_IR", "PHASES", "TENTATIVE", "TrackHistory", "Tracker", "TrackerConfig"]
+__all__ = ["CONFIRMED", "DELETED", "FILTERS", "KIND_IR", "PHASES", "TENTATIVE", "TrackHistory", "Tracker",
+           "TrackerConfig"]

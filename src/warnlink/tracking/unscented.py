@@ -50,22 +50,16 @@ def weights(n: int, alpha: float = 1.0, beta: float = 0.0, kappa: float = 0.0) -
 
 
 def psd_sqrt(P: np.ndarray) -> np.ndarray:
-    """Square roots ``L`` (N, n, n) with ``L L^T = P`` of covariances ``P`` (N, n, n): Cholesky where
-    it succeeds for the whole batch, else per matrix the symmetric root ``V sqrt(max(w, 0)) V^T`` of those
-    that are not numerically positive definite."""
+    """Square roots ``L`` (N, n, n) with ``L L^T = P`` of covariances ``P`` (N, n, n): Cholesky factors
+    when the whole batch is numerically positive definite, else the symmetric roots ``V sqrt(max(w, 0)) V^T``
+    (eigenvalues ``w`` clipped at zero) of the whole batch."""
     P = symmetrise(np.asarray(P, float))
     try:
         return np.linalg.cholesky(P)
     except np.linalg.LinAlgError:
         pass
-    out = np.empty_like(P)
-    for i in range(len(P)):
-        try:
-            out[i] = np.linalg.cholesky(P[i])
-        except np.linalg.LinAlgError:
-            w, V = np.linalg.eigh(P[i])
-            out[i] = (V * np.sqrt(np.maximum(w, 0.0))) @ V.T
-    return out
+    w, V = np.linalg.eigh(P)  # the whole batch: a symmetric root is a valid root for the others too
+    return (V * np.sqrt(np.maximum(w, 0.0))[..., None, :]) @ np.swapaxes(V, -1, -2)
 
 
 def sigma_points(x, P, alpha: float = 1.0, beta: float = 0.0, kappa: float = 0.0):
