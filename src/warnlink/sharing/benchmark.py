@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from warnlink.sharing.fabric import Fabric, PartnerReader, load_config
+from warnlink.sharing.fabric import Fabric, PartnerReader
 
 DEFAULT_RATES = (100, 1000, 5000)
 DEFAULT_DURATION_S = 3.0
@@ -197,47 +197,300 @@ async def purge_streams(fabric: Fabric) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- end to end
-EndToEnd = Callable[..., Awaitable[dict]]
-"""``async e2e(fabric, state_dir, rates, duration_s) -> {"rates": {rate: {p50_ms, p99_ms, ...}},
-"launch_notice_s": float, "assessment_age_p99_s": float}``."""
+SCENARIO = "salvo-20-korea.yaml"
+"""The event whose KOR sensor reports are fed (20 SRBMs seen by the Korean laydown); ``examples/``."""
+FEED_TICK_S = 0.01
+"""One report batch per tick (10 ms) at every offered load."""
+PHASE_GAP_S = 2000.0
+"""Each offered load replays the event at a new epoch this much later, so it is a fresh event for the
+trackers (the previous load's tracks are left far behind in valid time)."""
 
 
-def _node_e2e() -> EndToEnd | None:
-    """The end-to-end measurement through the national nodes, when the node runtime is available."""
+def event_reports(path: str | Path | None = None):
+    """The benchmark event's KOR and USA sensor reports in arrival order, whether each is KOR's, and the
+    epoch (POSIX s). The hub releases system tracks its own sensors contribute to, so the US reports of the
+    same event are fed too (at the event's own proportion, about 0.6 per KOR report)."""
+    from warnlink.scenario.model import load_scenario
+    from warnlink.scenario.simulate import simulate
+
+    if path is None:
+        here = Path(__file__).resolve()
+        for cand in (here.parents[3] / "examples" / SCENARIO, Path.cwd() / "examples" / SCENARIO):
+            if cand.exists():
+                path = cand
+                break
+        else:
+            raise FileNotFoundError(f"examples/{SCENARIO} not found (give the scenario path)")
+    sim = simulate(load_scenario(path))
+    r = sim.reports
+    nat = np.array([s.nation for s in sim.sensors])[r.sensor]
+    keep = np.flatnonzero((nat == "KOR") | (nat == "USA"))
+    return r.take(keep), nat[keep] == "KOR", sim.epoch.timestamp()
+
+
+def _timing(state_dir: Path, nation: str) -> list[dict]:
+    path = state_dir / "nodes" / nation / "timing.jsonl"
+    out = []
+    with contextlib.suppress(OSError), open(path, "rb") as fh:
+        for line in fh:
+            with contextlib.suppress(ValueError):
+                out.append(json.loads(line))
+    return out
+
+
+def _audit_received(state_dir: Path, nation: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for p in sorted((state_dir / "nodes" / nation).glob("audit*.jsonl")):
+        with contextlib.suppress(OSError), open(p, "rb") as fh:
+            for line in fh:
+                if b'"direction":"received"' in line:
+                    with contextlib.suppress(ValueError):
+                        r = json.loads(line)
+                        out.setdefault(r["msg_id"], r["time"])
+    return out
+
+
+def report_latencies(sent: np.ndarray, n: np.ndarray, fused: list[dict], origin: str = "KOR",
+                     due: np.ndarray | None = None) -> dict:
+    """Latency of each fed report to the first fused record whose provenance includes its batch
+    (``prov[origin] >= sent``: the receiving picture reflects the origin's reports up to that batch).
+    ``sent``: wall time of each batch, ``n``: its reports; ``due``: the wall time each report was due (its
+    place in the offered load; default: its batch's send time), so the wait for the next batch counts.
+    Reports whose batch is never reflected count as lost."""
+    prov = np.array([f["prov"][origin] for f in fused if origin in (f.get("prov") or {})], float)
+    wall = np.array([f["wall"] for f in fused if origin in (f.get("prov") or {})], float)
+    if len(sent) == 0:
+        return {"n": 0, "lost": 0, "p50_ms": None, "p99_ms": None, "fused_n": len(prov)}
+    if len(prov) == 0:
+        return {"n": int(n.sum()), "lost": int(n.sum()), "p50_ms": None, "p99_ms": None, "fused_n": 0}
+    order = np.argsort(prov)
+    prov, wall = prov[order], wall[order]
+    first = np.minimum.accumulate(wall[::-1])[::-1]  # earliest fused wall among records with prov >= prov[k]
+    k = np.searchsorted(prov, sent - 1e-6)
+    ok = k < len(prov)
+    if due is None:
+        due = np.repeat(sent, n)
+    reflected = np.repeat(np.where(ok, first[np.minimum(k, len(prov) - 1)], np.nan), n)
+    rep = (reflected - due)[np.repeat(ok, n)] * 1000.0
+    return {"n": int(n.sum()), "lost": int(n[~ok].sum()), "p50_ms": _pct(rep, 50), "p99_ms": _pct(rep, 99),
+            "max_ms": float(rep.max()) if rep.size else None, "fused_n": len(prov)}
+
+
+def launch_notices(state_dir: Path, origin: str, receivers: list[str], t0: float, t1: float,
+                   opener: dict[str, str] | None = None) -> list[float]:
+    """Per launch event of ``origin`` opened in [t0, t1]: confirmation of its first track at the origin ->
+    the launch notice received at every other node (seconds). ``opener``: event id -> the id of the track
+    that opened it, for confirmation records that do not name their event."""
+    orig = _timing(state_dir, origin)
+    opener = opener or {}
+    confirmed = sorted((r["wall"], r.get("event_id"), r.get("track")) for r in orig if r.get("ev") == "confirmed")
+    sent = [r for r in orig if r.get("ev") == "launch_sent" and t0 <= r["wall"] <= t1]
+    recv = {n: {} for n in receivers}
+    for n in receivers:
+        for r in _timing(state_dir, n):
+            if r.get("ev") == "launch_recv" and r.get("origin") == origin:
+                recv[n].setdefault(r["event_id"], r["wall"])
+    out = []
+    for ls in sent:
+        eid = ls["event_id"]
+        conf = [w for w, e, _ in confirmed if e == eid]
+        if not conf and eid in opener:
+            conf = [w for w, _, tr in confirmed if tr == opener[eid]]
+        if not conf or not all(eid in recv[n] for n in receivers):
+            continue
+        out.append(max(recv[n][eid] for n in receivers) - conf[0])
+    return out
+
+
+def assessment_ages(state_dir: Path, nations: list[str], t0: float, t1: float) -> list[float]:
+    """Per assessment sent in [t0, t1] and per partner that received it: the partner's receipt minus the
+    time the newest track update the assessment reflects reached its origin node (seconds)."""
+    received = {n: _audit_received(state_dir, n) for n in nations}
+    out = []
+    for n in nations:
+        for r in _timing(state_dir, n):
+            if r.get("ev") != "assessment_sent" or not (t0 <= r["wall"] <= t1) or not r.get("track_wall"):
+                continue
+            for p in nations:
+                if p != n and r.get("msg_id") in received[p]:
+                    out.append(received[p][r["msg_id"]] - r["track_wall"])
+    return out
+
+
+async def _feed_phase(feeders, reports, is_kor, rate: float, duration_s: float,
+                      epoch: float) -> tuple[np.ndarray, np.ndarray]:
+    """Feed ``rate`` KOR reports/s for ``duration_s`` (open loop, one batch per nation per tick), with the
+    US reports that arrive between them; returns (sent, n) of each KOR batch."""
+    ck = np.cumsum(is_kor)
+    total = min(int(ck[-1]), max(1, round(rate * duration_s)))
+    sent, counts = [], []
+    t0, w0 = time.perf_counter(), time.time()
+    i = 0  # next report (merged order)
+    done = 0  # KOR reports sent
+    while done < total:
+        due = min(total, int((time.perf_counter() - t0) * rate) + 1)
+        if due > done:
+            end = int(np.searchsorted(ck, due, side="left")) + 1
+            idx = np.arange(i, end)
+            k, u = idx[is_kor[idx]], idx[~is_kor[idx]]
+            if len(u):
+                await feeders["USA"].send(reports.take(u), epoch=epoch, exercise=True)
+            s = await feeders["KOR"].send(reports.take(k), epoch=epoch, exercise=True)
+            sent.append(s)
+            counts.append(len(k))
+            i, done = end, due
+        await asyncio.sleep(FEED_TICK_S)
+    due = w0 + np.arange(total) / rate  # report j of the offered load is due at j / rate
+    return np.array(sent, float), np.array(counts, int), due
+
+
+async def _track_openers(rt, origin: str = "KOR") -> dict[str, str]:
+    """Event id -> id of the first ``origin`` track released with it (the track that opened the event),
+    from the origin's stream."""
+    import msgspec
+
+    from warnlink.sharing.envelope import Envelope
+    from warnlink.sharing.messages import decode_payload
+
+    out: dict[str, str] = {}
+    nc = await rt.fabric.connect(origin, "admin")
     try:
-        from warnlink.sharing import node  # noqa: F401
-    except ImportError:
-        return None
-    return None  # wired once the node runtime has landed
+        from nats.js.api import AckPolicy, ConsumerConfig
+
+        js = nc.jetstream(timeout=5)
+        n = (await js.stream_info(f"{origin}_OUT")).state.messages
+        sub = await js.pull_subscribe(">", stream=f"{origin}_OUT", config=ConsumerConfig(ack_policy=AckPolicy.NONE))
+        seen = 0
+        while seen < n:
+            try:
+                msgs = await sub.fetch(1000, timeout=2)
+            except Exception:
+                break
+            for m in msgs:
+                seen += 1
+                with contextlib.suppress(Exception):
+                    env = msgspec.msgpack.decode(m.data, type=Envelope)
+                    if env.kind != "track":
+                        continue
+                    tr = decode_payload(env.payload, "track")
+                    if tr.event_id:
+                        out.setdefault(tr.event_id, tr.id)
+        await sub.unsubscribe()
+    finally:
+        await nc.close()
+    return out
 
 
-async def _run(rates, duration_s: float, state_dir: Path, durable: bool, e2e: EndToEnd | None) -> dict:
-    fabric = Fabric(load_config(), state_dir / "fabric")
+async def _wait_reflected(state_dir: Path, last_sent: float, timeout: float, reader: str = "JPN") -> bool:
+    """Wait until ``reader``'s picture reflects KOR's reports up to ``last_sent`` (or ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        fused = [r for r in _timing(state_dir, reader) if r.get("ev") == "fused"]
+        if any((r.get("prov") or {}).get("KOR", 0) >= last_sent - 1e-6 for r in fused):
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
+async def node_end_to_end(rt, rates, duration_s: float, *, warm_up_s: float = 2.0, drain_s: float = 20.0,
+                          say: Callable[[str], None] | None = None) -> dict:
+    """End to end through the national nodes of the running ``rt`` (a ``Runtime`` whose nodes are ready)."""
+    from warnlink.sharing.runtime import Feeder
+
+    reports, is_kor, epoch = await asyncio.to_thread(event_reports)
+    sd = rt.state_dir
+    base = time.time() - 3600.0 - epoch  # valid times: an hour ago, and later for each load
+    phases = {}
+    t_start = time.time()
+    async with Feeder(rt, "KOR") as fk, Feeder(rt, "USA") as fu:
+        feeders = {"KOR": fk, "USA": fu}
+        # warm-up (compiles, first tracks): not measured
+        s, _, _ = await _feed_phase(feeders, reports, is_kor, 200.0, warm_up_s, epoch + base)
+        await _wait_reflected(sd, float(s[-1]), 180.0)
+        for k, rate in enumerate(rates, start=1):
+            if say:
+                say(f"end to end at {rate} reports/s ...")
+            t0 = time.time()
+            sent, n, due = await _feed_phase(feeders, reports, is_kor, float(rate), duration_s,
+                                             epoch + base + k * PHASE_GAP_S)
+            reflected = await _wait_reflected(sd, float(sent[-1]), drain_s)
+            await asyncio.sleep(1.0)
+            phases[rate] = (t0, time.time(), sent, n, due, reflected)
+    fused = [r for r in _timing(sd, "JPN") if r.get("ev") == "fused"]
+    hub_fused = [r for r in _timing(sd, "USA") if r.get("ev") == "fused"]
+    kor_batches = [r for r in _timing(sd, "KOR") if r.get("ev") == "batch" and r.get("sent")]
+    openers = await _track_openers(rt)
+    others = [x for x in rt.nations if x != "KOR"]
+    out_rates = {}
+    for rate, (t0, t1, sent, n, due, reflected) in phases.items():
+        f = [r for r in fused if t0 <= r["wall"] <= t1]
+        row = report_latencies(sent, n, f, due=due)
+        row["drained"] = reflected
+        # where the time goes: the same KOR reports reflected at KOR's tracker, in the hub's picture, in JPN's
+        kb = [r for r in kor_batches if t0 <= r["wall"] <= t1]
+        row["stages_p50_ms"] = {
+            "kor_tracked": _pct([(r["wall"] - r["sent"]) * 1e3 for r in kb], 50),
+            "hub_fused": report_latencies(sent, n, [r for r in hub_fused if t0 <= r["wall"] <= t1],
+                                          due=due)["p50_ms"],
+            "jpn_fused": row["p50_ms"]}
+        ages = assessment_ages(sd, rt.nations, t0, t1)
+        row["assessment_age_p99_s"] = _pct(ages, 99)
+        notices = launch_notices(sd, "KOR", others, t0, t1, openers)
+        row["launch_notice_max_s"] = max(notices) if notices else None
+        out_rates[rate] = row
+    t_end = time.time()
+    notices = launch_notices(sd, "KOR", others, t_start, t_end, openers)
+    ages = assessment_ages(sd, rt.nations, t_start, t_end)
+    return {"rates": out_rates, "launch_notice_s": max(notices) if notices else None,
+            "launch_notice_p50_s": _pct(notices, 50), "launch_events": len(notices),
+            "assessment_age_p99_s": _pct(ages, 99), "assessment_age_p50_s": _pct(ages, 50),
+            "assessments": len(ages)}
+
+
+async def _run(rates, duration_s: float, state_dir: Path, durable: bool, end_to_end: bool,
+               say: Callable[[str], None] | None = None) -> dict:
+    from warnlink.sharing.runtime import Runtime, ensure_keys
+
+    rt = Runtime(state_dir / "wl")
+    fabric = rt.fabric
     t0 = time.monotonic()
+    ee = None
     try:
+        rt._save()
+        ensure_keys(rt.keys_dir, rt.nations)
         await asyncio.to_thread(fabric.up)
+        await rt._provision_dead_letters()
         raw = {}
+        # raw NATS first, on the same servers: the probes are stored in KOR_OUT (the only KOR->JPN path), so
+        # they are measured before the nodes start and purged before the nodes read
         for rate in rates:
+            if say:
+                say(f"raw NATS at {rate} messages/s ...")
             row = {"core": await raw_core_latency(fabric, rate, duration_s)}
             if durable:
                 await purge_streams(fabric)
                 row["durable"] = await raw_durable_latency(fabric, rate, duration_s)
             raw[rate] = row
         await purge_streams(fabric)
-        ee = await e2e(fabric, state_dir, rates, duration_s) if e2e is not None else None
+        if end_to_end:
+            for n in rt.nations:
+                rt.start_node(n, wait=False)
+            await asyncio.to_thread(rt.wait_ready, None, 180.0)
+            ee = await node_end_to_end(rt, rates, duration_s, say=say)
     finally:
-        await asyncio.to_thread(fabric.down, 3.0)
+        await asyncio.to_thread(rt.down, 3.0)
     out_rates = []
     for rate in rates:
         core = raw[rate]["core"]
         r = (ee or {}).get("rates", {}).get(rate, {})
         entry = {"rate": rate, "p50_ms": r.get("p50_ms"), "p99_ms": r.get("p99_ms"),
-                 "raw_p50_ms": core["p50_ms"], "raw_p99_ms": core["p99_ms"], "n": r.get("n"),
+                 "raw_p50_ms": core["p50_ms"], "raw_p99_ms": core["p99_ms"], "reports": r.get("n"),
                  "raw_n": core["n"], "raw_lost": core["lost"]}
         if durable:
             entry["raw_durable_p50_ms"] = raw[rate]["durable"]["p50_ms"]
             entry["raw_durable_p99_ms"] = raw[rate]["durable"]["p99_ms"]
-        for k in ("lost", "fused_n"):
+        for k in ("lost", "fused_n", "max_ms", "drained", "assessment_age_p99_s", "launch_notice_max_s",
+                  "stages_p50_ms"):
             if k in r:
                 entry[k] = r[k]
         if entry["p99_ms"] is not None and entry["raw_p99_ms"]:
@@ -251,6 +504,7 @@ async def _run(rates, duration_s: float, state_dir: Path, durable: bool, e2e: En
         "end_to_end": ee is not None,
         "wall_s": time.monotonic() - t0,
         "cpus": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
     for k, v in (ee or {}).items():
         if k not in ("rates", "launch_notice_s", "assessment_age_p99_s"):
@@ -277,16 +531,15 @@ def check_targets(result: dict) -> dict:
 
 
 def run_benchmark(rates=DEFAULT_RATES, duration_s: float = DEFAULT_DURATION_S, *, state_dir: str | Path | None = None,
-                  durable: bool = True, end_to_end: bool = True) -> dict:
-    """Start a fabric (and the nodes) in ``state_dir`` (default: a temporary directory), measure, stop
-    everything, and return the result (see the module docstring)."""
+                  durable: bool = True, end_to_end: bool = True, say: Callable[[str], None] | None = None) -> dict:
+    """Start the fabric in ``state_dir`` (default: a temporary directory), measure raw NATS, start the
+    national nodes, measure end to end, stop everything, and return the result (see the module docstring)."""
     rates = tuple(int(r) for r in rates)
-    e2e = _node_e2e() if end_to_end else None
     if state_dir is not None:
         Path(state_dir).mkdir(parents=True, exist_ok=True)
-        return asyncio.run(_run(rates, duration_s, Path(state_dir), durable, e2e))
+        return asyncio.run(_run(rates, duration_s, Path(state_dir), durable, end_to_end, say))
     with tempfile.TemporaryDirectory(prefix="warnlink-bench-") as d:
-        return asyncio.run(_run(rates, duration_s, Path(d), durable, e2e))
+        return asyncio.run(_run(rates, duration_s, Path(d), durable, end_to_end, say))
 
 
 def _f(v, fmt: str = "{:.2f}") -> str:
