@@ -62,8 +62,9 @@ Start the fabric and the three nodes in a temporary directory (``warnlink.sharin
   ``{"ev": "launch_sent" | "launch_recv", "wall", "event_id", "origin", "msg_id"}``;
   ``{"ev": "fused", "wall", "object_id", "event_id", "prov": {origin: report wall time}}`` the picture object
   was rebuilt with a partner track; ``prov[N]`` is the Wl-Sent of the latest report batch of nation N that
-  went into it (carried hop by hop in the ``Wl-Prov`` header of tracks), so the latency from a KOR sensor
-  report to JPN's fused track is ``wall - prov["KOR"]`` in JPN's ``fused`` records;
+  went into it (carried hop by hop in the ``Wl-Prov`` header of tracks) and ``new`` the partner nations whose
+  ``prov`` advanced in this rebuild, so the latency from a KOR sensor report to JPN's fused track is
+  ``wall - prov["KOR"]`` in JPN's ``fused`` records whose ``new`` holds ``KOR``;
   ``{"ev": "assessment_sent", "wall", "object_id", "track_wall"}`` (``track_wall``: when the newest track
   update it reflects reached this node); ``{"ev": "alert_sent" | "alert_recv", ...}``.
 * **Status subject**: none (a node user may not publish replies); read the snapshot file.
@@ -101,6 +102,15 @@ FEED_SUFFIX = "local.report"
 DEAD_SUFFIX = "local.dead"
 PARTNER_TRACK_TTL_S = 120.0
 """A partner track this much older (valid time) than the partner's latest track is forgotten."""
+REBUILD_MIN_S = 0.01
+GROUND_TRACK_REUSE_S = 2.0
+BOOST_ACCEL_M_S2 = 40.0
+"""Unknown thrust acceleration [m/s^2] allowed for when a boosting track is aligned ballistically."""
+MAX_ALIGN_S = 30.0
+"""Tracks further apart in time than this from the picture's reference time are not associated."""
+"""An object's predicted ground track (overflights) is reused for this long [s wall] while its predicted impact
+point stays within 10 km (the propagation is the costliest part of an assessment round)."""
+"""Least time between two picture rebuilds (a burst of partner tracks gives one rebuild)."""
 FRESH_S = 20.0
 """Only tracks updated within this many seconds of their origin's latest data enter the picture: a track
 coasting without updates (e.g. the last boost-phase estimate of a radar that lost the object) cannot be
@@ -240,6 +250,34 @@ def _prov_merge(*provs: dict) -> dict:
     return out
 
 
+def _coarse_launch(x0: np.ndarray, first: float, origin: str) -> dict:
+    """A first launch estimate: below the track's first position, before it by its height at ~1 km/s,
+    with a wide uncertainty (50 km, 60 s, 1 sigma)."""
+    lat, lon, alt = _geo(np.asarray(x0, float))
+    return {"lat_deg": lat, "lon_deg": lon, "time": max(first - max(alt, 0.0) / 1000.0, 0.0), "sigma_s": 60.0,
+            "cov_en_m2": [[2.5e9, 0.0], [0.0, 2.5e9]], "up_var": 1e6, "missile_class": "unknown",
+            "first_detection": first, "origin": origin, "refined": False}
+
+
+def _warm_launch() -> None:
+    """Load (or compile) the launch estimator in the worker process."""
+    from warnlink.assessment import estimate_launch
+    from warnlink.geo import geodetic2ecef
+
+    x = np.r_[np.array(geodetic2ecef(40.0, 127.0, 150e3)), 2500.0, 300.0, 1500.0]
+    with contextlib.suppress(Exception):
+        estimate_launch(x, np.diag([1e4] * 3 + [1e2] * 3), 1e9)
+
+
+def _launch_job(x, P, t) -> dict:
+    """The boost-model launch estimate (``warnlink.assessment.estimate_launch``), run in a worker process."""
+    from warnlink.assessment import estimate_launch
+
+    le = estimate_launch(x, P, t)
+    return {"lat_deg": le.lat_deg, "lon_deg": le.lon_deg, "time": le.time_s, "sigma_s": le.time_sigma_s,
+            "cov_en_m2": le.cov_en_m2.tolist(), "up_var": 1e4, "missile_class": le.missile_class}
+
+
 class _PictureObject:
     """One object of the node's picture: contributors (origin -> track id) and the fused estimate."""
 
@@ -334,6 +372,12 @@ class NationalNode:
         self.assoc_diag: dict[str, dict] = {}
         self.origin_clock: dict[str, float] = {}
         self._obj_counter = 0
+        self._restoring = False
+        self._applied_fd = -1
+        self._rebuild_handle = None
+        self._last_rebuild = 0.0
+        self._gt_cache: dict[str, tuple] = {}
+        self._pool = None
         self.last_assessments: OrderedDict[str, dict] = OrderedDict()
         """Valid time of the latest assessment round: the alert engine's clock (staleness is judged on it, so
         that a replay faster than real time does not make every alert stale between rounds)."""
@@ -356,6 +400,7 @@ class NationalNode:
                 self.verifier.load_state(json.loads(vpath.read_text()))
         apath = self.dir / "audit.jsonl"
         self._load_received_ids(apath)
+        self._restore_applied()
         try:
             self.audit = AuditLog(apath, keyring=self.keyring, fsync="interval")
         except AuditError as exc:  # a crash left an unusable tail: keep it for verification, start a new segment
@@ -390,7 +435,7 @@ class NationalNode:
                             self.received_ids.add(mid)
 
     def _timing(self, ev: str, **fields) -> None:
-        if self._timing_fh is not None:
+        if self._timing_fh is not None and not self._restoring:
             fields["ev"] = ev
             fields.setdefault("wall", _now())
             with contextlib.suppress(OSError, ValueError):
@@ -407,6 +452,7 @@ class NationalNode:
 
         self._setup_files()
         self.warm_up_s = warm_up()
+        self._start_pool()
         self._outbox = asyncio.Queue()
         self._feed_q: asyncio.Queue = asyncio.Queue()
 
@@ -452,6 +498,11 @@ class NationalNode:
             self._write_snapshot(stopped=True)
             with contextlib.suppress(Exception):
                 self.audit.close()
+            with contextlib.suppress(OSError):
+                os.close(self._applied_fd)
+            if self._pool is not None:
+                with contextlib.suppress(Exception):
+                    self._pool.shutdown(wait=False, cancel_futures=True)
             with contextlib.suppress(Exception):
                 await self.nc.close()
             if self._timing_fh is not None:
@@ -580,7 +631,32 @@ class NationalNode:
             if tid not in self.own_event:
                 self._open_event(row, tid, exercise)
             self._publish_own_track(row, tid, PHASES[int(phases[k])], "confirmed", exercise, prov)
+        self._schedule_rebuild()
+
+    def _schedule_rebuild(self) -> None:
+        """Rebuild the picture soon: at the next turn of the event loop (so that a burst of arriving tracks
+        makes one rebuild), at most every ``REBUILD_MIN_S``; the ticker is the fallback."""
         self._picture_dirty = True
+        if self._restoring or self._rebuild_handle is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        delay = max(0.0, self._last_rebuild + REBUILD_MIN_S - time.monotonic())
+        self._rebuild_handle = loop.call_later(delay, self._rebuild_now)
+
+    def _rebuild_now(self) -> None:
+        self._rebuild_handle = None
+        if not self._picture_dirty:
+            return
+        self._picture_dirty = False
+        self._last_rebuild = time.monotonic()
+        try:
+            self._rebuild_picture()
+        except Exception:
+            self.counters["internal_errors"] += 1
+            log.exception("picture rebuild failed")
 
     def _own_track_id(self, tid: int) -> str:
         return f"{self.nation}-{self.run_id}-T{tid}"
@@ -600,55 +676,82 @@ class NationalNode:
             if np.linalg.norm(tr.x[other_row, :3] - x[:3]) < 100e3:
                 self.own_event[tid] = self.own_event[otid]
                 return
-        # a partner event about the same launch? (linked later by proximity; own id is the canonical one)
+        # a new launch: announce it at once with a coarse estimate (the track's first position), and again
+        # when the boost-model estimate (a second or so of computation, in a worker process) is in
         event_id = f"{self.nation}-{uuid7()}"
         self.own_event[tid] = event_id
-        est = self._estimate_launch(tid, row)
+        xs, Ps, ts = self._early_states(tid)
+        first = ts[0] if ts else float(tr.t_born[row])
+        est = _coarse_launch(xs[0] if xs else tr.x[row, :6], first, self.nation)
         est["exercise"] = exercise
         self.own_events[event_id] = est
-        lp = GeoPoint(lat_deg=est["lat_deg"], lon_deg=est["lon_deg"], alt_m=0.0)
+        t_msg = float(tr.t_update[row])
+        self._announce_launch(event_id, est, t_msg, exercise)
+        if xs:
+            k = min(2, len(xs) - 1)
+            self._refine_launch(event_id, xs[k], Ps[k], ts[k], first, t_msg, exercise)
+
+    def _announce_launch(self, event_id: str, est: dict, t_msg: float, exercise: bool) -> None:
         cov = est["cov_en_m2"]
-        ev = LaunchEvent(id=uuid7(), event_id=event_id, origin=self.nation,
-                         time=float(tr.t_update[row]), first_detection=est["first_detection"], launch_point=lp,
-                         launch_time=est["time"], launch_point_cov_enu_m2=(cov[0][0], cov[0][1], 0.0, cov[1][1], 0.0,
-                                                                           est["up_var"]),
-                         launch_time_sigma_s=est["sigma_s"], exercise=exercise)
-        self._seal_and_queue(ev, timing=("launch_sent", {"event_id": event_id}))
+        try:
+            ev = LaunchEvent(id=uuid7(), event_id=event_id, origin=self.nation, time=t_msg,
+                             first_detection=est["first_detection"],
+                             launch_point=GeoPoint(lat_deg=est["lat_deg"], lon_deg=est["lon_deg"], alt_m=0.0),
+                             launch_time=min(est["time"], est["first_detection"]),
+                             launch_point_cov_enu_m2=(cov[0][0], cov[0][1], 0.0, cov[1][1], 0.0, est["up_var"]),
+                             launch_time_sigma_s=est["sigma_s"], exercise=exercise)
+        except (ValueError, TypeError, msgspec.ValidationError) as exc:
+            self.counters["seal_errors"] += 1
+            log.warning("launch notice of %s not built: %s", event_id, exc)
+            return
+        self._seal_and_queue(ev, timing=("launch_sent", {"event_id": event_id, "refined": est.get("refined", False)}))
         self.counters["launches_sent"] += 1
 
-    def _estimate_launch(self, tid: int, row: int) -> dict:
-        from warnlink.assessment import estimate_launch
+    def _refine_launch(self, event_id, x, P, t, first, t_msg, exercise) -> None:
+        """Run the boost-model launch estimate off the event loop; re-announce the launch when it is in."""
+        loop = asyncio.get_running_loop()
+        self._start_pool()
+        fut = loop.run_in_executor(self._pool, _launch_job, np.asarray(x), np.asarray(P), float(t))
 
-        tr = self.tracker
-        h = tr.history
-        # the track's early states: the third update (two-point start + one update) if there is one
+        def done(f):
+            try:
+                est = f.result()
+            except Exception as exc:  # ValueError when no class fits; anything else is a fault of the estimator
+                self.counters["launch_estimate_failed"] += 1
+                log.info("launch estimate of %s failed (%s); the coarse estimate stands", event_id, exc)
+                return
+            self.counters["launch_estimates"] += 1
+            est.update(first_detection=first, origin=self.nation, exercise=exercise, refined=True)
+            self.own_events[event_id] = est
+            self._announce_launch(event_id, est, t_msg, exercise)
+            self._schedule_rebuild()
+
+        fut.add_done_callback(done)
+
+    def _start_pool(self) -> None:
+        """The worker process of the launch estimates (spawned, warmed up in the background)."""
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            self._pool.submit(_warm_launch)
+
+    def _early_states(self, tid: int, lookback: int = 400):
+        """The first (up to four) recorded states of own track ``tid`` (recent history only: the track has
+        just been confirmed)."""
+        h = self.tracker.history
         xs, Ps, ts = [], [], []
-        for t_arr, ids_arr, x_arr, P_arr in zip(h.t_s, h.track, h.x, h.P, strict=False):
-            k = np.flatnonzero(ids_arr == tid)
+        n = len(h.t_s)
+        for j in range(max(0, n - lookback), n):
+            k = np.flatnonzero(h.track[j] == tid)
             if len(k):
-                xs.append(x_arr[k[0], :6])
-                Ps.append(P_arr[k[0], :6, :6])
-                ts.append(float(t_arr[k[0]]))
+                xs.append(h.x[j][k[0], :6])
+                Ps.append(h.P[j][k[0], :6, :6])
+                ts.append(float(h.t_s[j][k[0]]))
                 if len(xs) >= 4:
                     break
-        first = ts[0] if ts else float(tr.t_born[row])
-        pick = min(2, len(xs) - 1) if xs else -1
-        try:
-            if pick < 0:
-                raise ValueError("no history")
-            le = estimate_launch(xs[pick], Ps[pick], ts[pick])
-            self.counters["launch_estimates"] += 1
-            return {"lat_deg": le.lat_deg, "lon_deg": le.lon_deg, "time": le.time_s, "sigma_s": le.time_sigma_s,
-                    "cov_en_m2": le.cov_en_m2.tolist(), "up_var": 1e4, "missile_class": le.missile_class,
-                    "first_detection": first, "origin": self.nation}
-        except Exception as exc:  # ValueError when no class fits; anything else is a fault of the estimator
-            self.counters["launch_estimate_failed"] += 1
-            log.info("launch estimate of track %s failed (%s); using its first position", tid, exc)
-            x0 = xs[0] if xs else tr.x[row, :6]
-            lat, lon, alt = _geo(x0)
-            return {"lat_deg": lat, "lon_deg": lon, "time": max(first - max(alt, 0.0) / 1000.0, 0.0),
-                    "sigma_s": 60.0, "cov_en_m2": [[2.5e9, 0.0], [0.0, 2.5e9]], "up_var": 1e6,
-                    "missile_class": "unknown", "first_detection": first, "origin": self.nation}
+        return xs, Ps, ts
 
     def _publish_own_track(self, row: int, tid: int, phase: str, status: str, exercise: bool, prov: dict) -> None:
         if self.nation == self.policy.hub:
@@ -698,11 +801,14 @@ class NationalNode:
                 await asyncio.sleep(min(0.05 * (tries + 1), 0.5))
                 self._outbox.put_nowait((sealed, hdrs, timing, tries + 1))
             else:
-                if not getattr(ack, "duplicate", False):
-                    self.audit.append("sent", sealed.subject, sealed.data, msg_id=sealed.msg_id, origin=self.nation)
-                    self.counters[f"sent:{sealed.kind}"] += 1
-                    if timing is not None:
-                        self._timing(timing[0], msg_id=sealed.msg_id, origin=self.nation, **timing[1])
+                # recorded once, at its first acknowledgement: a retry whose PubAck says "duplicate" means the
+                # first attempt was stored but its acknowledgement lost (so it was not recorded yet)
+                if getattr(ack, "duplicate", False):
+                    self.counters["publish_ack_lost"] += 1
+                self.audit.append("sent", sealed.subject, sealed.data, msg_id=sealed.msg_id, origin=self.nation)
+                self.counters[f"sent:{sealed.kind}"] += 1
+                if timing is not None:
+                    self._timing(timing[0], msg_id=sealed.msg_id, origin=self.nation, **timing[1])
             finally:
                 sem.release()
                 self._outbox.task_done()
@@ -744,6 +850,7 @@ class NationalNode:
             self.audit.rejected(subject, data, rej)
             await self._dead_letter(subject, data, rej.reason.value, rej.detail, rej.origin)
             return
+        self._store_applied(subject, data, (msg.headers or {}).get("Wl-Prov") or "")
         self.audit.received(subject, data, env)
         self.received_ids.add(env.msg_id)
         self.counters[f"received:{env.kind}"] += 1
@@ -752,6 +859,53 @@ class NationalNode:
         except Exception:
             self.counters["internal_errors"] += 1
             log.exception("applying %s %s failed", env.kind, env.msg_id)
+
+    # the applied store: every accepted partner message, so that a restarted node rebuilds what it had applied
+    def _store_applied(self, subject: str, data: bytes, prov: str) -> None:
+        rec = _BATCH_ENC.encode((subject, bytes(data), prov))
+        os.write(self._applied_fd, len(rec).to_bytes(4, "big") + rec)
+
+    def _restore_applied(self) -> None:
+        """Re-apply every partner message accepted before a restart (``applied.bin``: length-prefixed msgpack
+        records of subject, envelope bytes and provenance, written before the acknowledgement). The upserts
+        are idempotent, so the picture is as it was; the ids join ``received_ids``; a torn last record
+        (a crash mid-write) is cut off."""
+        from warnlink.sharing.envelope import _ENV_DECODER
+        from warnlink.sharing.messages import decode_payload
+
+        path = self.dir / "applied.bin"
+        self._applied_fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
+        data = path.read_bytes()
+        pos, good, n = 0, 0, 0
+        dec = msgspec.msgpack.Decoder(tuple[str, bytes, str])
+        self._restoring = True
+        try:
+            while pos + 4 <= len(data):
+                size = int.from_bytes(data[pos:pos + 4], "big")
+                if pos + 4 + size > len(data):
+                    break
+                try:
+                    subject, raw, prov = dec.decode(data[pos + 4:pos + 4 + size])
+                    env = _ENV_DECODER.decode(raw)
+                    if subject != env.subject or not self.keyring.verify(env.key_id, env.signature,
+                                                                          env.signing_bytes()):
+                        raise ValueError("record altered (subject or signature)")
+                    payload = decode_payload(env.payload, env.kind)
+                    self._apply(env, payload, {"Wl-Prov": prov})
+                    self.received_ids.add(env.msg_id)
+                    n += 1
+                except Exception as exc:  # a record this version cannot read: skip it, keep the rest
+                    self.counters["restore_errors"] += 1
+                    log.warning("applied store record at %d skipped: %s", pos, exc)
+                pos += 4 + size
+                good = pos
+        finally:
+            self._restoring = False
+        if good < len(data):
+            os.ftruncate(self._applied_fd, good)
+        self.counters["restored"] = n
+        if n:
+            log.info("restored %d partner messages applied before the restart", n)
 
     def _apply(self, env, payload, headers: dict) -> None:
         origin = env.origin
@@ -765,7 +919,7 @@ class NationalNode:
             old = self.partner_tracks.get(key)
             if old is None or payload.time >= old[0].time:
                 self.partner_tracks[key] = (payload, prov, wall)
-                self._picture_dirty = True
+                self._schedule_rebuild()
             self.data_time = max(self.data_time, payload.time)
         elif env.kind == "launch":
             key = (origin, payload.event_id)
@@ -822,8 +976,22 @@ class NationalNode:
         x = np.array([e[2] for e in entries])
         P = np.array([e[3] for e in entries])
         t = np.array([e[4] for e in entries])
-        t_ref = float(t.max())
+        own = np.array([e[0] == self.nation for e in entries])
+        t_ref = float(t[own].max()) if own.any() else float(t.max())
         xa, Pa = align(x, P, t, t_ref)
+        # a track still in boost is aligned by the ballistic model: add what an unknown thrust (up to
+        # BOOST_ACCEL_M_S2) does over the gap, so that the gate stays honest
+        dt = np.abs(t_ref - t)
+        boost = np.array([e[5] == "boost" for e in entries]) & (dt > 0)
+        if boost.any():
+            a = BOOST_ACCEL_M_S2
+            dp, dv = 0.5 * a * dt[boost] ** 2, a * dt[boost]
+            eye = np.eye(3)
+            Pa[boost, :3, :3] += (dp**2)[:, None, None] * eye
+            Pa[boost, 3:, 3:] += (dv**2)[:, None, None] * eye
+            Pa[boost, :3, 3:] += (dp * dv)[:, None, None] * eye
+            Pa[boost, 3:, :3] += (dp * dv)[:, None, None] * eye
+        near = dt <= MAX_ALIGN_S
         # fold origins one at a time into the picture: own first, then partners in a fixed order
         origins = [self.nation, *sorted({e[0] for e in entries} - {self.nation})]
         groups: list[list[int]] = []
@@ -836,7 +1004,9 @@ class NationalNode:
             if len(groups) and origin != self.nation:
                 ex_a = np.array([entries[g[0]][6] for g in groups])
                 ex_b = np.array([entries[i][6] for i in idx])
-                assoc = associate(gx, gP, xa[idx], Pa[idx], allowed=ex_a[:, None] == ex_b[None, :])
+                g_near = np.array([near[g[0]] for g in groups])
+                allowed = (ex_a[:, None] == ex_b[None, :]) & g_near[:, None] & near[idx][None, :]
+                assoc = associate(gx, gP, xa[idx], Pa[idx], allowed=allowed)
                 self.assoc_diag[origin] = {"min_d2": [float(v) for v in assoc.matrix.min(axis=0)],
                                            "pos_err_m": [float(v) for v in np.linalg.norm(
                                                gx[assoc.matrix.argmin(axis=0), :3] - xa[idx][:, :3], axis=1)],
@@ -884,8 +1054,9 @@ class NationalNode:
             prov = _prov_merge(*(entries[i][8] for i in members))
             obj.track_wall = max(entries[i][9] for i in members)
             partner_in = [i for i in members if entries[i][0] != self.nation]
-            if partner_in and (prov != obj.prov or old_contrib != obj.contributors):
-                self._timing("fused", object_id=oid, event_id=obj.event_id, prov=prov,
+            new = sorted(k for k, v in prov.items() if v > obj.prov.get(k, -1.0) and k != self.nation)
+            if partner_in and (new or old_contrib != obj.contributors):
+                self._timing("fused", object_id=oid, event_id=obj.event_id, prov=prov, new=new,
                              origins=sorted(obj.contributors), wall=wall)
             obj.prov = prov
             new_objects[oid] = obj
@@ -923,6 +1094,7 @@ class NationalNode:
 
     def _lost(self, object_ids: list[str]) -> None:
         for oid in object_ids:
+            self._gt_cache.pop(oid, None)
             try:
                 for alert in self.alert_engine.lost(oid, self.data_time):
                     self._send_alert(alert)
@@ -1049,7 +1221,21 @@ class NationalNode:
             self.counters["assessment_errors"] += 1
             log.warning("impact prediction failed: %s", exc)
             return
-        ground_track = self._ground_tracks(x, t, pred.impact_time_s)
+        ground_track: list = [None] * len(objs)
+        now = time.monotonic()
+        todo = []
+        for k, o in enumerate(objs):
+            c = self._gt_cache.get(o.object_id)
+            if (c is not None and now - c[0] < GROUND_TRACK_REUSE_S and np.isfinite(pred.lat_deg[k])
+                    and _ground_km(c[1], c[2], pred.lat_deg[k], pred.lon_deg[k]) < 10.0):
+                ground_track[k] = c[3]
+            else:
+                todo.append(k)
+        if todo:
+            fresh = self._ground_tracks(x[todo], t[todo], pred.impact_time_s[todo])
+            for k, g in zip(todo, fresh, strict=True):
+                ground_track[k] = g
+                self._gt_cache[objs[k].object_id] = (now, float(pred.lat_deg[k]), float(pred.lon_deg[k]), g)
         rng = np.random.default_rng(0)
         unit = rng.standard_normal((_PROB_SAMPLES, 2))
         # classification: within a launch, objects falling well short of the longest range are stages
@@ -1213,9 +1399,8 @@ class NationalNode:
             await asyncio.sleep(self.tick_s)
             try:
                 now = _now()
-                if self._picture_dirty:
-                    self._picture_dirty = False
-                    self._rebuild_picture()
+                if self._picture_dirty and self._rebuild_handle is None:
+                    self._rebuild_now()
                 if now - self._last_assess >= self.assess_interval_s and self.objects:
                     self._last_assess = now
                     self._assess()
@@ -1229,9 +1414,19 @@ class NationalNode:
                 if now - last_verifier >= 2.0:
                     last_verifier = now
                     self._save_verifier()
+                    self._trim_history()
             except Exception:
                 self.counters["internal_errors"] += 1
                 log.exception("periodic work failed")
+
+    def _trim_history(self, keep: int = 2000) -> None:
+        """The tracker records every update; a node that runs for days keeps only the recent part."""
+        h = self.tracker.history
+        if len(h.t_s) > 2 * keep:
+            for name in ("t_s", "track", "x", "P", "status", "phase", "p_boost"):
+                lst = getattr(h, name, None)
+                if isinstance(lst, list) and len(lst) > keep:
+                    del lst[:-keep]
 
     def _save_verifier(self) -> None:
         with contextlib.suppress(Exception):

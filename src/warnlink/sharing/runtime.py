@@ -291,8 +291,11 @@ class Runtime:
         if pid is None:
             return "not running"
         result = "killed" if kill else "stopped"
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if kill:  # the node leads its own process group: its worker process goes with it
+                os.killpg(pid, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while _pid_alive(pid):
             if proc is not None:
@@ -301,8 +304,8 @@ class Runtime:
             else:
                 time.sleep(0.02)
             if time.monotonic() > deadline:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
                 result = "killed"
                 deadline = time.monotonic() + timeout
         if proc is not None:
