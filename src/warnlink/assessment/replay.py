@@ -58,7 +58,7 @@ from warnlink.assessment.impact import predict_impact
 from warnlink.assessment.launch import estimate_launch
 from warnlink.assessment.paths import ground_paths
 from warnlink.geo import direct, distance_m, ecef2geodetic
-from warnlink.geo.regions import describe_location, impact_probabilities, land_of, overflights
+from warnlink.geo.regions import describe_location, impact_probabilities, land_of, nearest_coast, overflights
 from warnlink.physics.missiles import CLASSES
 from warnlink.tracking.motion import propagate
 from warnlink.tracking.tracker import CONFIRMED, DELETED, Tracker
@@ -98,6 +98,10 @@ DUP_GATE_M_S = 150.0
 ALERT_AFTER_S = 4.0
 """An object's assessments reach the alert engines (and count as verdicts) once it has coasted under
 assessment this long [s]: the first predictions of a young track are too crude to warn anyone on."""
+HOLD_AFTER_BOOST_S = 30.0
+"""No alert or verdict on an object until this long [s] after it was last seen boosting (2023-04-13: a
+warning computed from a separated booster). It covers ``SPLIT_DECIDE_S`` and the tracker's lag in
+declaring burnout."""
 REACQUIRE_GATE_M = 30_000.0
 """A track born in coast whose predicted impact lies this close [m] (or within 3x the ellipses) to that of
 an earlier object, within ``REACQUIRE_GATE_S``, is that object re-acquired."""
@@ -105,6 +109,14 @@ REACQUIRE_GATE_S = 60.0
 MATURE_COAST_S = 30.0
 """A track lost after coasting this long [s] without a manoeuvre keeps its (ballistic) prediction until the
 predicted impact: losing a track out of radar coverage in midcourse is not losing the threat."""
+YOUNG_S = 60.0
+TERMINAL_S = 180.0
+MIDCOURSE_EVERY_S = 3.0
+"""Between the first minute of coast and the last three minutes before impact a ballistic object is
+re-assessed every this many seconds [s] (its prediction changes slowly there), else at every window."""
+OVERFLIGHT_MARGIN_M = 100_000.0
+"""The state draws' ground paths are flown only when the mean path passes within this distance [m] plus
+twice the impact ellipse's semi-major axis of Japanese or Korean coast; otherwise overflight is 0."""
 OVERFLIGHT_EVERY_S = 3.0
 """The predicted ground paths of an object are re-flown at most this often [s] (its overflight figures
 are kept in between)."""
@@ -263,7 +275,7 @@ class Replay:
         for row in fresh:
             self.objs[row].last_t = float(tr.t[row])
         self._launch(fresh, t)
-        coast = [row for row in fresh if tr.mu[row, 1] < 0.5]
+        coast = [row for row in fresh if tr.mu[row, 1] < 0.5 and self._due(self.objs[row], t)]
         if coast:
             self._assess(np.array(coast), t)
         self._alerts(conf, t)
@@ -534,6 +546,16 @@ class Replay:
         return best
 
     # ------------------------------------------------------------------ the assessment
+    def _due(self, o: _Obj, t: float) -> bool:
+        """Assess at every update (every window) in the first ``YOUNG_S`` of coast, the last ``TERMINAL_S``
+        before the predicted impact and while a manoeuvre is flagged; in between every ``MIDCOURSE_EVERY_S``."""
+        pr = o.pred
+        if pr is None or o.first_coast_s is None or o.manoeuvre or t - o.first_coast_s < YOUNG_S:
+            return True
+        if not pr.get("ok") or pr["impact_t"] - t < TERMINAL_S:
+            return True
+        return t - pr["t"] >= MIDCOURSE_EVERY_S - 1e-9
+
     def _assess(self, rows: np.ndarray, t: float) -> None:
         tr = self.tracker
         x, P, ts = tr.x[rows, :6], tr.P[rows, :6, :6], tr.t[rows]
@@ -575,7 +597,8 @@ class Replay:
         lon0 = np.repeat(np.nan_to_num(pr.lon_deg), N_REGION_SAMPLES)
         slat, slon = direct(lat0, lon0, az.ravel(), dist.ravel())
         slat, slon = np.asarray(slat).reshape(nr, -1), np.asarray(slon).reshape(nr, -1)
-        self._overflight(rows, x, P, ts, beta, ok, np.nan_to_num(pr.time_to_impact_s, nan=600.0), t)
+        self._overflight(rows, x, P, ts, beta, ok, np.nan_to_num(pr.time_to_impact_s, nan=600.0),
+                         np.nan_to_num(pr.semi_major_m, nan=1e6), t)
         for i, row in enumerate(rows):
             o = self.objs[row]
             if not ok[i]:
@@ -615,8 +638,12 @@ class Replay:
                     self.first_verdict_s = t
 
     def _mature(self, o: _Obj, t: float) -> bool:
-        """Old enough in coast for its assessment to reach the alert engines (``ALERT_AFTER_S``)."""
-        return o.duplicate_of is None and o.first_coast_s is not None and t - o.first_coast_s >= ALERT_AFTER_S
+        """Old enough in coast for its assessment to reach the alert engines: ``ALERT_AFTER_S`` of coast
+        assessments, and ``HOLD_AFTER_BOOST_S`` since it last boosted (a track that has just stopped boosting
+        may be a spent stage whose missile re-appears boosting beside it, or a boosting missile whose
+        thrust the tracker briefly lost: either way its ballistic prediction is no warning yet)."""
+        return (o.duplicate_of is None and o.first_coast_s is not None and t - o.first_coast_s >= ALERT_AFTER_S
+                and t - o.last_boost_s >= HOLD_AFTER_BOOST_S)
 
     def _link_reacquired(self, o: _Obj) -> None:
         """A track born in coast (no parent, never boosting) whose first prediction matches an earlier
@@ -647,7 +674,7 @@ class Replay:
             row = self.objs[row].same_as
         return row
 
-    def _overflight(self, rows, x, P, ts, beta, ok, tgo, t: float) -> None:
+    def _overflight(self, rows, x, P, ts, beta, ok, tgo, semi_major, t: float) -> None:
         """Overflight probability per nation (fraction of fixed state draws whose ground path crosses its
         land) and the mean path's entry/exit times, for the objects whose paths are due. The path step
         is a hundred-and-fiftieth of the time to impact, between 2 and 10 s."""
@@ -656,10 +683,19 @@ class Replay:
             if not ok[i] or t - o.over_at < OVERFLIGHT_EVERY_S:
                 continue
             o.over_at = t
+            step = float(np.clip(tgo[i] / 150.0, 2.0, 10.0))
+            horizon = max(tgo[i] * 1.5 + 60.0, 2 * step)
+            mean = ground_paths(x[i], np.full(1, beta[i]), step, horizon_s=horizon)
+            ml, mo = mean["lat_deg"][0], mean["lon_deg"][0]
+            mv = np.isfinite(ml)
+            owner, dist = nearest_coast(ml[mv], mo[mv], max_distance_m=1.5e6)
+            near = np.isin(owner, NATIONS) & (dist < OVERFLIGHT_MARGIN_M + 2.0 * semi_major[i])
+            if not near.any():
+                o.over_p, o.over_t = {n: 0.0 for n in NATIONS}, {}
+                continue
             Lx = np.linalg.cholesky(P[i] + 1e-6 * np.eye(6))
             pts = np.vstack([x[i], x[i] + _Z6 @ Lx.T])
-            step = float(np.clip(tgo[i] / 150.0, 2.0, 10.0))
-            gp = ground_paths(pts, np.full(len(pts), beta[i]), step, horizon_s=max(tgo[i] * 1.5 + 60.0, 2 * step))
+            gp = ground_paths(pts, np.full(len(pts), beta[i]), step, horizon_s=horizon)
             glat, glon = gp["lat_deg"], gp["lon_deg"]
             valid = np.isfinite(glat)
             land = np.full(glat.shape, "", dtype="<U3")

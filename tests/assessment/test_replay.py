@@ -1,0 +1,111 @@
+"""End to end on real launches: simulate, sense, track, assess, alert (warnlink.assessment.replay).
+
+The estimates are checked against the catalogue's published figures and verdicts (public statements),
+the object kinds against the simulator's truth (which the assessment never reads), and every alert
+against the exercise rule and the OASIS CAP 1.2 schema."""
+
+import json
+import subprocess
+import sys
+import time
+
+import msgspec
+import pytest
+
+from warnlink.alerts import validate_cap
+from warnlink.assessment.replay import Replay, main_object, replay_event, replay_scenario, table_markdown
+from warnlink.assessment.replay import summary_row as row_of
+from warnlink.scenario.catalog import find_event, load_catalog
+from warnlink.scenario.history import scenario_from_event
+
+KEYS = ("launch_lat", "launch_lon", "launch_time", "impact_lat", "impact_lon", "impact_time", "apogee_km",
+        "range_km", "flight_time_s", "japan_eez", "overflew_japan")
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+@pytest.fixture(scope="module")
+def srbm(catalog):
+    """2022-01-05: one missile, ~500 km into the Sea of Japan, outside Japan's EEZ (MoD)."""
+    ev = find_event(catalog, "2022-01-05_1")
+    t0 = time.perf_counter()
+    res = replay_event(ev)
+    return ev, res, time.perf_counter() - t0
+
+
+def test_replay_one_event_meets_the_targets(srbm):
+    ev, res, wall = srbm
+    assert wall < 30.0
+    assert res["run"]["wall_s"] < res["run"]["simulated_s"]  # faster than real time, with everything in
+    assert list(res)[:6] == ["event_id", "published", "objects", "first_detection_s", "first_verdict_s", "alerts"]
+    assert res["event_id"] == ev.event_id and res["published"]["range_km"]["value"] == 500
+    mo = main_object(res)
+    est = mo["estimate"]
+    assert set(KEYS) <= set(est)
+    assert mo["kind"] == "warhead" and mo["truth"]["kind"] == "warhead"  # decided from the estimates
+    assert ev.range.ok(est["range_km"], 0.10) and ev.apogee.ok(est["apogee_km"], 0.10)
+    assert est["japan_eez"] == "outside" and est["overflew_japan"] is False
+    assert res["comparison"]["japan_eez_ok"] and res["comparison"]["overflight_ok"]
+    assert 0 < res["first_detection_s"] < res["first_verdict_s"] < 300
+    # the launch point is within the 95% uncertainty scale of the launch site (tens of km at most)
+    from warnlink.geo import distance_m
+
+    assert float(distance_m(est["launch_lat"], est["launch_lon"], ev.launch_lat, ev.launch_lon)) < 30e3
+    json.dumps(res)  # JSON-ready as the CLI prints it
+    assert "2022-01-05_1" in table_markdown([row_of(res)])
+
+
+def test_no_alert_for_a_shot_that_threatens_no_one(srbm):
+    _, res, _ = srbm
+    assert res["alerts"] == []
+
+
+@pytest.fixture(scope="module")
+def eez_shot(catalog):
+    """2023-06-15: SRBMs into Japan's EEZ (MoD), so the JPN node alerts."""
+    return find_event(catalog, "2023-06-15_1")
+
+
+def test_alerts_for_an_eez_impact_are_exercise_cap_that_validates(eez_shot):
+    res = replay_event(eez_shot)
+    jpn = [a for a in res["alerts"] if a["nation"] == "JPN"]
+    assert any(a["msg_type"] == "Alert" and "JPN_eez" in a["regions"] for a in jpn)
+    assert main_object(res)["estimate"]["japan_eez"] == "inside"
+    for a in res["alerts"]:
+        assert a["status"] == "Exercise"
+        assert a["headline"].startswith("EXERCISE")
+        assert "<status>Exercise</status>" in a["cap_xml"]
+        validate_cap(a["cap_xml"].encode())
+    # every chain starts with an Alert and later messages reference it
+    first = {}
+    for a in res["alerts"]:
+        first.setdefault((a["nation"], a["object_id"]), a["msg_type"])
+    assert set(first.values()) == {"Alert"}
+
+
+def test_exercise_rule_end_to_end_no_path_gives_actual(eez_shot):
+    """The same shot as non-exercise data: a replay node runs in test mode (simulated data is never real),
+    so the messages are Test; as exercise data they are Exercise; Actual never appears."""
+    sc = scenario_from_event(eez_shot)
+    real = msgspec.structs.replace(sc, exercise=False)
+    res = replay_scenario(real, event_id=eez_shot.event_id)
+    statuses = {a["status"] for a in res["alerts"]}
+    assert statuses == {"Test"}
+    assert all("<status>Test</status>" in a["cap_xml"] for a in res["alerts"])
+
+
+def test_bad_input_is_rejected_with_a_reason(catalog, srbm):
+    from warnlink.scenario.simulate import simulate
+
+    ev = find_event(catalog, "2022-01-05_1")
+    sim = simulate(scenario_from_event(ev))
+    with pytest.raises(ValueError, match="step_s"):
+        Replay(sim, event_id=ev.event_id, launch_s=30.0, step_s=0.0)
+    for args, expected in ((["replay", "1999-01-01_1"], "no event '1999-01-01_1'"),
+                           (["replay", "2022-01-05_1", "--all"], "not several"),
+                           (["replay"], "exactly one")):
+        p = subprocess.run([sys.executable, "-m", "warnlink.cli", *args], capture_output=True, text=True, timeout=120)
+        assert p.returncode == 2 and expected in p.stderr, (args, p.stderr)
