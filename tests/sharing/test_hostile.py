@@ -505,3 +505,153 @@ def test_hub_user_cannot_inject_on_partner_subjects(fabric):
         await jpn.close()
 
     asyncio.run(main())
+
+
+# ------------------------------------------------------------------------------------------------ the real node
+NODE_SCENARIO = """
+name: hostile-salvo
+exercise: true
+seed: 3
+sensors:
+  nations: [KOR, USA, JPN]
+  exclude: [USA-SBIRS-GEO]
+launches:
+  - id: west
+    site: {lat: 39.2, lon: 125.673}
+    time: 2026-03-01T00:00:00Z
+    missile: SRBM-solid
+    azimuth_deg: 95
+    apogee_km: 97
+    range_km: 380
+    count: 2
+    spacing_s: 4
+"""
+NODE_ROUNDS = 4
+"""Rounds of injection into the running event, each twice the arsenal's round (2 500 messages)."""
+
+
+async def _pools(rt, seen: dict) -> tuple[list, list]:
+    """Genuine messages released to JPN so far (KOR's and the hub's), read from the origins' streams."""
+    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+    out = {}
+    for origin, filt in (("KOR", "wl.KOR.JPN-USA.>"), ("USA", "wl.USA.>")):
+        nc = await rt.fabric.connect(origin, "admin")
+        try:
+            js = nc.jetstream(timeout=5)
+            first = seen.get(origin, 0) + 1
+            cfg = ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                                 opt_start_seq=first)
+            sub = await js.pull_subscribe(filt, stream=f"{origin}_OUT", config=cfg)
+            got = []
+            with contextlib.suppress(Exception):
+                while True:
+                    msgs = await sub.fetch(500, timeout=0.5)
+                    for m in msgs:
+                        seen[origin] = max(seen.get(origin, 0), m.metadata.sequence.stream)
+                        genuine = bool(m.headers and m.headers.get("Nats-Msg-Id"))  # injected ones have none
+                        if genuine and "JPN" in m.subject.split(".")[2].split("-"):
+                            got.append((m.subject, bytes(m.data)))
+            await sub.unsubscribe()
+            out[origin] = got
+        finally:
+            await nc.close()
+    return out["KOR"], out["USA"]
+
+
+def test_hostile_messages_at_the_real_jpn_node_while_an_event_runs(tmp_path):
+    """The same arsenal against JPN's node process while a salvo is replayed through the whole deployment:
+    the node rejects each hostile message with its reason (its counters and dead-letter stream ``JPN_DEAD``),
+    and everything KOR's node and the hub's node sent to JPN is received exactly once."""
+    import dataclasses
+
+    from warnlink.scenario.model import decode_scenario
+    from warnlink.scenario.simulate import simulate
+    from warnlink.sharing.fabric import _run_async
+    from warnlink.sharing.runtime import Runtime, replay
+
+    sim = simulate(decode_scenario(NODE_SCENARIO))
+    r = sim.reports
+    sim = dataclasses.replace(sim, reports=r.take((r.arrival_s >= 55.0) & (r.arrival_s <= 330.0)))
+    rt = Runtime(tmp_path / "wl")
+    try:
+        rt.up()
+        rings = {n: KeyRing.load(rt.keys_dir, node_id=n) for n in ("KOR", "USA")}
+        ars = Arsenal(rings, seed=9)
+
+        async def main():
+            kor, usa = await rt.fabric.connect("KOR"), await rt.fabric.connect("USA")
+            rep_task = asyncio.create_task(replay(rt, sim, speed=25.0))
+            expected: Counter = Counter()
+            seen: dict = {}
+            kor_pool, usa_pool = [], []
+            rounds = 0
+            t0 = time.monotonic()
+            while rounds < NODE_ROUNDS:
+                k, u = await _pools(rt, seen)
+                kor_pool += k
+                usa_pool += u
+                if len(kor_pool) < 3 or len(usa_pool) < 3:  # the event has not reached the fabric yet
+                    assert time.monotonic() - t0 < 90, "no genuine traffic for JPN"
+                    await asyncio.sleep(0.5)
+                    continue
+                for path, subject, data, reason in build_round(ars, kor_pool, usa_pool) + build_round(
+                        ars, kor_pool, usa_pool):
+                    await (kor if path == "KOR" else usa).publish(subject, data)
+                    expected[reason] += 1
+                await kor.flush()
+                await usa.flush()
+                rounds += 1
+                await asyncio.sleep(0.3)
+            await rep_task
+            for nc in (kor, usa):
+                await nc.close()
+            return expected
+
+        t_start = time.monotonic()
+        expected = _run_async(main)
+        t_injected = time.monotonic()
+        n_hostile = sum(expected.values())
+
+        def counted():
+            c = (rt.snapshot("JPN") or {}).get("counters", {})
+            return c.get("rejected", 0) >= n_hostile
+
+        rt.wait_for(counted, timeout=90)
+        t_counted = time.monotonic()
+        time.sleep(1.5)  # the last dead letters and the genuine tail
+        snap = rt.snapshot("JPN")
+
+        async def dead_letters():
+            nc = await rt.fabric.connect("JPN", "admin")
+            try:
+                info = await nc.jetstream().stream_info("JPN_DEAD")
+                return info.state.messages
+            finally:
+                await nc.close()
+
+        dead = _run_async(dead_letters)
+        recs = {n: [json.loads(x) for p in sorted(rt.node_dir(n).glob("audit*.jsonl"))
+                    for x in p.read_text().splitlines()] for n in rt.nations}
+        alive = {n: rt.node_pid(n) is not None for n in rt.nations}
+    finally:
+        rt.down(timeout=3.0)
+    got = Counter({k.split(":", 1)[1]: v for k, v in snap["counters"].items()
+                   if k.startswith("rejected:")})
+    print(f"\nJPN node: {n_hostile} hostile messages during the event, rejected by reason "
+          f"{json.dumps(dict(sorted(got.items())))}; dead letters {dead}; received "
+          f"{ {k: v for k, v in snap['counters'].items() if k.startswith('received:')} }; event and injection "
+          f"{t_injected - t_start:.1f} s, all rejected {t_counted - t_injected:.1f} s later")
+    assert n_hostile >= 10_000
+    assert all(alive.values()), alive  # no node crashed
+    assert snap["counters"].get("internal_errors", 0) == 0
+    assert got == expected
+    assert dead == n_hostile
+    rej_audit = Counter(x["reason"] for x in recs["JPN"] if x["direction"] == "rejected")
+    assert rej_audit == expected
+    # all genuine traffic for JPN arrived exactly once
+    received = Counter(x["msg_id"] for x in recs["JPN"] if x["direction"] == "received" and x["origin"] != "JPN")
+    for origin in ("KOR", "USA"):
+        sent = [x["msg_id"] for x in recs[origin] if x["direction"] == "sent" and "JPN" in x["subject"].split(".")[2]]
+        assert sent, origin
+        assert [m for m in sent if received[m] != 1] == [], origin
