@@ -2,10 +2,13 @@
 
 Pure functions over arrays (SI inside; km only where the name says so).
 
-* ``max_range_km``: the minimum-energy (maximum) ground range of a coasting state, from its inertial
-  speed and radius (spherical Earth, Kepler): with ``nu = v^2 r / mu`` the largest range angle
-  ``Psi`` satisfies ``sin(Psi / 2) = nu / (2 - nu)`` (e.g. Bate, Mueller and White 1971, ch. 6);
-  ``nu >= 1`` is an orbital or escaping state. The class follows the usual range bands: SRBM below
+* ``max_range_km``: the minimum-energy (maximum) ground range of a coasting state, from its orbital
+  energy (spherical Earth, Kepler): the energy gives the speed ``v_R`` the object would have at the
+  surface radius ``R``; with ``nu = v_R^2 R / mu`` the largest range angle ``Psi`` satisfies
+  ``sin(Psi / 2) = nu / (2 - nu)`` (e.g. Bate, Mueller and White 1971, ch. 6); ``nu >= 1`` is an
+  orbital or escaping state. The speed is the Earth-relative one, so that the class does not depend
+  on the launch azimuth (the Earth's rotation adds up to ~0.4 km/s to an eastward shot); along one
+  coast the figure is then constant to a few per cent (drag aside). The class follows the usual range bands: SRBM below
   1000 km, MRBM 1000-3000 km, IRBM 3000-5500 km, ICBM beyond. Because it uses the energy, not the
   range flown, a lofted ICBM that flies 1000 km is still an ICBM.
 * ``min_energy_apogee_km``: the apogee of the minimum-energy trajectory for a ground range; the
@@ -39,7 +42,8 @@ def max_range_km(x) -> np.ndarray:
     the state is orbital or escaping."""
     x = np.atleast_2d(np.asarray(x, float))
     r = np.linalg.norm(x[:, :3], axis=1)
-    nu = inertial_speed(x) ** 2 * r / GM_M3_S2
+    # the energy is conserved in coast: the speed it gives at the surface radius, nu for burnout there
+    nu = np.einsum("ni,ni->n", x[:, 3:6], x[:, 3:6]) * R_EARTH_M / GM_M3_S2 - 2.0 * R_EARTH_M / r + 2.0
     s = np.where(nu < 1.0, nu / np.maximum(2.0 - nu, 1e-12), np.nan)
     psi = 2.0 * np.arcsin(np.clip(s, 0.0, 1.0))
     return np.where(nu < 1.0, R_EARTH_M * psi / 1e3, np.inf)

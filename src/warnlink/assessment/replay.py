@@ -57,7 +57,7 @@ from warnlink.assessment.figures import max_range_km, missile_category, trajecto
 from warnlink.assessment.impact import predict_impact
 from warnlink.assessment.launch import estimate_launch
 from warnlink.assessment.paths import ground_paths
-from warnlink.geo import direct, distance_m, ecef2geodetic
+from warnlink.geo import direct, distance_m, ecef2geodetic, inverse
 from warnlink.geo.regions import describe_location, impact_probabilities, land_of, nearest_coast, overflights
 from warnlink.physics.missiles import CLASSES
 from warnlink.tracking.motion import propagate
@@ -830,7 +830,16 @@ class Replay:
                 best, best_d = obj, score
         if best is None:
             return None
-        return {"object_id": best.object_id, "kind": best.kind, "median_distance_km": round(best_d / 1e3, 2)}
+        out = {"object_id": best.object_id, "kind": best.kind, "median_distance_km": round(best_d / 1e3, 2)}
+        pr = o.pred
+        if pr is not None and pr.get("ok"):
+            lat, lon = best.trajectory.impact_point()
+            az, _, d = inverse(pr["lat"], pr["lon"], lat, lon)
+            en = float(d) * np.array([np.sin(np.radians(float(az))), np.cos(np.radians(float(az)))])
+            m2 = float(en @ np.linalg.solve(pr["cov"], en))
+            out.update(impact_error_km=round(float(d) / 1e3, 3), impact_inside_95=bool(m2 <= chi2.ppf(0.95, 2)),
+                       impact_time_error_s=round(pr["impact_t"] - best.t_end_s, 2))
+        return out
 
     def _tid(self, row: int | None) -> int | None:
         return None if row is None else int(self.tracker.ids[row])
@@ -1071,6 +1080,9 @@ def summary_row(result: dict) -> dict:
         "japan_eez_ok": cmp_["japan_eez_ok"], "overflight_ok": cmp_["overflight_ok"],
         "apogee_error": cmp_["apogee_error"], "range_error": cmp_["range_error"],
         "flight_time_error": cmp_["flight_time_error"],
+        "impact_error_km": (mo or {}).get("truth", {}) and mo["truth"].get("impact_error_km"),
+        "impact_inside_95": (mo or {}).get("truth", {}) and mo["truth"].get("impact_inside_95"),
+        "kind_right": bool(mo and mo["truth"] and mo["truth"]["kind"] == mo["kind"]),
         "alerts": len(result["alerts"]), "faster_than_real_time": result["run"]["faster_than_real_time"],
         "wall_s": result["run"]["wall_s"],
     }
@@ -1124,6 +1136,9 @@ def table_totals(rows: list[dict]) -> dict:
     for key in ("apogee_error", "range_error", "flight_time_error"):
         errs = [(abs(r[key]), r["event_id"], r[key]) for r in good if r[key] is not None]
         out[f"worst_{key}"] = None if not errs else {"event_id": max(errs)[1], "error": max(errs)[2]}
+    inside = [r["impact_inside_95"] for r in good if r.get("impact_inside_95") is not None]
+    out["truth_impact_inside_95_ellipse"] = f"{sum(inside)}/{len(inside)}"
+    out["main_object_kind_right"] = f"{sum(r['kind_right'] for r in good)}/{len(good)}"
     sp = [r["faster_than_real_time"] for r in good if r["faster_than_real_time"]]
     out["faster_than_real_time_min"] = min(sp) if sp else None
     return out
