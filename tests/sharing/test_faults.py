@@ -173,7 +173,8 @@ def picture_problems(rt: Runtime) -> list[str]:
         have = {x.split(":", 1)[1] for x in snap["partner_launches"] if x.startswith("KOR:")}
         if kor_events - have:
             out.append(f"{n} lacks KOR launch notice(s) {sorted(kor_events - have)}")
-    hub_objects = {o["object_id"] for ev in usa["picture"] for o in ev["objects"]}
+    # the hub releases its system tracks (objects its own sensors contribute to)
+    hub_objects = {o["object_id"] for ev in usa["picture"] for o in ev["objects"] if "USA" in o["origins"]}
     jpn_from_hub = set(jpn["partner_tracks"].get("USA", []))
     if hub_objects - jpn_from_hub:
         out.append(f"JPN lacks hub track(s) {sorted(hub_objects - jpn_from_hub)[:3]}")
@@ -231,6 +232,30 @@ def sent_between(rt: Runtime, origin: str, t0: float, t1: float, to: str) -> lis
 def print_figures(name: str, figures: dict) -> None:
     print(f"\n{name}: " + ", ".join(f"{k}={v:.3f} s" if isinstance(v, float) else f"{k}={v}"
                                    for k, v in figures.items()))
+
+
+async def store_times(rt: Runtime, origin: str) -> dict[str, float]:
+    """Message id -> the time ``origin``'s stream stored it (POSIX s), for every message of ``<origin>_OUT``."""
+    from nats.js.api import AckPolicy, ConsumerConfig
+
+    nc = await rt.fabric.connect(origin, "admin")
+    out: dict[str, float] = {}
+    try:
+        js = nc.jetstream(timeout=5)
+        n = (await js.stream_info(f"{origin}_OUT")).state.messages
+        sub = await js.pull_subscribe(">", stream=f"{origin}_OUT", config=ConsumerConfig(ack_policy=AckPolicy.NONE))
+        seen = 0
+        while seen < n:
+            msgs = await sub.fetch(min(1000, n - seen), timeout=5)
+            for m in msgs:
+                seen += 1
+                mid = (m.headers or {}).get("Nats-Msg-Id")
+                if mid:
+                    out[mid] = m.metadata.timestamp.timestamp()
+        await sub.unsubscribe()
+    finally:
+        await nc.close()
+    return out
 
 
 async def event_flowing(rt: Runtime, timeout: float = 60.0) -> None:
@@ -293,7 +318,7 @@ def test_kill_9_of_the_hub_mid_event(runtime, salvo):
         t_jpn = await asyncio.to_thread(link_up_wall, rt, "jpn")
         return {"t_kill": t_kill, "t_restart": t_restart, "t_hub": t_hub, "t_links": max(t_kor, t_jpn)}
 
-    f = _run_async(lambda: replay_with(rt, salvo, 15.0, fault))
+    f = _run_async(lambda: replay_with(rt, salvo, 20.0, fault))
     rep, settle = wait_delivered(rt, timeout=20.0)
     first_kor = first_received_after(rt, "JPN", "KOR", f["t_links"])
     first_usa = first_received_after(rt, "JPN", "USA", f["t_links"])
@@ -336,19 +361,21 @@ def test_kor_leaf_link_cut_for_30_s(runtime, salvo):
         return {"t_cut": t_cut, "t_seen_down": t_seen_down, "t_restore": t_restore, "t_up": t_up}
 
     try:
-        f = _run_async(lambda: replay_with(rt, salvo, 7.5, fault))
+        f = _run_async(lambda: replay_with(rt, salvo, 9.0, fault))
     finally:
         switch.restore()
     rep, settle = wait_delivered(rt, timeout=20.0)
+    stored = _run_async(lambda: store_times(rt, "KOR"))
+    kor_sent = {r["msg_id"] for r in rep["records"]["KOR"] if r["direction"] == "sent"}
+    assert kor_sent and kor_sent <= set(stored), "a message KOR's audit says it sent is not in its stream"
     first_kor = first_received_after(rt, "JPN", "KOR", f["t_up"])
     first_kor_usa = first_received_after(rt, "USA", "KOR", f["t_up"])
     backlog = sent_between(rt, "KOR", f["t_cut"], f["t_up"], "JPN")
     jpn_recv = {r["msg_id"]: r["time"] for r in audit_records(rt, "JPN") if r["direction"] == "received"}
     caught_up = max((jpn_recv[r["msg_id"]] for r in backlog if r["msg_id"] in jpn_recv), default=None)
-    # while cut, nothing KOR sent after the cut reached JPN (JPN may still be working off what came before)
-    kor_sent = {r["msg_id"]: r["time"] for r in audit_records(rt, "KOR") if r["direction"] == "sent"}
+    # while cut, nothing KOR stored after the cut reached JPN (JPN may still be working off what came before)
     during = [r for r in audit_records(rt, "JPN") if r["direction"] == "received" and r["origin"] == "KOR"
-              and r["time"] < f["t_restore"] and kor_sent.get(r["msg_id"], 0) > f["t_seen_down"]]
+              and r["time"] < f["t_restore"] and stored.get(r["msg_id"], 0) > f["t_seen_down"]]
     figures = {"cut_s": f["t_restore"] - f["t_cut"], "link_up_after_restore_s": f["t_up"] - f["t_restore"],
                "kor_data_at_jpn_after_link_s": (first_kor - f["t_up"]) if first_kor else None,
                "kor_data_at_usa_after_link_s": (first_kor_usa - f["t_up"]) if first_kor_usa else None,
@@ -381,7 +408,7 @@ def test_kill_9_and_restart_of_the_jpn_node(runtime, salvo):
         assert new_pid != old_pid
         return {"t_kill": t_kill, "t_start": t_start, "t_ready": t_ready}
 
-    f = _run_async(lambda: replay_with(rt, salvo, 15.0, fault))
+    f = _run_async(lambda: replay_with(rt, salvo, 20.0, fault))
     rep, settle = wait_delivered(rt, timeout=20.0)
     first_kor = first_received_after(rt, "JPN", "KOR", f["t_start"])
     first_usa = first_received_after(rt, "JPN", "USA", f["t_start"])
