@@ -375,7 +375,7 @@ def _demo_headless(event: str, catalog, speed: float, state_dir, as_json: bool) 
     if as_json:
         print(json.dumps(summary, default=str))
     else:
-        print_demo(summary, say=lambda m: out.print(m, highlight=False))
+        print_demo(summary, say=print)
     nations = summary.get("nations") or {}
     if not nations or not all(s.get("ready_at_end") for s in nations.values()):
         err.print("[red]error:[/red] a national node did not run to the end")

@@ -287,3 +287,27 @@ def test_demo_headless_exits_zero_and_stops_everything(tmp_path):
     left = subprocess.run(["pgrep", "-f", str(state)], capture_output=True, text=True).stdout.split()
     assert not left, left
     assert wall < 120
+
+
+def test_demo_headless_stops_everything_on_ctrl_c(tmp_path):
+    state = tmp_path / "demo-int"
+    proc = subprocess.Popen([sys.executable, "-m", "warnlink.cli", "demo", "--headless", "--state-dir", str(state)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        # interrupt mid-replay: once every node has written a snapshot
+        deadline = time.monotonic() + 240
+        while not all((state / "nodes" / n / "snapshot.json").exists() for n in ("USA", "KOR", "JPN")):
+            assert proc.poll() is None, proc.stdout.read()
+            assert time.monotonic() < deadline, "the demo did not come up"
+            time.sleep(0.2)
+        time.sleep(2.0)
+        proc.send_signal(2)  # SIGINT, as Ctrl-C
+        out, _ = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode != 0, out[-2000:]
+    assert "interrupted" in out
+    left = subprocess.run(["pgrep", "-f", str(state)], capture_output=True, text=True).stdout.split()
+    assert not left, left

@@ -46,7 +46,15 @@ Start the fabric and the three nodes in a temporary directory (``warnlink.sharin
 * **Node directory** ``<state>/nodes/<N>/`` (``node_dir``): ``audit.jsonl`` (+ ``.head``; older segments
   ``audit-<n>.jsonl`` after a crash left an unusable tail), ``snapshot.json`` (rewritten atomically every
   ``snapshot_interval_s`` and on exit), ``timing.jsonl`` (one JSON object per line, below),
-  ``verifier.json``, ``cap/<alert id>.xml`` (CAP 1.2 of every own alert), ``node.log``, ``node.pid``.
+  ``verifier.json`` (replay windows), ``applied.bin`` (every accepted partner message, re-applied at a
+  restart), ``cap/<alert id>.xml`` (CAP 1.2 of every own alert), ``node.log``, ``stdout.log``, ``node.pid``,
+  ``faults.log`` (``kill -USR1 <pid>`` dumps the node's Python stacks there).
+* **Processes**: each node is a session leader (``Runtime.kill_node`` kills its process group: the node and
+  its launch-estimate worker, a spawned process). A node warms up its compiled (Numba) paths before it says
+  ready; ``Runtime.up`` runs ``python -m warnlink.sharing.node --warm-up`` once first so that the three load
+  the cache instead of compiling together. ``WARNLINK_NODE_PROFILE=<dir>`` writes a cProfile per node on exit.
+* **Launch notices**: a new own launch is announced at once with a coarse estimate (sigma 60 s / 50 km), and
+  again (same ``event_id``, same valid time, so it replaces the first) when the boost-model estimate is in.
 * **Snapshot** keys: ``nation``, ``pid``, ``ready``, ``stopped``, ``wall`` (time written), ``data_time`` (latest
   valid time seen), ``counters`` (batches, reports, rejected_batches, tracks_sent, launches_sent,
   assessments_sent, alerts_sent, received by kind, duplicates, rejected by reason, dead_lettered,
@@ -111,6 +119,9 @@ MAX_ALIGN_S = 30.0
 """An object's predicted ground track (overflights) is reused for this long [s wall] while its predicted impact
 point stays within 10 km (the propagation is the costliest part of an assessment round)."""
 """Least time between two picture rebuilds (a burst of partner tracks gives one rebuild)."""
+PARTNER_LAG_S = 60.0
+"""A partner's tracks are judged fresh against its own latest track, but never against a clock more than this
+behind this node's own data (a partner that stopped sending does not keep its last tracks alive)."""
 FRESH_S = 20.0
 """Only tracks updated within this many seconds of their origin's latest data enter the picture: a track
 coasting without updates (e.g. the last boost-phase estimate of a radar that lost the object) cannot be
@@ -959,7 +970,8 @@ class NationalNode:
                             float(tr.t[row]), PHASES[int(phases[k])], getattr(self, "_exercise", False),
                             self.own_event.get(tid), self.own_prov.get(tid, {}), self.own_wall.get(tid, 0.0)))
         for (origin, tid), (t, prov, wall) in list(self.partner_tracks.items()):
-            clock = self.origin_clock.get(origin, t.time)
+            # the partner's clock: its latest track, or (when it has gone quiet or lags far behind) our own
+            clock = max(self.origin_clock.get(origin, t.time), self.data_time - PARTNER_LAG_S)
             if t.time < clock - PARTNER_TRACK_TTL_S:
                 del self.partner_tracks[(origin, tid)]  # forgotten (a late copy is older and changes nothing)
                 continue

@@ -24,6 +24,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -139,6 +140,8 @@ class Runtime:
         self.node_args = list(node_args or [])
         self.python = python or sys.executable
         self._procs: dict[str, subprocess.Popen] = {}
+        self.interrupt: threading.Event | None = None
+        """When set (e.g. by a signal handler), ``up`` gives up at its next wait and stops what it started."""
 
     # ------------------------------------------------------------------ state
     @classmethod
@@ -147,7 +150,7 @@ class Runtime:
         sd = Path(state_dir or default_runtime_dir()).resolve()
         fab = Fabric.attach(sd / "fabric")
         rt = cls.__new__(cls)
-        rt.state_dir, rt.fabric, rt._procs = sd, fab, {}
+        rt.state_dir, rt.fabric, rt._procs, rt.interrupt = sd, fab, {}, None
         rt.python = sys.executable
         try:
             raw = json.loads((sd / RUNTIME_FILE).read_text())
@@ -206,11 +209,27 @@ class Runtime:
         """Compile (or load from the on-disk cache) the nodes' Numba paths once, in a separate process, so
         that three nodes starting together load the cache instead of compiling in parallel; returns seconds."""
         t0 = time.monotonic()
-        r = subprocess.run([self.python, "-m", NODE_MODULE, "--warm-up"], capture_output=True, text=True,
-                           timeout=timeout, stdin=subprocess.DEVNULL)
-        if r.returncode != 0:
-            raise FabricError(f"node warm-up failed (exit {r.returncode}):\n{r.stderr[-3000:]}")
+        log = self.state_dir / "warm-up.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen([self.python, "-m", NODE_MODULE, "--warm-up"], stdout=out,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            while proc.poll() is None:
+                self._check_interrupt()
+                if time.monotonic() - t0 > timeout:
+                    raise FabricError(f"node warm-up did not finish in {timeout} s")
+                time.sleep(0.05)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if proc.returncode != 0:
+            raise FabricError(f"node warm-up failed (exit {proc.returncode}):\n{log.read_text()[-3000:]}")
         return time.monotonic() - t0
+
+    def _check_interrupt(self) -> None:
+        if self.interrupt is not None and self.interrupt.is_set():
+            raise KeyboardInterrupt("interrupted")
 
     async def _provision_dead_letters(self) -> None:
         from nats.js.api import StorageType, StreamConfig
@@ -233,14 +252,19 @@ class Runtime:
             finally:
                 await nc.close()
 
-    def down(self, timeout: float = 5.0) -> dict:
-        """Stop every node (SIGTERM, SIGKILL after ``timeout``), then every server; ``{name: outcome}``."""
+    def down(self, timeout: float = 10.0) -> dict:
+        """Stop every node (SIGTERM to all, SIGKILL after ``timeout``), then every server; ``{name: outcome}``."""
         result = {}
+        for n in self.nations:  # signal all first, so that they stop in parallel
+            pid = self.node_pid(n)
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGTERM)
         for n in self.nations:
             with contextlib.suppress(Exception):
                 result[f"node-{n}"] = self.stop_node(n, timeout=timeout)
         try:
-            result.update(self.fabric.down(timeout=timeout))
+            result.update(self.fabric.down(timeout=5.0))
         except FabricError as exc:
             result["fabric"] = str(exc)
         return result
@@ -353,6 +377,7 @@ class Runtime:
                     pending.append(n)
             if not pending:
                 return time.monotonic() - t0
+            self._check_interrupt()
             if time.monotonic() - t0 > timeout:
                 raise FabricError(f"node(s) {', '.join(pending)} not ready after {timeout} s")
             time.sleep(0.05)
@@ -417,10 +442,11 @@ class Runtime:
 
 # ---------------------------------------------------------------------------------------------- demo
 async def replay(rt: Runtime, sim, *, speed: float = 50.0, step_s: float = 0.05, until_s: float | None = None,
-                 nations: Iterable[str] | None = None, progress: Callable[[float], None] | None = None) -> dict:
+                 nations: Iterable[str] | None = None, progress: Callable[[float], None] | None = None,
+                 stop: threading.Event | None = None) -> dict:
     """Replay a simulation's reports through the fabric: each nation's own reports into its own node, in
-    arrival order, ``speed`` times faster than real time, in batches of ``step_s`` of wall time.
-    Returns counts per nation."""
+    arrival order, ``speed`` times faster than real time, in batches of ``step_s`` of wall time (until
+    ``stop`` is set). Returns counts per nation."""
     import numpy as np
 
     r = sim.reports
@@ -442,6 +468,8 @@ async def replay(rt: Runtime, sim, *, speed: float = 50.0, step_s: float = 0.05,
             await stack.enter_async_context(f)
         t0 = time.monotonic()
         for k in np.unique(slot):
+            if stop is not None and stop.is_set():
+                break
             target = t0 + k * step_s
             delay = target - time.monotonic()
             if delay > 0:
@@ -480,23 +508,48 @@ def run_demo(event_id: str = "2022-10-04_1", *, speed: float = 50.0, state_dir: 
         state_dir = tmp.name
     rt = Runtime(state_dir)
     summary: dict[str, Any] = {"event_id": ev.event_id, "exercise": bool(sim.scenario.exercise), "speed": speed}
+
+    stop = threading.Event()
+
+    def on_signal(signum, frame):  # Ctrl-C / SIGTERM: stop the replay, unwind through the finally (down)
+        if stop.is_set():
+            raise KeyboardInterrupt(f"signal {signum}")
+        stop.set()
+        say("interrupted: stopping the nodes and the servers ...")
+
+    old_handlers = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
+            old_handlers[sig] = signal.signal(sig, on_signal)
+
+    def check():
+        if stop.is_set():
+            raise KeyboardInterrupt("interrupted")
+
+    rt.interrupt = stop
+
     try:
         say(f"starting the fabric and the national nodes in {rt.state_dir} ...")
         rt.up()
+        check()
         summary["up_s"] = round(time.monotonic() - t_start, 2)
         say(f"up in {summary['up_s']} s; replaying {ev.event_id} ({ev.missile_type}) at {speed:g}x "
             f"({len(sim.reports)} reports, {impact_s:.0f} s of flight)")
         t_rep = time.monotonic()
-        counts = _run_async(lambda: replay(rt, sim, speed=speed, until_s=impact_s + 10.0))
+        counts = _run_async(lambda: replay(rt, sim, speed=speed, until_s=impact_s + 10.0, stop=stop))
+        check()
         summary["replay_s"] = round(time.monotonic() - t_rep, 2)
         summary["reports"] = counts
-        time.sleep(settle_s)
+        stop.wait(settle_s)
+        check()
         summary["nations"] = {n: _nation_summary(rt.snapshot(n) or {}) for n in rt.nations}
         summary["status_healthy"] = rt.status().get("healthy")
         summary["leak_check"] = _leak_check(rt, sim)
         del np
     finally:
         summary["down"] = rt.down()
+        for sig, h in old_handlers.items():
+            signal.signal(sig, h)
         if tmp is not None:
             with contextlib.suppress(Exception):
                 tmp.cleanup()
