@@ -977,8 +977,15 @@ class NationalNode:
                 continue
             if t.status == "deleted" or t.time < clock - FRESH_S:
                 continue
-            entries.append((origin, tid, np.asarray(t.state, float), t.covariance(), t.time, t.phase, t.exercise,
-                            t.event_id, prov, wall))
+            xs = np.asarray(t.state, float)
+            try:
+                Pt = _safe_cov(t.covariance())
+            except np.linalg.LinAlgError:
+                Pt = None
+            if Pt is None or not (np.all(np.isfinite(xs)) and np.all(np.isfinite(Pt))):
+                self.counters["unusable_partner_tracks"] += 1
+                continue
+            entries.append((origin, tid, xs, Pt, t.time, t.phase, t.exercise, t.event_id, prov, wall))
         if not entries:
             lost = list(self.objects)
             self.objects = {}
@@ -1018,15 +1025,23 @@ class NationalNode:
                 ex_b = np.array([entries[i][6] for i in idx])
                 g_near = np.array([near[g[0]] for g in groups])
                 allowed = (ex_a[:, None] == ex_b[None, :]) & g_near[:, None] & near[idx][None, :]
-                assoc = associate(gx, gP, xa[idx], Pa[idx], allowed=allowed)
+                try:
+                    assoc = associate(gx, gP, xa[idx], Pa[idx], allowed=allowed)
+                except (np.linalg.LinAlgError, ValueError):  # degenerate estimates: keep them apart
+                    self.counters["association_errors"] += 1
+                    assoc = associate(gx[:0], gP[:0], xa[idx], Pa[idx])
                 self.assoc_diag[origin] = {"min_d2": [float(v) for v in assoc.matrix.min(axis=0)],
                                            "pos_err_m": [float(v) for v in np.linalg.norm(
                                                gx[assoc.matrix.argmin(axis=0), :3] - xa[idx][:, :3], axis=1)],
                                            "dt_s": [float(t_ref - entries[i][4]) for i in idx],
                                            "gate": assoc.gate, "pairs": len(assoc)}
                 if len(assoc):
-                    fx, fP, _ = covariance_intersection(gx[assoc.rows], gP[assoc.rows], xa[idx][assoc.cols],
-                                                        Pa[idx][assoc.cols])
+                    try:
+                        fx, fP, _ = covariance_intersection(gx[assoc.rows], gP[assoc.rows], xa[idx][assoc.cols],
+                                                            Pa[idx][assoc.cols])
+                    except np.linalg.LinAlgError:  # keep the picture's estimate
+                        self.counters["fusion_errors"] += 1
+                        fx, fP = gx[assoc.rows], gP[assoc.rows]
                     gx[assoc.rows], gP[assoc.rows] = fx, fP
                     for r, c in zip(assoc.rows, assoc.cols, strict=True):
                         groups[r].append(idx[c])
@@ -1257,43 +1272,48 @@ class NationalNode:
                 by_event[o.event_id] = max(by_event.get(o.event_id, 0.0), float(pred.ground_range_m[k]) if
                                            np.isfinite(pred.ground_range_m[k]) else 0.0)
         for k, o in enumerate(objs):
-            if not pred.impacted[k]:
-                o.assessment = {"t": o.t, "impacted": False}
-                continue
-            lat, lon = float(pred.lat_deg[k]), float(pred.lon_deg[k])
-            rng_m = float(pred.ground_range_m[k]) if np.isfinite(pred.ground_range_m[k]) else 0.0
-            longest = by_event.get(o.event_id, 0.0)
-            o.kind = "stage" if longest > 0 and rng_m < 0.6 * longest else "unknown"
-            L = np.linalg.cholesky(_safe_cov(np.asarray(pred.cov_en_m2[k])) + 1e-6 * np.eye(2))
-            en = unit @ L.T
-            slat = lat + np.degrees(en[:, 1] / 6.371e6)
-            slon = lon + np.degrees(en[:, 0] / (6.371e6 * max(np.cos(np.radians(lat)), 1e-3)))
-            slon = (slon + 180.0) % 360.0 - 180.0
-            slat = np.clip(slat, -90, 90)
             try:
-                probs = impact_probabilities(slat, slon)
-            except Exception:
-                probs = {}
-            over = ground_track[k]
-            apogee = float(pred.apogee_alt_m[k]) if np.isfinite(pred.apogee_alt_m[k]) else float(_geo(o.x)[2])
-            self._apogee[o.object_id] = max(self._apogee.get(o.object_id, 0.0), apogee, 0.0)
-            li = launch[k] or {}
-            o.assessment = {"t": o.t, "impacted": True, "lat_deg": lat, "lon_deg": lon,
-                            "impact_time": float(pred.impact_time_s[k]),
-                            "semi_major_m": float(pred.semi_major_m[k]), "semi_minor_m": float(pred.semi_minor_m[k]),
-                            "orientation_deg": float(pred.orientation_deg[k]) % 180.0,
-                            "range_m": rng_m, "apogee_m": self._apogee[o.object_id], "kind": o.kind,
-                            "probabilities": {r: p for r, p in probs.items() if p > 0},
-                            "overflights": over, "launch_origin": li.get("origin"),
-                            "time_to_impact_s": float(pred.impact_time_s[k] - o.t)}
-            self.last_assessments[o.object_id] = {
-                **o.assessment, "object_id": o.object_id, "event_id": self._canon(o.event_id),
-                "origins": sorted(o.contributors), "exercise": o.exercise}
-            self.last_assessments.move_to_end(o.object_id)
-            while len(self.last_assessments) > 50:
-                self.last_assessments.popitem(last=False)
-            self._publish_assessment(o, li)
-            self._alert(o)
+                if not pred.impacted[k]:
+                    o.assessment = {"t": o.t, "impacted": False}
+                    continue
+                lat, lon = float(pred.lat_deg[k]), float(pred.lon_deg[k])
+                rng_m = float(pred.ground_range_m[k]) if np.isfinite(pred.ground_range_m[k]) else 0.0
+                longest = by_event.get(o.event_id, 0.0)
+                o.kind = "stage" if longest > 0 and rng_m < 0.6 * longest else "unknown"
+                L = np.linalg.cholesky(_safe_cov(np.asarray(pred.cov_en_m2[k])) + 1e-6 * np.eye(2))
+                en = unit @ L.T
+                slat = lat + np.degrees(en[:, 1] / 6.371e6)
+                slon = lon + np.degrees(en[:, 0] / (6.371e6 * max(np.cos(np.radians(lat)), 1e-3)))
+                slon = (slon + 180.0) % 360.0 - 180.0
+                slat = np.clip(slat, -90, 90)
+                try:
+                    probs = impact_probabilities(slat, slon)
+                except Exception:
+                    probs = {}
+                over = ground_track[k]
+                apogee = float(pred.apogee_alt_m[k]) if np.isfinite(pred.apogee_alt_m[k]) else float(_geo(o.x)[2])
+                self._apogee[o.object_id] = max(self._apogee.get(o.object_id, 0.0), apogee, 0.0)
+                li = launch[k] or {}
+                o.assessment = {"t": o.t, "impacted": True, "lat_deg": lat, "lon_deg": lon,
+                                "impact_time": float(pred.impact_time_s[k]),
+                                "semi_major_m": float(pred.semi_major_m[k]),
+                                "semi_minor_m": float(pred.semi_minor_m[k]),
+                                "orientation_deg": float(pred.orientation_deg[k]) % 180.0,
+                                "range_m": rng_m, "apogee_m": self._apogee[o.object_id], "kind": o.kind,
+                                "probabilities": {r: p for r, p in probs.items() if p > 0},
+                                "overflights": over, "launch_origin": li.get("origin"),
+                                "time_to_impact_s": float(pred.impact_time_s[k] - o.t)}
+                self.last_assessments[o.object_id] = {
+                    **o.assessment, "object_id": o.object_id, "event_id": self._canon(o.event_id),
+                    "origins": sorted(o.contributors), "exercise": o.exercise}
+                self.last_assessments.move_to_end(o.object_id)
+                while len(self.last_assessments) > 50:
+                    self.last_assessments.popitem(last=False)
+                self._publish_assessment(o, li)
+                self._alert(o)
+            except Exception as exc:  # one bad object must not stop the others' assessment and alerts
+                self.counters["assessment_errors"] += 1
+                log.warning("assessment of %s failed: %s", o.object_id, exc)
 
     def _ground_tracks(self, x: np.ndarray, t: np.ndarray, t_impact: np.ndarray) -> list[list[dict]]:
         """Future overflown land of each mean trajectory (NATION codes with entry/exit times)."""

@@ -166,6 +166,12 @@ class Runtime:
         return list(self.fabric.config.nations)
 
     @property
+    def local_nations(self) -> list[str]:
+        """The nations whose server this machine manages: their nodes run here (a deployment on separate
+        machines runs each nation's node beside its server)."""
+        return [s.nation for s in self.fabric.config.servers if s.managed]
+
+    @property
     def keys_dir(self) -> Path:
         """The envelope key directory."""
         return self.state_dir / "keys"
@@ -196,9 +202,9 @@ class Runtime:
             self.fabric.up()
             _run_async(self._provision_dead_letters)
             self.warm_up(timeout=timeout * 5)
-            for n in self.nations:
+            for n in self.local_nations:
                 self.start_node(n, wait=False)
-            self.wait_ready(timeout=timeout)
+            self.wait_ready(self.local_nations, timeout=timeout)
         except BaseException:
             with contextlib.suppress(Exception):
                 self.down()
@@ -237,7 +243,7 @@ class Runtime:
 
         for n in self.nations:
             s = self.fabric.config.home(n)
-            if not s.managed and not s.client_port:
+            if not s.managed:  # another machine's fabric provisions its own nation
                 continue
             nc = await self.fabric.connect(n, self.fabric._admin(n))
             try:
@@ -255,14 +261,17 @@ class Runtime:
     def down(self, timeout: float = 10.0) -> dict:
         """Stop every node (SIGTERM to all, SIGKILL after ``timeout``), then every server; ``{name: outcome}``."""
         result = {}
+        signalled = set()
         for n in self.nations:  # signal all first, so that they stop in parallel
             pid = self.node_pid(n)
             if pid is not None:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGTERM)
+                    signalled.add(n)
         for n in self.nations:
             with contextlib.suppress(Exception):
-                result[f"node-{n}"] = self.stop_node(n, timeout=timeout)
+                outcome = self.stop_node(n, timeout=timeout)
+                result[f"node-{n}"] = "stopped" if outcome == "not running" and n in signalled else outcome
         try:
             result.update(self.fabric.down(timeout=5.0))
         except FabricError as exc:
@@ -414,7 +423,7 @@ class Runtime:
             st = {"healthy": False, "servers": [], "links": [], "streams": {}, "error": str(exc)}
         nodes = []
         now = time.time()
-        for n in self.nations:
+        for n in self.local_nations:
             pid = self.node_pid(n)
             snap = self.snapshot(n) or {}
             c = snap.get("counters", {})
