@@ -552,12 +552,19 @@ def table_rows(result: dict) -> tuple[list[str], list[list[str]]]:
     durable = any("raw_durable_p50_ms" in r for r in result["rates"])
     if durable:
         head += ["raw durable p50 ms", "raw durable p99 ms"]
+    staged = any("stages_p50_ms" in r for r in result["rates"])
+    if staged:
+        head += ["not reflected", "KOR tracked p50 ms", "hub fused p50 ms"]
     rows = []
     for r in result["rates"]:
         row = [f"{r['rate']:,}", _f(r["p50_ms"]), _f(r["p99_ms"]), _f(r["raw_p50_ms"]), _f(r["raw_p99_ms"]),
                _f(r.get("p99_over_raw"), "{:.1f}x")]
         if durable:
             row += [_f(r.get("raw_durable_p50_ms")), _f(r.get("raw_durable_p99_ms"))]
+        if staged:
+            st = r.get("stages_p50_ms") or {}
+            row += [f"{r.get('lost', 0)}/{r.get('reports') or 0}", _f(st.get("kor_tracked"), "{:.0f}"),
+                    _f(st.get("hub_fused"), "{:.0f}")]
         rows.append(row)
     return head, rows
 
