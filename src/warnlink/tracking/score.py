@@ -1,8 +1,11 @@
 """Scoring a tracker's output against the truth: GOSPA, RMSE per flight phase, NEES, breaks, swaps.
 
 Tracks are scored on a regular time grid: at each grid time every confirmed track's latest estimate
-(no older than ``max_age_s``) is predicted to the grid time with the ballistic model, and compared
-with every object in flight. Truth phases: boost while a motor burns, terminal when descending below
+(no older than ``max_age_s``) is predicted to the grid time, and compared with every object in flight.
+The prediction uses the track's own motion model: for warnlink's 8-state tracks (thrust acceleration
+and drag parameter) ``warnlink.tracking.models.predict``, for 6-state tracks (e.g. Stone Soup's) the
+ballistic model without drag (``warnlink.tracking.kalman.predict``); white acceleration ``q_m2_s3``.
+Truth phases: boost while a motor burns, terminal when descending below
 80 km, midcourse otherwise.
 """
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from warnlink.geo import ecef2geodetic
+from warnlink.tracking import models
 from warnlink.tracking.kalman import predict
 from warnlink.tracking.metrics import gospa_series, nees, track_breaks_and_swaps
 from warnlink.tracking.tracker import CONFIRMED, PHASES, TrackHistory
@@ -71,7 +75,11 @@ def score(history: TrackHistory, objects, step_s: float = 1.0, c_m: float = 1000
         src.append(rows[j[ok]])
     if et:
         et, eid, src = np.concatenate(et), np.concatenate(eid), np.concatenate(src)
-        ex, eP = predict(a["x"][src, :6], a["P"][src, :6, :6], et - a["t_s"][src], q_m2_s3)
+        if a["x"].shape[1] == models.N_STATE:  # warnlink's extended state: its own model (thrust, drag)
+            ex, eP = models.predict(a["x"][src], a["P"][src], et - a["t_s"][src], q_m2_s3, 0.0, 0.0)
+            ex, eP = ex[:, :6], eP[:, :6, :6]
+        else:
+            ex, eP = predict(a["x"][src, :6], a["P"][src, :6, :6], et - a["t_s"][src], q_m2_s3)
     else:
         et, eid, ex, eP = np.zeros(0), np.zeros(0, int), np.zeros((0, 6)), np.zeros((0, 6, 6))
     g = gospa_series(grid, tt, tid, tpos, et, eid, ex[:, :3], c=c_m, p=2)

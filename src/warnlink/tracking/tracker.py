@@ -79,6 +79,20 @@ class TrackerConfig:
     """Boost: steering (pitch programme) the thrust-along-velocity model does not know."""
     q_thrust: float = 2.0e1
     """Boost: thrust-acceleration changes beyond the mass-loss growth (staging, throttling)."""
+    q_manoeuvre: float = 3.0e2
+    """Manoeuvre (pull-up, glide, lift in the atmosphere): white-acceleration density [m^2/s^3] of the coast
+    model while the track's innovations show an unmodelled force (adaptive noise level, see
+    ``manoeuvre_nis``); 3e2 m^2/s^3 is ~8 m/s^2 (about 1 g) of unknown acceleration sustained over a
+    4 s revisit, the lift of a glide or pull-up. 0 turns the adaptation off."""
+    manoeuvre_nis: float = 2.0
+    """Threshold on the fading-memory average of NIS / m (1 expected for a consistent filter) above which
+    a track's coast model uses ``q_manoeuvre``; it falls back once the average drops below the threshold
+    (the continuous noise-level adjustment of Bar-Shalom, Li and Kirubarajan 2001, sec. 11.2). With m = 3-4
+    and a memory of ~5 updates a consistent ballistic track exceeds 2 by chance well under 1% of the time;
+    on ``examples/manoeuvring.yaml`` 2 removes the glide vehicle's track breaks (3 keeps them, 1.5 also
+    raises the noise of ballistic tracks)."""
+    manoeuvre_memory: float = 0.8
+    """Fading-memory weight of the previous average in that NIS / m average (0.8: about 5 updates)."""
     q_kappa: float = 1.0e-9
     """Drag parameter drift (tumbling stages, ablation)."""
     burnout_rate_per_s: float = 1.0 / 30.0
@@ -167,6 +181,8 @@ class Tracker:
         self.t_burnout = np.zeros(0)
         self.was_boost = np.zeros(0, bool)
         self.hits = np.zeros(0, int)
+        self.nis_avg = np.zeros(0)
+        """Fading-memory average of each track's NIS / m (``manoeuvre_nis``)."""
         self.status = np.zeros(0, int)
         self.ids = np.zeros(0, int)
         self._next_id = 0
@@ -220,11 +236,17 @@ class Tracker:
         range_ok = np.where(r.kind == KIND_RADAR, r.z[:, 0] > 0, True)
         return known & np.isfinite(r.t_s) & zok & rok & pos_ok & range_ok
 
-    def _q(self, x, dt):
-        """Process-noise densities (2n,) per (track, model) stacked [coast..., boost...] -> arrays."""
+    def _q_manoeuvre(self, rows):
+        """Per-track manoeuvre density (n,): ``q_manoeuvre`` where the NIS average exceeds its threshold."""
+        return np.where(self.nis_avg[rows] > self.cfg.manoeuvre_nis, self.cfg.q_manoeuvre, 0.0)
+
+    def _q(self, x, dt, q_man=0.0):
+        """Process-noise densities (2n,) per (track, model) stacked [coast..., boost...] -> arrays; the
+        coast density is at least the per-track manoeuvre density ``q_man``."""
         alt, climb = alt_climb(x)
         descending = climb <= 0
         q_coast = np.where(descending & (alt < self.cfg.terminal_alt_m), self.cfg.q_terminal, self.cfg.q_coast)
+        q_coast = np.maximum(q_coast, q_man)
         n = len(x)
         q_acc = np.concatenate([q_coast, np.full(n, self.cfg.q_boost)])
         q_thr = np.concatenate([np.zeros(n), np.full(n, self.cfg.q_thrust)])
@@ -250,7 +272,8 @@ class Tracker:
         if cfg.filter == "ukf":
             return self._imm_predict_numpy(rows, t_scan, unscented=True)
         dt = np.ascontiguousarray(t_scan - self.t[rows])
-        return _imm_predict_kernel(self.xm[rows], self.Pm[rows], self.mu[rows], dt, cfg.burnout_rate_per_s,
+        return _imm_predict_kernel(self.xm[rows], self.Pm[rows], self.mu[rows], dt, self._q_manoeuvre(rows),
+                                   cfg.burnout_rate_per_s,
                                    cfg.ignition_rate_per_s, cfg.q_coast, cfg.q_terminal, cfg.terminal_alt_m,
                                    cfg.q_boost, cfg.q_thrust, cfg.q_kappa, models.MAX_STEP_S, models.DENSE_STEP_S,
                                    A_M + models.DENSE_TOP_M)
@@ -274,7 +297,7 @@ class Tracker:
         P0[:, _COAST, :, models.I_THRUST] = 0.0
         X = np.concatenate([x0[:, _COAST], x0[:, _BOOST]])
         P = np.concatenate([P0[:, _COAST], P0[:, _BOOST]])
-        q_acc, q_thr, q_kap = self._q(x0[:, _COAST], dt)
+        q_acc, q_thr, q_kap = self._q(x0[:, _COAST], dt, self._q_manoeuvre(rows))
         dt2 = np.concatenate([dt, dt])
         if unscented:
             k = 2 * N + 1  # sigma points per state
@@ -338,6 +361,9 @@ class Tracker:
                 existed = self.t_born[live[rows]] <= t_scan + 1e-9
                 rows, cols = rows[existed], cols[existed]
                 if len(rows):
+                    lam = self.cfg.manoeuvre_memory
+                    tr = live[rows]
+                    self.nis_avg[tr] = lam * self.nis_avg[tr] + (1.0 - lam) * d2[rows, cols] / m
                     self._update(live, rows, cols, xp, Pp, c, z, R, zh_m, H_m, Om_m, kind, gated, d2, logdet,
                                  t_scan)
         if kind == KIND_RADAR:
@@ -485,6 +511,7 @@ class Tracker:
         self.t_burnout = np.append(self.t_burnout, np.full(n, np.nan))
         self.was_boost = np.append(self.was_boost, mu[:, _BOOST] > 0.5)
         self.hits = np.append(self.hits, np.full(n, 2))
+        self.nis_avg = np.append(self.nis_avg, np.ones(n))
         self.status = np.append(self.status, np.full(n, TENTATIVE))
         self.ids = np.append(self.ids, np.arange(self._next_id, self._next_id + n))
         self._next_id += n
@@ -592,7 +619,7 @@ def _gnn_update_kernel(xs, Ps, z, zh, Hs, Rr, c, radar):
             S = 0.5 * (S + S.T)
             K = np.linalg.solve(S, PHt.T).T.copy()
             xn[k, j] = xs[a] + K @ nu
-            ikh = eye - K @ H
+            ikh = eye - K @ np.ascontiguousarray(H)
             M = ikh @ Ps[a] @ ikh.T + K @ Rr[a] @ K.T
             Pn[k, j] = 0.5 * (M + M.T)
             ll[j] = -0.5 * (nu @ np.linalg.solve(S, nu)) - 0.5 * np.linalg.slogdet(S)[1]
@@ -616,8 +643,8 @@ def _gnn_update_kernel(xs, Ps, z, zh, Hs, Rr, c, radar):
 
 
 @njit(cache=True)
-def _imm_predict_kernel(xm, Pm, mu, dt, r_bc, r_cb, q_coast, q_terminal, terminal_alt, q_boost, q_thrust, q_kappa,
-                        max_step, dense_step, dense_r):
+def _imm_predict_kernel(xm, Pm, mu, dt, q_man, r_bc, r_cb, q_coast, q_terminal, terminal_alt, q_boost, q_thrust,
+                        q_kappa, max_step, dense_step, dense_r):
     """IMM mixing, prediction of both models and combination, track by track (``Tracker._imm_predict``)."""
     n = xm.shape[0]
     xp = np.empty((n, 2, N))
@@ -651,7 +678,7 @@ def _imm_predict_kernel(xm, Pm, mu, dt, r_bc, r_cb, q_coast, q_terminal, termina
         lat, lon, h = ecef2geodetic_kernel(x0[_COAST, 0], x0[_COAST, 1], x0[_COAST, 2])
         cl = np.cos(lat)
         climb = x0[_COAST, 3] * cl * np.cos(lon) + x0[_COAST, 4] * cl * np.sin(lon) + x0[_COAST, 5] * np.sin(lat)
-        qa_coast = q_terminal if (climb <= 0 and h < terminal_alt) else q_coast
+        qa_coast = max(q_terminal if (climb <= 0 and h < terminal_alt) else q_coast, q_man[k])
         dt2[0] = dt2[1] = dt[k]
         xn, phi = _propagate_kernel(x0, dt2, True, max_step, dense_step, dense_r)
         for j in range(2):
