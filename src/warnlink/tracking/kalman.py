@@ -34,19 +34,25 @@ def predict(x, P, dt, q, beta=None):
 
 
 def update(x, P, nu, H, R):
-    """Kalman update of N tracks with innovations ``nu`` (N, m), Jacobians ``H`` (N, m, 6) and
-    measurement noise ``R`` (N, m, m).
+    """Kalman update of N tracks with innovations ``nu`` (N, m), Jacobians ``H`` (N, m, d) and
+    measurement noise ``R`` (N, m, m) (states (N, d), covariances (N, d, d); a single ``P``, ``H`` or ``R``
+    is used for every track). Compiled with Numba, track by track.
 
     Returns the updated states, covariances (Joseph form), the innovation covariances ``S`` (N, m, m)
     and the normalised innovation squared ``nis`` (N,) = nu^T S^-1 nu.
     """
-    x, P, nu, H, R = (np.ascontiguousarray(a, dtype=float) for a in (x, P, nu, H, R))
+    x, nu = np.atleast_2d(np.asarray(x, float)), np.atleast_2d(np.asarray(nu, float))
     n, d = x.shape
     m = nu.shape[1]
-    if P.shape != (n, d, d) or H.shape != (n, m, d) or R.shape != (n, m, m):
-        raise ValueError(f"update: x {x.shape}, P {P.shape}, nu {nu.shape}, H {H.shape} and R {R.shape} do not "
-                         "fit (N, d), (N, d, d), (N, m), (N, m, d), (N, m, m)")
-    return _update_kernel(x, P, nu, H, R)
+    try:  # one P, H or R for all tracks is broadcast, as the matrix products would
+        P, H, R = (np.ascontiguousarray(np.broadcast_to(np.asarray(a, float), shape)) for a, shape in
+                   ((P, (n, d, d)), (H, (n, m, d)), (R, (n, m, m))))
+    except ValueError:
+        raise ValueError(f"update: x {x.shape}, P {np.shape(P)}, nu {nu.shape}, H {np.shape(H)} and R "
+                         f"{np.shape(R)} do not fit (N, d), (N, d, d), (N, m), (N, m, d), (N, m, m)") from None
+    if nu.shape[0] != n:
+        raise ValueError(f"update: {nu.shape[0]} innovations for {n} tracks")
+    return _update_kernel(np.ascontiguousarray(x), P, np.ascontiguousarray(nu), H, R)
 
 
 @njit(cache=True)
