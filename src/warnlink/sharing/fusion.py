@@ -32,7 +32,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import chi2
 
-OMEGA_TOL = 1e-6
+OMEGA_TOL = 1e-4
 """Width of the final bracket of the golden-section search for omega."""
 CRITERIA = ("trace", "det")
 _GOLD = (np.sqrt(5.0) - 1.0) / 2.0

@@ -112,6 +112,9 @@ PARTNER_TRACK_TTL_S = 120.0
 """A partner track this much older (valid time) than the partner's latest track is forgotten."""
 REBUILD_MIN_S = 0.01
 GROUND_TRACK_REUSE_S = 2.0
+GROUND_TRACK_POINTS = 48
+BOOST_CONFIDENCE = 0.2
+"""Confidence of an assessment of an object still in boost (its impact point assumes burnout now)."""
 BOOST_ACCEL_M_S2 = 40.0
 """Unknown thrust acceleration [m/s^2] allowed for when a boosting track is aligned ballistically."""
 MAX_ALIGN_S = 30.0
@@ -295,6 +298,7 @@ class _PictureObject:
     __slots__ = (
         "P",
         "assessment",
+        "coasted",
         "contributors",
         "event_id",
         "exercise",
@@ -320,6 +324,7 @@ class _PictureObject:
         self.prov: dict[str, float] = {}
         self.track_wall = 0.0
         self.assessment: dict | None = None
+        self.coasted = False
 
 
 # ---------------------------------------------------------------------------------------------- the node
@@ -493,11 +498,14 @@ class NationalNode:
             await self._stop.wait()
         finally:
             self.ready = False
+            # stop taking input first (a backlog of feed batches is not worked off on the way out: a stop
+            # must be quick), then send what is already sealed, then close
+            tasks[0].cancel()
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
-            for r in self.readers.values():
+            for r in self.readers.values():  # unacknowledged deliveries come again (and are deduplicated)
                 with contextlib.suppress(Exception):
-                    await r.stop(timeout=0.5)
+                    await r.stop(timeout=0)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._drain_outbox(), 2.0)
             for t in tasks:
@@ -511,7 +519,10 @@ class NationalNode:
                 self.audit.close()
             with contextlib.suppress(OSError):
                 os.close(self._applied_fd)
-            if self._pool is not None:
+            if self._pool is not None:  # a worker busy with an estimate (or compiling) is not waited for
+                with contextlib.suppress(Exception):
+                    for proc in list((getattr(self._pool, "_processes", None) or {}).values()):
+                        proc.terminate()
                 with contextlib.suppress(Exception):
                     self._pool.shutdown(wait=False, cancel_futures=True)
             with contextlib.suppress(Exception):
@@ -1259,7 +1270,8 @@ class NationalNode:
             else:
                 todo.append(k)
         if todo:
-            fresh = self._ground_tracks(x[todo], t[todo], pred.impact_time_s[todo])
+            fresh = self._ground_tracks(x[todo], t[todo], pred.impact_time_s[todo], pred.lat_deg[todo],
+                                        pred.lon_deg[todo])
             for k, g in zip(todo, fresh, strict=True):
                 ground_track[k] = g
                 self._gt_cache[objs[k].object_id] = (now, float(pred.lat_deg[k]), float(pred.lon_deg[k]), g)
@@ -1310,39 +1322,50 @@ class NationalNode:
                 while len(self.last_assessments) > 50:
                     self.last_assessments.popitem(last=False)
                 self._publish_assessment(o, li)
-                self._alert(o)
+                o.coasted = o.coasted or o.phase != "boost"
+                if o.coasted:  # (once past burnout, a flicker of the boost model does not stop the warnings)
+                    # while the object still burns, its "impact" is where it would fall if the engine stopped
+                    # now: short of the real one, and often in a neighbour's waters. Warnings wait for burnout.
+                    self._alert(o)
             except Exception as exc:  # one bad object must not stop the others' assessment and alerts
                 self.counters["assessment_errors"] += 1
                 log.warning("assessment of %s failed: %s", o.object_id, exc)
 
-    def _ground_tracks(self, x: np.ndarray, t: np.ndarray, t_impact: np.ndarray) -> list[list[dict]]:
-        """Future overflown land of each mean trajectory (NATION codes with entry/exit times)."""
+    def _ground_tracks(self, x: np.ndarray, t: np.ndarray, t_impact: np.ndarray, lat_i: np.ndarray,
+                       lon_i: np.ndarray) -> list[list[dict]]:
+        """Future overflown land of each object (nation codes with entry/exit times), on the great circle from
+        the object's sub-point now to its predicted impact point, time linear along it (the Earth-fixed
+        ballistic ground track bends off the great circle by the Coriolis drift, tens of km over a 20-minute
+        flight: enough to decide whether a nation is overflown; a propagation per round would block the node
+        for 100+ ms)."""
         from warnlink.geo import ecef2geodetic
         from warnlink.geo.regions import overflights
-        from warnlink.tracking.motion import propagate
 
         n = len(x)
         out: list[list[dict]] = [[] for _ in range(n)]
-        dur = np.clip(np.where(np.isfinite(t_impact), t_impact - t, 0.0), 0.0, 4000.0)
-        ok = dur > 1.0
+        ok = np.isfinite(t_impact) & (t_impact - t > 1.0) & np.isfinite(lat_i) & np.isfinite(lon_i)
         if not ok.any():
             return out
-        steps = 30
-        xs = [x.copy()]
-        cur = x.copy()
-        h = np.where(ok, dur, 0.0) / steps
-        for _ in range(steps):
-            cur, _ = propagate(cur, h, with_stm=False)
-            xs.append(cur)
-        traj = np.stack(xs, axis=1)  # (n, steps+1, 6)
+        lat0, lon0, _ = ecef2geodetic(x[:, 0], x[:, 1], x[:, 2])
+        a = np.stack([np.cos(lat0) * np.cos(lon0), np.cos(lat0) * np.sin(lon0), np.sin(lat0)], axis=1)
+        li, lo = np.radians(lat_i), np.radians(lon_i)
+        b = np.stack([np.cos(li) * np.cos(lo), np.cos(li) * np.sin(lo), np.sin(li)], axis=1)
+        omega = np.arccos(np.clip(np.einsum("ij,ij->i", a, b), -1.0, 1.0))
+        f = np.linspace(0.0, 1.0, GROUND_TRACK_POINTS)
         for k in np.flatnonzero(ok):
-            lat, lon, _alt = ecef2geodetic(traj[k, :, 0], traj[k, :, 1], traj[k, :, 2])
-            times = t[k] + h[k] * np.arange(steps + 1)
+            if omega[k] < 1e-6:
+                p = np.repeat(a[k][None], len(f), axis=0)
+            else:
+                p = (np.sin((1 - f) * omega[k])[:, None] * a[k] + np.sin(f * omega[k])[:, None] * b[k]) / np.sin(
+                    omega[k])
+            lat = np.degrees(np.arcsin(np.clip(p[:, 2], -1, 1)))
+            lon = np.degrees(np.arctan2(p[:, 1], p[:, 0]))
+            times = t[k] + f * (t_impact[k] - t[k])
             try:
-                passes = overflights(np.degrees(lat), np.degrees(lon), times)
+                passes = overflights(lat, lon, times)
             except Exception:
                 continue
-            out[k] = [{"nation": p[0], "start": float(p[1]), "end": float(p[2])} for p in passes]
+            out[k] = [{"nation": q[0], "start": float(q[1]), "end": float(q[2])} for q in passes]
         return out
 
     def _publish_assessment(self, o: _PictureObject, li: dict) -> None:
@@ -1369,7 +1392,7 @@ class NationalNode:
                                        orientation_deg=a["orientation_deg"] if a["orientation_deg"] < 180 else 0.0),
                 apogee_m=min(a["apogee_m"], 1e8), range_m=min(a["range_m"], 1e8),
                 missile_class=li.get("missile_class") or "unknown", object_kind=o.kind, threatened=threatened,
-                overflights=over, confidence=0.95, exercise=o.exercise)
+                overflights=over, confidence=BOOST_CONFIDENCE if o.phase == "boost" else 0.9, exercise=o.exercise)
         except (ValueError, TypeError, msgspec.ValidationError) as exc:
             self.counters["seal_errors"] += 1
             log.warning("assessment of %s not built: %s", o.object_id, exc)
