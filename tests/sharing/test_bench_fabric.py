@@ -59,3 +59,12 @@ def test_cli_rejects_bad_rates():
 
     out = CliRunner().invoke(app, ["bench", "fabric", "--rates", "1000,fast"])
     assert out.exit_code == 2 and "comma-separated integers" in out.output
+
+
+def test_steady_state_latency_starts_at_the_first_reflected_batch():
+    sent = np.array([10.0, 11.0, 12.0])
+    n = np.array([3, 1, 1])
+    fused = [{"prov": {"KOR": 11.0}, "wall": 14.0}, {"prov": {"KOR": 12.0}, "wall": 12.5}]
+    r = report_latencies(sent, n, fused, steady=True)  # the batch of 10.0 waited for the first track
+    assert (r["n"], r["lost"]) == (2, 0)
+    assert math.isclose(r["p50_ms"], 1000.0)  # 11.0 -> 12.5 (the first record reflecting it), 12.0 -> 12.5

@@ -318,7 +318,7 @@ def test_kill_9_of_the_hub_mid_event(runtime, salvo):
         t_jpn = await asyncio.to_thread(link_up_wall, rt, "jpn")
         return {"t_kill": t_kill, "t_restart": t_restart, "t_hub": t_hub, "t_links": max(t_kor, t_jpn)}
 
-    f = _run_async(lambda: replay_with(rt, salvo, 20.0, fault))
+    f = _run_async(lambda: replay_with(rt, salvo, 30.0, fault))
     rep, settle = wait_delivered(rt, timeout=20.0)
     first_kor = first_received_after(rt, "JPN", "KOR", f["t_links"])
     first_usa = first_received_after(rt, "JPN", "USA", f["t_links"])
@@ -408,7 +408,7 @@ def test_kill_9_and_restart_of_the_jpn_node(runtime, salvo):
         assert new_pid != old_pid
         return {"t_kill": t_kill, "t_start": t_start, "t_ready": t_ready}
 
-    f = _run_async(lambda: replay_with(rt, salvo, 20.0, fault))
+    f = _run_async(lambda: replay_with(rt, salvo, 30.0, fault))
     rep, settle = wait_delivered(rt, timeout=20.0)
     first_kor = first_received_after(rt, "JPN", "KOR", f["t_start"])
     first_usa = first_received_after(rt, "JPN", "USA", f["t_start"])

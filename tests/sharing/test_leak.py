@@ -67,7 +67,7 @@ launches:
     spacing_s: 4
     azimuth_spread_deg: 4
 """
-T_FROM, T_TO, SPEED = 55.0, 330.0, 20.0
+T_FROM, T_TO, SPEED = 55.0, 330.0, 30.0
 REPORT_FIELDS = ("sensor_id", "sensor_kind", "sensor_pos_ecef_m", "measurement")
 SITE_RADIUS_M = 20e3
 

@@ -251,25 +251,36 @@ def _audit_received(state_dir: Path, nation: str) -> dict[str, float]:
 
 
 def report_latencies(sent: np.ndarray, n: np.ndarray, fused: list[dict], origin: str = "KOR",
-                     due: np.ndarray | None = None) -> dict:
+                     due: np.ndarray | None = None, steady: bool = False) -> dict:
     """Latency of each fed report to the first fused record whose provenance includes its batch
     (``prov[origin] >= sent``: the receiving picture reflects the origin's reports up to that batch).
     ``sent``: wall time of each batch, ``n``: its reports; ``due``: the wall time each report was due (its
     place in the offered load; default: its batch's send time), so the wait for the next batch counts.
-    Reports whose batch is never reflected count as lost."""
+    Reports whose batch is never reflected count as lost. ``steady``: only the reports from the first batch
+    the receiver reflected on (once the event's tracks exist; before that the wait is the trackers'
+    confirmation logic, not the sharing)."""
     prov = np.array([f["prov"][origin] for f in fused if origin in (f.get("prov") or {})], float)
     wall = np.array([f["wall"] for f in fused if origin in (f.get("prov") or {})], float)
     if len(sent) == 0:
         return {"n": 0, "lost": 0, "p50_ms": None, "p99_ms": None, "fused_n": len(prov)}
     if len(prov) == 0:
         return {"n": int(n.sum()), "lost": int(n.sum()), "p50_ms": None, "p99_ms": None, "fused_n": 0}
+    if due is None:
+        due = np.repeat(sent, n)
+    if steady:
+        mine = prov >= sent.min() - 1e-6
+        if not mine.any():
+            return {"n": int(n.sum()), "lost": int(n.sum()), "p50_ms": None, "p99_ms": None, "fused_n": 0}
+        keep = sent >= prov[mine].min() - 1e-6  # from the first report batch the receiver reflected on
+        due = due[np.repeat(keep, n)]
+        sent, n = sent[keep], n[keep]
+        if len(sent) == 0:
+            return {"n": 0, "lost": 0, "p50_ms": None, "p99_ms": None, "fused_n": len(prov)}
     order = np.argsort(prov)
     prov, wall = prov[order], wall[order]
     first = np.minimum.accumulate(wall[::-1])[::-1]  # earliest fused wall among records with prov >= prov[k]
     k = np.searchsorted(prov, sent - 1e-6)
     ok = k < len(prov)
-    if due is None:
-        due = np.repeat(sent, n)
     reflected = np.repeat(np.where(ok, first[np.minimum(k, len(prov) - 1)], np.nan), n)
     rep = (reflected - due)[np.repeat(ok, n)] * 1000.0
     return {"n": int(n.sum()), "lost": int(n[~ok].sum()), "p50_ms": _pct(rep, 50), "p99_ms": _pct(rep, 99),
@@ -381,12 +392,22 @@ async def _track_openers(rt, origin: str = "KOR") -> dict[str, str]:
     return out
 
 
-async def _wait_reflected(state_dir: Path, last_sent: float, timeout: float, reader: str = "JPN") -> bool:
-    """Wait until ``reader``'s picture reflects KOR's reports up to ``last_sent`` (or ``timeout``)."""
+async def _wait_settled(rt, first_sent: float, last_sent: float, fed: int, timeout: float,
+                        quiet_s: float = 2.0, reader: str = "JPN") -> bool:
+    """Wait until the KOR node has processed the ``fed`` reports and ``reader``'s picture reflects KOR's
+    reports sent since ``first_sent`` and then stops advancing for ``quiet_s`` (the last batches may update
+    no track, so they are never reflected), or reflects ``last_sent``; False after ``timeout``."""
     deadline = time.monotonic() + timeout
+    last, since = None, time.monotonic()
     while time.monotonic() < deadline:
-        fused = [r for r in _timing(state_dir, reader) if r.get("ev") == "fused"]
-        if any((r.get("prov") or {}).get("KOR", 0) >= last_sent - 1e-6 for r in fused):
+        done = ((rt.snapshot("KOR") or {}).get("counters") or {}).get("reports", 0) >= fed
+        prov = [(r.get("prov") or {}).get("KOR", 0) for r in _timing(rt.state_dir, reader) if r.get("ev") == "fused"]
+        top = max([p for p in prov if p >= first_sent - 1e-6], default=None)
+        if top is not None and top >= last_sent - 1e-6:
+            return True
+        if top != last:
+            last, since = top, time.monotonic()
+        elif done and top is not None and time.monotonic() - since > quiet_s:
             return True
         await asyncio.sleep(0.2)
     return False
@@ -405,15 +426,17 @@ async def node_end_to_end(rt, rates, duration_s: float, *, warm_up_s: float = 2.
     async with Feeder(rt, "KOR") as fk, Feeder(rt, "USA") as fu:
         feeders = {"KOR": fk, "USA": fu}
         # warm-up (compiles, first tracks): not measured
-        s, _, _ = await _feed_phase(feeders, reports, is_kor, 200.0, warm_up_s, epoch + base)
-        await _wait_reflected(sd, float(s[-1]), 180.0)
+        s, n0, _ = await _feed_phase(feeders, reports, is_kor, 200.0, warm_up_s, epoch + base)
+        fed = int(n0.sum())
+        await _wait_settled(rt, float(s[0]), float(s[-1]), fed, 180.0)
         for k, rate in enumerate(rates, start=1):
             if say:
                 say(f"end to end at {rate} reports/s ...")
             t0 = time.time()
             sent, n, due = await _feed_phase(feeders, reports, is_kor, float(rate), duration_s,
                                              epoch + base + k * PHASE_GAP_S)
-            reflected = await _wait_reflected(sd, float(sent[-1]), drain_s)
+            fed += int(n.sum())
+            reflected = await _wait_settled(rt, float(sent[0]), float(sent[-1]), fed, drain_s)
             await asyncio.sleep(1.0)
             phases[rate] = (t0, time.time(), sent, n, due, reflected)
     fused = [r for r in _timing(sd, "JPN") if r.get("ev") == "fused"]
@@ -424,14 +447,14 @@ async def node_end_to_end(rt, rates, duration_s: float, *, warm_up_s: float = 2.
     out_rates = {}
     for rate, (t0, t1, sent, n, due, reflected) in phases.items():
         f = [r for r in fused if t0 <= r["wall"] <= t1]
-        row = report_latencies(sent, n, f, due=due)
+        row = report_latencies(sent, n, f, due=due, steady=True)
         row["drained"] = reflected
         # where the time goes: the same KOR reports reflected at KOR's tracker, in the hub's picture, in JPN's
         kb = [r for r in kor_batches if t0 <= r["wall"] <= t1]
         row["stages_p50_ms"] = {
             "kor_tracked": _pct([(r["wall"] - r["sent"]) * 1e3 for r in kb], 50),
             "hub_fused": report_latencies(sent, n, [r for r in hub_fused if t0 <= r["wall"] <= t1],
-                                          due=due)["p50_ms"],
+                                          due=due, steady=True)["p50_ms"],
             "jpn_fused": row["p50_ms"]}
         ages = assessment_ages(sd, rt.nations, t0, t1)
         row["assessment_age_p99_s"] = _pct(ages, 99)
