@@ -184,10 +184,11 @@ def _audit(rt: Runtime, nation: str) -> list[dict]:
     return out
 
 
-def _received_bytes(rt: Runtime, nation: str, streams: dict) -> tuple[list[tuple[str, bytes]], list[dict]]:
-    """The bytes of every partner message ``nation``'s audit log says it received or rejected."""
+def _received_bytes(audit: list[dict], nation: str, streams: dict) -> tuple[list[tuple[str, bytes]], list[dict]]:
+    """The bytes of every partner message ``nation``'s audit log says it received or rejected (the audit
+    records read before the streams, so every one of them is in a stream)."""
     by_hash = {hashlib.sha256(d).hexdigest(): (s, d) for msgs in streams.values() for s, d in msgs}
-    recs = [r for r in _audit(rt, nation) if r["direction"] in ("received", "rejected") and r["origin"] != nation
+    recs = [r for r in audit if r["direction"] in ("received", "rejected") and r["origin"] != nation
             and not r["subject"].startswith(f"wl.{nation}.")]
     got, unmatched = [], []
     for r in recs:
@@ -196,9 +197,9 @@ def _received_bytes(rt: Runtime, nation: str, streams: dict) -> tuple[list[tuple
     return got, unmatched
 
 
-def _inspect(rt: Runtime, nation: str, secrets: Secrets, streams: dict) -> tuple[list[str], dict]:
+def _inspect(rt: Runtime, nation: str, secrets: Secrets, streams: dict, audit: list[dict]) -> tuple[list[str], dict]:
     leaks: list[str] = []
-    got, unmatched = _received_bytes(rt, nation, streams)
+    got, unmatched = _received_bytes(audit, nation, streams)
     assert unmatched == [], f"{len(unmatched)} received messages not found in the origins' streams"
     kinds: dict[str, int] = {}
     for subject, data in got:
@@ -250,9 +251,10 @@ def test_no_sensor_of_one_ally_reaches_the_other(tmp_path, salvo):
                     out[st] = await _stream_messages(rt, n, st)
             return out
 
+        audits = {n: _audit(rt, n) for n in ("JPN", "KOR")}  # before the streams: each record is in a stream
         streams = _run_async(read_all)
-        jpn_leaks, jpn_seen = _inspect(rt, "JPN", kor_secrets, streams)
-        kor_leaks, kor_seen = _inspect(rt, "KOR", jpn_secrets, streams)
+        jpn_leaks, jpn_seen = _inspect(rt, "JPN", kor_secrets, streams, audits["JPN"])
+        kor_leaks, kor_seen = _inspect(rt, "KOR", jpn_secrets, streams, audits["KOR"])
         jpn_snap, kor_snap = rt.snapshot("JPN"), rt.snapshot("KOR")
     finally:
         rt.down(timeout=3.0)
