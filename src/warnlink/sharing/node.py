@@ -14,8 +14,13 @@
           is written to the node's hash-chained audit log.
 
 What a node does with partner data is an idempotent upsert keyed by (origin, object id) with "newer valid
-time wins", so a redelivered or replayed copy has no second effect; on restart the node also reloads its
-verifier's replay windows (``verifier.json``) and the message ids it already applied (from its audit log).
+time wins", so a redelivered or replayed copy has no second effect; every accepted partner message is kept
+(``applied.bin``, written before the acknowledgement) and re-applied at a restart, with the verifier's replay
+windows (``verifier.json``) and the ids already applied, so a node killed with ``kill -9`` comes back with
+its picture and drops redeliveries as duplicates. Own warnings wait for burnout: while an object still
+burns, its predicted impact is where it would fall if the engine stopped now (short of the real one), so it
+is assessed (confidence ``BOOST_CONFIDENCE``) but raises no alert. The hub nation releases only system tracks
+its own sensors contribute to (an ally's track alone is not re-released to the other ally).
 Fusion (``warnlink.sharing.fusion``): every own and partner track is aligned to one time, partner tracks
 are associated with the picture (gated Mahalanobis distance, optimal assignment) and fused by covariance
 intersection (the hub's tracks already contain this nation's information: CI does not double count it).
@@ -306,6 +311,7 @@ class _PictureObject:
         "object_id",
         "phase",
         "prov",
+        "src_t",
         "t",
         "track_wall",
         "x",
@@ -325,6 +331,7 @@ class _PictureObject:
         self.track_wall = 0.0
         self.assessment: dict | None = None
         self.coasted = False
+        self.src_t = 0.0
 
 
 # ---------------------------------------------------------------------------------------------- the node
@@ -392,6 +399,7 @@ class NationalNode:
         self._applied_fd = -1
         self._rebuild_handle = None
         self._last_rebuild = 0.0
+        self._rebuild_cost = 0.0
         self._gt_cache: dict[str, tuple] = {}
         self._pool = None
         self.last_assessments: OrderedDict[str, dict] = OrderedDict()
@@ -665,7 +673,10 @@ class NationalNode:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        delay = max(0.0, self._last_rebuild + REBUILD_MIN_S - time.monotonic())
+        # at most every REBUILD_MIN_S, and never more than a third of the time: a node that receives more
+        # than it can rebuild for folds more tracks into each rebuild instead of falling behind
+        gap = max(REBUILD_MIN_S, 2.0 * self._rebuild_cost)
+        delay = max(0.0, self._last_rebuild + gap - time.monotonic())
         self._rebuild_handle = loop.call_later(delay, self._rebuild_now)
 
     def _rebuild_now(self) -> None:
@@ -673,12 +684,14 @@ class NationalNode:
         if not self._picture_dirty:
             return
         self._picture_dirty = False
-        self._last_rebuild = time.monotonic()
+        t0 = time.monotonic()
         try:
             self._rebuild_picture()
         except Exception:
             self.counters["internal_errors"] += 1
             log.exception("picture rebuild failed")
+        self._last_rebuild = time.monotonic()
+        self._rebuild_cost = 0.8 * self._rebuild_cost + 0.2 * (self._last_rebuild - t0)
 
     def _own_track_id(self, tid: int) -> str:
         return f"{self.nation}-{self.run_id}-T{tid}"
@@ -1091,6 +1104,7 @@ class NationalNode:
                 self._link(events[0], e)
             prov = _prov_merge(*(entries[i][8] for i in members))
             obj.track_wall = max(entries[i][9] for i in members)
+            obj.src_t = max(entries[i][4] for i in members)
             partner_in = [i for i in members if entries[i][0] != self.nation]
             new = sorted(k for k, v in prov.items() if v > obj.prov.get(k, -1.0) and k != self.nation)
             if partner_in and (new or old_contrib != obj.contributors):
@@ -1145,7 +1159,8 @@ class NationalNode:
             if self.nation not in obj.contributors:
                 continue  # only system tracks the hub's own sensors contribute to: an ally's track alone is not
                 #           re-released to the other ally (that ally receives warning data only)
-            key = (obj.object_id, obj.t, tuple(sorted(obj.contributors.items())))
+            # only when its own information changed (a contributor's update), not when merely re-aligned
+            key = (obj.object_id, obj.src_t, tuple(sorted(obj.contributors.items())))
             if self._fused_sent.get(obj.object_id) == key:
                 continue
             self._fused_sent[obj.object_id] = key
@@ -1531,7 +1546,7 @@ class NationalNode:
                 "data_time": self.data_time, "counters": dict(self.counters), "verifier": dict(self.verifier.counts),
                 "readers": readers, "picture": picture, "partner_tracks": pt, "received_ids": len(self.received_ids),
                 "partner_launches": sorted(f"{o}:{e}" for o, e in self.partner_launches),
-                "association": self.assoc_diag,
+                "association": self.assoc_diag, "rebuild_ms": round(self._rebuild_cost * 1e3, 3),
                 "alerts": list(self.alerts_sent),
                 "assessments": [{**a, "event_id": self._canon(a["event_id"]), "live": oid in self.objects}
                                 for oid, a in self.last_assessments.items()],
