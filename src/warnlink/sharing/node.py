@@ -116,7 +116,7 @@ DEAD_SUFFIX = "local.dead"
 PARTNER_TRACK_TTL_S = 120.0
 """A partner track this much older (valid time) than the partner's latest track is forgotten."""
 REBUILD_MIN_S = 0.01
-GROUND_TRACK_REUSE_S = 2.0
+GROUND_TRACK_REUSE_S = 3.0
 GROUND_TRACK_POINTS = 48
 BOOST_CONFIDENCE = 0.2
 """Confidence of an assessment of an object still in boost (its impact point assumes burnout now)."""
@@ -139,7 +139,7 @@ LAUNCH_LINK_KM = 150.0
 LAUNCH_LINK_S = 90.0
 _EPOCH0 = datetime(1970, 1, 1, tzinfo=UTC)
 _STATUS = ("tentative", "confirmed", "deleted")
-_PROB_SAMPLES = 256
+_PROB_SAMPLES = 128
 
 
 def feed_subject(nation: str) -> str:
@@ -401,6 +401,7 @@ class NationalNode:
         self._last_rebuild = 0.0
         self._rebuild_cost = 0.0
         self._gt_cache: dict[str, tuple] = {}
+        self._prob_cache: dict[str, tuple] = {}
         self._pool = None
         self.last_assessments: OrderedDict[str, dict] = OrderedDict()
         """Valid time of the latest assessment round: the alert engine's clock (staleness is judged on it, so
@@ -1147,6 +1148,7 @@ class NationalNode:
     def _lost(self, object_ids: list[str]) -> None:
         for oid in object_ids:
             self._gt_cache.pop(oid, None)
+            self._prob_cache.pop(oid, None)
             try:
                 for alert in self.alert_engine.lost(oid, self.data_time):
                     self._send_alert(alert)
@@ -1307,16 +1309,23 @@ class NationalNode:
                 rng_m = float(pred.ground_range_m[k]) if np.isfinite(pred.ground_range_m[k]) else 0.0
                 longest = by_event.get(o.event_id, 0.0)
                 o.kind = "stage" if longest > 0 and rng_m < 0.6 * longest else "unknown"
-                L = np.linalg.cholesky(_safe_cov(np.asarray(pred.cov_en_m2[k])) + 1e-6 * np.eye(2))
-                en = unit @ L.T
-                slat = lat + np.degrees(en[:, 1] / 6.371e6)
-                slon = lon + np.degrees(en[:, 0] / (6.371e6 * max(np.cos(np.radians(lat)), 1e-3)))
-                slon = (slon + 180.0) % 360.0 - 180.0
-                slat = np.clip(slat, -90, 90)
-                try:
-                    probs = impact_probabilities(slat, slon)
-                except Exception:
-                    probs = {}
+                semi = float(pred.semi_major_m[k])
+                pc = self._prob_cache.get(o.object_id)
+                if (pc is not None and now - pc[0] < GROUND_TRACK_REUSE_S and abs(semi - pc[3]) <= 0.2 * pc[3]
+                        and _ground_km(pc[1], pc[2], lat, lon) * 1e3 <= 0.1 * max(pc[3], 1e3)):
+                    probs = pc[4]  # the impact distribution barely moved: the region probabilities stand
+                else:
+                    L = np.linalg.cholesky(_safe_cov(np.asarray(pred.cov_en_m2[k])) + 1e-6 * np.eye(2))
+                    en = unit @ L.T
+                    slat = lat + np.degrees(en[:, 1] / 6.371e6)
+                    slon = lon + np.degrees(en[:, 0] / (6.371e6 * max(np.cos(np.radians(lat)), 1e-3)))
+                    slon = (slon + 180.0) % 360.0 - 180.0
+                    slat = np.clip(slat, -90, 90)
+                    try:
+                        probs = impact_probabilities(slat, slon)
+                    except Exception:
+                        probs = {}
+                    self._prob_cache[o.object_id] = (now, lat, lon, semi, probs)
                 over = ground_track[k]
                 apogee = float(pred.apogee_alt_m[k]) if np.isfinite(pred.apogee_alt_m[k]) else float(_geo(o.x)[2])
                 self._apogee[o.object_id] = max(self._apogee.get(o.object_id, 0.0), apogee, 0.0)
