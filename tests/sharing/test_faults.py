@@ -119,7 +119,7 @@ def delivery_report(rt: Runtime) -> dict:
                 elif c > 1:
                     dup.append((n, p, kind, r["msg_id"], c))
     # what a partner accepted must have been recorded as sent by its origin
-    unrecorded = [(p, r["origin"], r["subject"]) for p in rt.nations for r in recs[p]
+    unrecorded = [(p, r["origin"], r["subject"], r["msg_id"]) for p in rt.nations for r in recs[p]
                   if r["direction"] == "received" and r["origin"] != p and r["origin"] in sent_ids
                   and r["msg_id"] not in sent_ids[r["origin"]]]
     rejected = [(n, r["reason"], r["subject"]) for n in rt.nations for r in recs[n] if r["direction"] == "rejected"]
@@ -128,25 +128,29 @@ def delivery_report(rt: Runtime) -> dict:
 
 
 def wait_delivered(rt: Runtime, timeout: float) -> tuple[dict, float]:
-    """Poll until nothing sent is missing at a partner (or ``timeout``); returns the last report and the time."""
+    """Poll until nothing sent is missing at a partner and everything received is recorded as sent by its
+    origin (a retry after a lost PubAck records it late), or ``timeout``; returns the last report and the time."""
     t0 = time.monotonic()
     while True:
         rep = delivery_report(rt)
-        if not rep["missing"] or time.monotonic() - t0 > timeout:
+        if (not rep["missing"] and not rep["unrecorded"]) or time.monotonic() - t0 > timeout:
             return rep, time.monotonic() - t0
         time.sleep(0.25)
 
 
-def assert_exactly_once(rep: dict) -> None:
+def assert_exactly_once(rep: dict, in_flight: set | None = None) -> None:
     """Every message sent reached each partner its subject names exactly once, nothing was rejected, and
     everything a partner accepted is in its origin's audit log as sent (a publish retried after a lost PubAck
-    is stored once and must still be recorded: found by this test, fixed in the node)."""
+    is stored once and must still be recorded: found by this test, fixed in the node). ``in_flight``: ids of
+    messages a crashed node had published when it was killed, whose PubAck it never saw (stored, delivered,
+    but not in its audit log: a crash cannot record them)."""
     summary = {f"{o}->{p} {k}": n for (o, p, k), n in sorted(rep["sent"].items())}
     assert rep["sent"][("KOR", "JPN", "assessment")] > 0 and rep["sent"][("USA", "JPN", "track")] > 0, summary
     assert rep["missing"] == [], (len(rep["missing"]), rep["missing"][:5], summary)
     assert rep["duplicates"] == [], rep["duplicates"][:5]
     assert rep["rejected"] == [], rep["rejected"][:5]
-    assert rep["unrecorded"] == [], (len(rep["unrecorded"]), rep["unrecorded"][:3])
+    unrecorded = [u for u in rep["unrecorded"] if u[3] not in (in_flight or set())]
+    assert unrecorded == [], (len(unrecorded), unrecorded[:3])
 
 
 def picture_problems(rt: Runtime) -> list[str]:
@@ -302,7 +306,7 @@ def test_kill_9_of_the_hub_mid_event(runtime, salvo):
         return {"t_kill": t_kill, "t_restart": t_restart, "t_hub": t_hub, "t_links": max(t_kor, t_jpn)}
 
     f = _run_async(lambda: replay_with(rt, salvo, 30.0, fault))
-    rep, settle = wait_delivered(rt, timeout=20.0)
+    rep, settle = wait_delivered(rt, timeout=60.0)
     first_kor = first_received_after(rt, "JPN", "KOR", f["t_links"])
     first_usa = first_received_after(rt, "JPN", "USA", f["t_links"])
     backlog = sent_between(rt, "KOR", f["t_kill"], f["t_links"], "JPN")
@@ -347,7 +351,7 @@ def test_kor_leaf_link_cut_for_30_s(runtime, salvo):
         f = _run_async(lambda: replay_with(rt, salvo, 9.0, fault))
     finally:
         switch.restore()
-    rep, settle = wait_delivered(rt, timeout=20.0)
+    rep, settle = wait_delivered(rt, timeout=60.0)
     stored = _run_async(lambda: store_times(rt, "KOR"))
     kor_sent = {r["msg_id"] for r in rep["records"]["KOR"] if r["direction"] == "sent"}
     assert kor_sent and kor_sent <= set(stored), "a message KOR's audit says it sent is not in its stream"
@@ -392,7 +396,7 @@ def test_kill_9_and_restart_of_the_jpn_node(runtime, salvo):
         return {"t_kill": t_kill, "t_start": t_start, "t_ready": t_ready}
 
     f = _run_async(lambda: replay_with(rt, salvo, 30.0, fault))
-    rep, settle = wait_delivered(rt, timeout=20.0)
+    rep, settle = wait_delivered(rt, timeout=60.0)
     first_kor = first_received_after(rt, "JPN", "KOR", f["t_start"])
     first_usa = first_received_after(rt, "JPN", "USA", f["t_start"])
     backlog = sent_between(rt, "KOR", f["t_kill"], f["t_ready"], "JPN")
@@ -406,8 +410,11 @@ def test_kill_9_and_restart_of_the_jpn_node(runtime, salvo):
                "all_delivered_after_replay_s": settle,
                "duplicates_dropped": (rt.snapshot("JPN") or {}).get("counters", {}).get("duplicates", 0)}
     problems, figures["picture_converged_s"] = wait_converged(rt)
+    stored = _run_async(lambda: store_times(rt, "JPN"))
+    in_flight = {u[3] for u in rep["unrecorded"] if u[1] == "JPN" and stored.get(u[3], 0) <= f["t_kill"] + 0.5}
+    figures["jpn_in_flight_at_kill"] = len(in_flight)
     print_figures("JPN node kill -9", figures)
-    assert_exactly_once(rep)
+    assert_exactly_once(rep, in_flight)
     assert backlog, "KOR sent nothing for JPN while its node was down: the fault was not mid-event"
     assert first_kor is not None and first_kor - f["t_ready"] < RESUME_LIMIT_S
     finish(problems)
