@@ -32,7 +32,7 @@ from typing import Any
 
 import msgspec
 
-from warnlink.sharing.fabric import Fabric, FabricConfig, FabricError, _run_async, load_config
+from warnlink.sharing.fabric import Fabric, FabricConfig, FabricError, _pid_alive, _run_async, load_config
 from warnlink.sharing.node import dead_letter_subject, encode_batch, feed_subject, node_dir
 
 RUNTIME_FILE = "runtime.json"
@@ -58,22 +58,6 @@ def ensure_keys(keys_dir: Path, nations: Iterable[str]) -> None:
     for n in nations:
         if not (keys_dir / f"{n}.key.pem").exists():
             KeyRing.generate(n).save(keys_dir)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError, IndexError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat.rsplit(")", 1)[1].split()[0] == "Z":
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-            return False
-    return True
 
 
 def _is_node_process(pid: int, state_dir: Path, nation: str) -> bool:
