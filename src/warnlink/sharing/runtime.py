@@ -533,6 +533,21 @@ def run_demo(event_id: str = "2022-10-04_1", *, speed: float = 50.0, state_dir: 
         check()
         summary["replay_s"] = round(time.monotonic() - t_rep, 2)
         summary["reports"] = counts
+        # A node that fell behind (e.g. the first run on a machine, while Numba fills its cache) still holds
+        # a backlog of its own reports: wait until every node has taken all it was fed, then settle.
+        def caught_up() -> bool:
+            check()
+            snaps = {n: rt.snapshot(n) or {} for n in counts}
+            return all(snaps[n].get("counters", {}).get("reports", 0) >= c for n, c in counts.items())
+
+        try:
+            lag = rt.wait_for(caught_up, timeout=max(60.0, impact_s / speed * 10.0), step=0.2)
+        except TimeoutError:
+            lag = None
+            say("warning: a node had not taken all its reports when the wait ended; its picture is partial")
+        summary["catch_up_s"] = None if lag is None else round(lag, 2)
+        if lag is not None and lag > 1.0:
+            say(f"the nodes took their last reports {lag:.1f} s after the replay ended (they fell behind)")
         stop.wait(settle_s)
         check()
         summary["nations"] = {n: _nation_summary(rt.snapshot(n) or {}) for n in rt.nations}
