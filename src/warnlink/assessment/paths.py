@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from warnlink.assessment.launch import _rk4
 from warnlink.geo import ecef2geodetic
 from warnlink.geo.frames import ecef2geodetic_kernel
 from warnlink.physics import integrator as ig
@@ -35,6 +36,7 @@ def _paths(y0, beta, step, n_max, out, n_out):
     k4 = np.empty(6)
     tmp = np.empty(6)
     y = np.empty(6)
+    y_next = np.empty(6)
     for i in range(y0.shape[0]):
         if np.isfinite(beta[i]):
             p[ig.P_MASS0] = beta[i]
@@ -47,19 +49,8 @@ def _paths(y0, beta, step, n_max, out, n_out):
         n = 1
         h_prev = ecef2geodetic_kernel(y[0], y[1], y[2])[2]
         while n < n_max:
-            t = (n - 1) * step
-            ig.derivative(t, y, p, k1)
-            for j in range(6):
-                tmp[j] = y[j] + 0.5 * step * k1[j]
-            ig.derivative(t + 0.5 * step, tmp, p, k2)
-            for j in range(6):
-                tmp[j] = y[j] + 0.5 * step * k2[j]
-            ig.derivative(t + 0.5 * step, tmp, p, k3)
-            for j in range(6):
-                tmp[j] = y[j] + step * k3[j]
-            ig.derivative(t + step, tmp, p, k4)
-            for j in range(6):
-                y[j] = y[j] + step / 6.0 * (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j])
+            _rk4((n - 1) * step, y, step, p, y_next, k1, k2, k3, k4, tmp)
+            y[:] = y_next
             out[i, n] = y[:3]
             n += 1
             h = ecef2geodetic_kernel(y[0], y[1], y[2])[2]
