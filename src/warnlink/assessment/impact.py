@@ -185,7 +185,7 @@ _B1, _B3, _B4, _B5, _B6 = 35 / 384, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84
 _E1, _E3, _E4, _E5, _E6, _E7 = 71 / 57600, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _dp5_step(t, y, k1, h, p, ynew, k7, ks, tmp):
     """One Dormand-Prince step; returns the RMS of the scaled error estimate's raw components in
     ``tmp`` (the caller scales it). ``ks`` (5, 6) is scratch for k2..k6."""
@@ -213,7 +213,7 @@ def _dp5_step(t, y, k1, h, p, ynew, k7, ks, tmp):
                       + _E7 * k7[i])
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _hermite(y0, d0, y1, d1, h, s, out):
     """Quintic Hermite state at fraction ``s`` of a step of length ``h`` (positions, velocities and
     accelerations matched at both ends), written to ``out`` (6,)."""
@@ -233,14 +233,14 @@ def _hermite(y0, d0, y1, d1, h, s, out):
                       + (-12 * s2 + 28 * s3 - 15 * s4) * v1 + (1.5 * s2 - 4 * s3 + 2.5 * s4) * h * a1)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _height_rate(y):
     lat, lon, h = ecef2geodetic_kernel(y[0], y[1], y[2])
     c = np.cos(lat)
     return h, y[3] * c * np.cos(lon) + y[4] * c * np.sin(lon) + y[5] * np.sin(lat)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _fly_points(y0, t0, beta, horizon, want_apogee, rtol, atol, atol_v, hmax):
     """Fly M points to the ellipsoid. Returns impact states (M, 6), impact times (M,), status (M,)
     (1 ground, 0 not down within the horizon, 2 started at or below the ellipsoid), apogee height

@@ -115,7 +115,7 @@ def boost_schedule(missile: MissileClass) -> np.ndarray:
     return np.array(rows, float)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _rk4(t, y, h, p, out, k1, k2, k3, k4, tmp):
     ig.derivative(t, y, p, k1)
     for i in range(6):
@@ -131,7 +131,7 @@ def _rk4(t, y, h, p, out, k1, k2, k3, k4, tmp):
         out[i] = y[i] + h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i])
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _backward(y0, tau, seg, cda, step, rest):
     """Fly state ``y0`` at time ``tau`` after lift-off backwards to lift-off under the schedule
     ``seg``; writes the rest point (minimum speed) state to ``rest`` and returns (its lift-off time
@@ -179,7 +179,7 @@ def _backward(y0, tau, seg, cda, step, rest):
     return best_t, np.sqrt(y[3] ** 2 + y[4] ** 2 + y[5] ** 2)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _cost(y0, tau, seg, cda, step, rest):
     """Mismatch of lift-off for a guessed ``tau``: the backward flight must come to rest (speed
     minimum) at lift-off (time 0) on the ground: (h_rest / 1 km)^2 + (t_rest / 1 s)^2 + (v / 10 m/s)^2."""
@@ -189,7 +189,7 @@ def _cost(y0, tau, seg, cda, step, rest):
     return (h / 1000.0) ** 2 + t_rest**2 + (v / 10.0) ** 2
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _solve(y0s, seg, cda, step, tau_lo, tau_hi, n_scan, out_tau, out_rest, out_cost):
     """For every state of ``y0s`` (M, 6): scan the cost at ``n_scan`` points of [tau_lo, tau_hi], then
     golden-section search around the best to 1e-3 s."""

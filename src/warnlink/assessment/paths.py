@@ -22,7 +22,7 @@ DEFAULT_STEP_S = 5.0
 """Runge-Kutta step [s] and spacing of the recorded path points."""
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _paths(y0, beta, step, n_max, out, n_out):
     p = np.zeros(ig.P_SIZE)
     p[ig.P_ROT] = 1.0

@@ -56,7 +56,7 @@ _EXP = np.array(
 _TOP_KM = 1000.0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _temperature_pressure(alt_m):
     z_km = alt_m / 1000.0
     hgp = _R0_KM * z_km / (_R0_KM + z_km)
@@ -74,7 +74,7 @@ def _temperature_pressure(alt_m):
     return t, p
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def density_kernel(alt_m):
     """Density [kg/m^3] at geometric altitude ``alt_m`` (scalar, Numba)."""
     if alt_m < 86000.0:
@@ -105,7 +105,7 @@ def temperature(alt_m):
     return out.reshape(a.shape) if a.shape else float(out[0])
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _density_array(alt_m):
     out = np.empty(alt_m.shape[0])
     for i in range(alt_m.shape[0]):

@@ -76,7 +76,7 @@ _E1, _E3, _E4, _E5, _E6, _E7 = (
 )
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def derivative(t, y, p, out):
     """Write dy/dt at time ``t`` [s] for state ``y`` under segment parameters ``p`` into ``out``."""
     x, yy, z, vx, vy, vz = y[0], y[1], y[2], y[3], y[4], y[5]
@@ -141,7 +141,7 @@ def derivative(t, y, p, out):
     out[3], out[4], out[5] = ax, ay, az
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _step(t, y, k1, h, p, ynew, k7, err):
     """One Dormand-Prince step of size ``h``; ``k1`` is dy/dt at (t, y). Fills ynew, k7, err."""
     k2 = np.empty(6)
@@ -172,19 +172,19 @@ def _step(t, y, k1, h, p, ynew, k7, err):
         err[i] = h * (_E1 * k1[i] + _E3 * k3[i] + _E4 * k4[i] + _E5 * k5[i] + _E6 * k6[i] + _E7 * k7[i])
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _altitude(y):
     return ecef2geodetic_kernel(y[0], y[1], y[2])[2]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _radial_speed(y):
     lat, lon, _ = ecef2geodetic_kernel(y[0], y[1], y[2])
     cl = np.cos(lat)
     return y[3] * cl * np.cos(lon) + y[4] * cl * np.sin(lon) + y[5] * np.sin(lat)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def integrate(y0, t0, t1, p, rtol, atol_m, h0, hmax, capacity):
     """Integrate from (t0, y0) towards t1 under parameters ``p``.
 

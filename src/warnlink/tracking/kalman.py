@@ -55,7 +55,7 @@ def update(x, P, nu, H, R):
     return _update_kernel(np.ascontiguousarray(x), P, np.ascontiguousarray(nu), H, R)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _update_kernel(x, P, nu, H, R):
     """Compiled Joseph-form update, track by track (the same algebra as the docstring of ``update``)."""
     n, d = x.shape

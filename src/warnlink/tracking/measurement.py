@@ -392,7 +392,7 @@ def _sensor_basis(kind: int, sensor_bytes: bytes) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _sensor_hj_kernel(x, s, basis, radar):
     n = x.shape[0]
     z = np.full((n, N_Z), np.nan)

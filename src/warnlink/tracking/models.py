@@ -127,7 +127,7 @@ def propagate(x, dt, with_stm: bool = True):
     return xn, (phi if with_stm else None)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _deriv_kernel(x, dx, A, want_jac):
     """State derivative of one extended state into ``dx`` (8,) and, if ``want_jac``, its Jacobian into ``A``."""
     px, py, pz, vx, vy, vz, a_t, kap = x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]
@@ -179,7 +179,7 @@ def _deriv_kernel(x, dx, A, want_jac):
     A[4, 3] -= 2.0 * w
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _propagate_kernel(X, dt, with_stm, max_step, dense_step, dense_r):
     n = X.shape[0]
     out = np.empty_like(X)
@@ -243,7 +243,7 @@ def predict(x, P, dt, q_acc, q_thrust, q_kappa):
     return xn, _predict_cov_kernel(phi, np.ascontiguousarray(P, dtype=float), dt, q_acc, q_thrust, q_kappa)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _predict_cov_kernel(phi, P, dt, q_acc, q_thr, q_kap):
     n = phi.shape[0]
     out = np.empty((n, N_STATE, N_STATE))

@@ -533,7 +533,7 @@ class Tracker:
         h.p_boost.append(self.mu[rows, _BOOST].copy())
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _quad_logdet(S, v):
     """``(v^T S^-1 v, ln |det S|)`` of a small square ``S`` by Gaussian elimination with partial pivoting
     (as LAPACK's LU, without its per-call overhead); a singular ``S`` gives ``(inf, -inf)``."""
@@ -567,7 +567,7 @@ def _quad_logdet(S, v):
     return v @ x, ld
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _gate_kernel(zhat, H, P, Om, z, R, radar):
     """Squared Mahalanobis distances ``d2`` (T, M) and ``ln det S`` (T, M) of M reports ``z`` (M, m) with
     noise ``R`` (M, m, m) from T predicted measurements ``zhat`` (T, m) with Jacobians ``H`` (T, m, 8),
@@ -590,7 +590,7 @@ def _gate_kernel(zhat, H, P, Om, z, R, radar):
     return d2, logdet
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _gnn_update_kernel(xs, Ps, z, zh, Hs, Rr, c, radar):
     """EKF update (Joseph form) of both models of n tracks, each with its own report, and of the mode
     probabilities; clamps (drag parameter >= 0, thrust >= 0 in boost, 0 in coast) and combination.
@@ -642,7 +642,7 @@ def _gnn_update_kernel(xs, Ps, z, zh, Hs, Rr, c, radar):
     return xn, Pn, mu, xc, Pc
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _imm_predict_kernel(xm, Pm, mu, dt, q_man, r_bc, r_cb, q_coast, q_terminal, terminal_alt, q_boost, q_thrust,
                         q_kappa, max_step, dense_step, dense_r):
     """IMM mixing, prediction of both models and combination, track by track (``Tracker._imm_predict``)."""
@@ -711,7 +711,7 @@ def alt_climb(x) -> tuple[np.ndarray, np.ndarray]:
     return _alt_climb_kernel(x[:, :6].copy())
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _alt_climb_kernel(x):
     n = x.shape[0]
     alt = np.empty(n)
