@@ -105,6 +105,27 @@ class TrackerConfig:
     gate_probability: float = 0.9999
     jpda: bool = True
     """Use JPDA weights for tracks whose gate holds several reports (or share reports)."""
+    jpda_weights: str = "exact"
+    """How the JPDA weights are computed. ``"exact"``: from every joint association event of the cluster
+    (tracks linked by shared gated reports; each report to at most one track, each track at most one
+    report or none), so that two tracks on closely spaced objects (a warhead and its stage after
+    separation) share the reports in proportion to the two permutations' likelihoods; clusters with more
+    than ``jpda_max_events`` events use the cheap weights. ``"cheap"``: Fitzgerald's cheap JPDA
+    (row and column sums), which on two equally likely reports gives each 1/3 and the no-detection
+    hypothesis 1/3. ``"exclusive"``: a report that the 2-D assignment gave to another track counts for that
+    track only (the permutation pruning of JPDA*; hard decisions, which push unresolved tracks apart)."""
+    jpda_max_events: int = 20_000
+    """Largest number of joint events enumerated per cluster for ``jpda_weights="exact"``."""
+    spawn: bool = True
+    """A radar report that the assignment left over but that lies in the gate of a confirmed track (a
+    second object in that track's gate in one scan: a separating stage or warhead, a deployed object)
+    starts a tentative track as a copy of that track's prediction, its velocity uncertainty widened by
+    ``spawn_vel_sigma_m_s``, updated with the report; it is not also used for two-point initiation, whose
+    velocity (hundreds of m/s uncertain from two reports hundreds of metres wide) cannot separate objects
+    that drift apart at a few m/s."""
+    spawn_vel_sigma_m_s: float = 10.0
+    """Separation velocity uncertainty [m/s] added to a spawned track (stages and re-entry vehicles part
+    at 0.5-5 m/s; 10 m/s covers spring and retro-motor separations with margin)."""
     pd: float = 0.9
     """Detection probability assumed by the JPDA weights."""
     clutter_density: float = 1.0e-12
@@ -358,6 +379,12 @@ class Tracker:
                 keep = gated[rows, cols]
                 rows, cols = rows[keep], cols[keep]
                 assigned_reports[cols] = True
+                owner = np.full(len(idx), -1)  # the track (row of live) each report is assigned to
+                owner[cols] = rows
+                spawn = np.zeros(len(idx), bool)
+                if kind == KIND_RADAR and self.cfg.spawn:
+                    spawn, parent = self._spawn_candidates(live, gated, d2, assigned_reports, t_scan)
+                    owner[spawn] = -2  # the new track's: no existing track's JPDA weights use it
                 existed = self.t_born[live[rows]] <= t_scan + 1e-9
                 rows, cols = rows[existed], cols[existed]
                 if len(rows):
@@ -365,13 +392,45 @@ class Tracker:
                     tr = live[rows]
                     self.nis_avg[tr] = lam * self.nis_avg[tr] + (1.0 - lam) * d2[rows, cols] / m
                     self._update(live, rows, cols, xp, Pp, c, z, R, zh_m, H_m, Om_m, kind, gated, d2, logdet,
-                                 t_scan)
+                                 t_scan, owner)
+                if spawn.any():
+                    j = np.flatnonzero(spawn)
+                    self._spawn(parent, j, xp, Pp, c, z, R, zh_m, H_m, Om_m, t_scan)
+                    assigned_reports |= spawn
         if kind == KIND_RADAR:
             self._initiate(sensor, t_scan, z[~assigned_reports], R[~assigned_reports], site)
 
-    def _update(self, live, rows, cols, xp, Pp, c, z, R, zh_m, H_m, Om_m, kind, gated, d2, logdet, t_scan):
+    def _spawn_candidates(self, live, gated, d2, taken, t_scan):
+        """Reports (mask over the scan) not ``taken`` by the assignment that lie in the gate of a
+        confirmed track that existed at ``t_scan`` (``spawn``), and each one's parent: the row of ``live``
+        of the nearest such track (Mahalanobis), or -1."""
+        ok = (self.status[live] == CONFIRMED) & (self.t_born[live] <= t_scan + 1e-9)
+        g = gated & ok[:, None] & ~taken[None, :]
+        spawn = g.any(axis=0)
+        parent = np.where(spawn, np.argmin(np.where(g, d2, np.inf), axis=0), -1)
+        return spawn, parent
+
+    def _spawn(self, parent, j, xp, Pp, c, z, R, zh_m, H_m, Om_m, t_scan):
+        """Start a tentative track from each report ``j`` as a copy of its parent track's prediction
+        (rows ``parent[j]`` of the scan's predictions), velocity covariance widened by
+        ``spawn_vel_sigma_m_s``, updated with the report (``TrackerConfig.spawn``)."""
+        par = parent[j]
+        n, m = len(j), z.shape[1]
+        Ps = Pp[par].copy()
+        Ps[:, :, 3:6, 3:6] += self.cfg.spawn_vel_sigma_m_s**2 * np.eye(3)
+        Rr = np.repeat(R[j], 2, axis=0) + Om_m[par].reshape(2 * n, m, m)
+        xn, Pn, mu, xc, Pc = _gnn_update_kernel(
+            xp[par].reshape(2 * n, N), Ps.reshape(2 * n, N, N), np.ascontiguousarray(z[j]),
+            np.ascontiguousarray(zh_m[par].reshape(2 * n, m)), np.ascontiguousarray(H_m[par].reshape(2 * n, m, N)),
+            Rr, np.ascontiguousarray(c[par]), True)
+        self._append(xn, Pn, mu, xc, Pc, t_scan, hits=1)
+
+    def _update(self, live, rows, cols, xp, Pp, c, z, R, zh_m, H_m, Om_m, kind, gated, d2, logdet, t_scan,
+                owner=None):
         """Update the tracks ``live[rows]``: with report ``cols`` (GNN) or, where the gates of a track
-        hold several reports or a report is shared, with JPDA weights over its gated reports."""
+        hold several reports or a report is shared, with JPDA weights over its gated reports. ``owner``
+        (per report: the row of ``live`` it was assigned to, -1 none, -2 a spawned track) restricts the
+        weights to exclusive hypotheses (``TrackerConfig.jpda_exclusive``)."""
         cfg = self.cfg
         n, m = len(rows), z.shape[1]
         # per-model measurement prediction of the updated tracks
@@ -397,11 +456,19 @@ class Tracker:
             ll = np.where(gated, -0.5 * d2 - 0.5 * logdet - 0.5 * m * np.log(2 * np.pi), -np.inf)
             top = ll[gated].max()
             lik = np.exp(ll - top)
-            col_sum = lik.sum(axis=0)
-            row_sum = lik.sum(axis=1)
+            if owner is not None:  # a spawned track's report is its own
+                lik = np.where(owner[None, :] == -2, 0.0, lik)
+            if cfg.jpda_weights == "exclusive" and owner is not None:  # an assigned report is its track's only
+                mine = (owner[None, :] == -1) | (owner[None, :] == np.arange(len(gated))[:, None])
+                lik = np.where(mine, lik, 0.0)
             B = cfg.clutter_density * (1.0 - cfg.pd) / cfg.pd * np.exp(min(-top, 700.0))
-            den = row_sum[rows][:, None] + col_sum[None, :] - lik[rows] + B
-            beta = np.divide(lik[rows], den, out=np.zeros_like(den), where=g & (den > 0))
+            if cfg.jpda_weights == "exact":
+                beta = _jpda_exact_kernel(lik, B, cfg.jpda_max_events)[rows]
+            else:
+                col_sum = lik.sum(axis=0)
+                row_sum = lik.sum(axis=1)
+                den = row_sum[rows][:, None] + col_sum[None, :] - lik[rows] + B
+                beta = np.divide(lik[rows], den, out=np.zeros_like(den), where=g & (den > 0))
             crowded &= beta.sum(axis=1) > 0  # a likelihood underflow falls back to the nearest neighbour
             beta0 = np.clip(1.0 - beta.sum(axis=1), 0.0, 1.0)
             # per-model innovations of every report, weighted
@@ -494,15 +561,19 @@ class Tracker:
         self._leftovers[sensor] = (t_scan, pos[left], cov[left])
 
     def _add(self, x, P, mu, t):
-        n = len(x)
         xm = np.repeat(x[:, None], 2, axis=1)
         Pm = np.repeat(P[:, None], 2, axis=1)
         xm[:, _BOOST, models.I_THRUST] = self.cfg.init_thrust_m_s2
         Pm[:, _BOOST, models.I_THRUST, models.I_THRUST] = self.cfg.init_thrust_sigma_m_s2**2
+        self._append(xm, Pm, mu, *_combine(xm, Pm, mu), t, hits=2)
+
+    def _append(self, xm, Pm, mu, xc, Pc, t, hits):
+        """Append tentative tracks with per-model (n, 2, 8), (n, 2, 8, 8), mode probabilities (n, 2) and
+        combined estimates, born at ``t`` with ``hits`` updates."""
+        n = len(xm)
         self.xm = np.concatenate([self.xm, xm])
         self.Pm = np.concatenate([self.Pm, Pm])
         self.mu = np.concatenate([self.mu, mu])
-        xc, Pc = _combine(xm, Pm, mu)
         self.x = np.concatenate([self.x, xc])
         self.P = np.concatenate([self.P, Pc])
         self.t = np.append(self.t, np.full(n, t))
@@ -510,7 +581,7 @@ class Tracker:
         self.t_born = np.append(self.t_born, np.full(n, t))
         self.t_burnout = np.append(self.t_burnout, np.full(n, np.nan))
         self.was_boost = np.append(self.was_boost, mu[:, _BOOST] > 0.5)
-        self.hits = np.append(self.hits, np.full(n, 2))
+        self.hits = np.append(self.hits, np.full(n, hits))
         self.nis_avg = np.append(self.nis_avg, np.ones(n))
         self.status = np.append(self.status, np.full(n, TENTATIVE))
         self.ids = np.append(self.ids, np.arange(self._next_id, self._next_id + n))
@@ -531,6 +602,107 @@ class Tracker:
         h.status.append(self.status[rows].copy())
         h.phase.append(_phase_from_state(self.x[rows], self.mu[rows, _BOOST], self.cfg))
         h.p_boost.append(self.mu[rows, _BOOST].copy())
+
+
+@njit(cache=True, nogil=True)
+def _uf_root(parent, a):
+    while parent[a] != a:
+        parent[a] = parent[parent[a]]
+        a = parent[a]
+    return a
+
+
+@njit(cache=True, nogil=True)
+def _jpda_exact_kernel(lik, B, max_events):
+    """Exact JPDA marginal weights ``beta`` (T, M) of T tracks and M reports with likelihoods ``lik``
+    (T, M; 0 outside the gate) and no-detection factor ``B`` = clutter density (1 - pd) / pd (same
+    scale as ``lik``): per cluster (tracks joined by shared reports), the sum over feasible joint events
+    (each track one report or none, each report at most one track) of the product of ``lik`` of the
+    assigned pairs and ``B`` per undetected track, normalised; ``beta[i, j]`` is the probability of the
+    events that give report j to track i. A cluster with more than ``max_events`` events gets
+    Fitzgerald's cheap weights instead."""
+    T, M = lik.shape
+    beta = np.zeros((T, M))
+    parent = np.arange(T + M)
+    for i in range(T):
+        for j in range(M):
+            if lik[i, j] > 0.0:
+                a, b = _uf_root(parent, i), _uf_root(parent, T + j)
+                if a != b:
+                    parent[a] = b
+    root = np.empty(T, np.int64)
+    for i in range(T):
+        root[i] = _uf_root(parent, i)
+    done = np.zeros(T, np.bool_)
+    col_sum = lik.sum(axis=0)
+    row_sum = lik.sum(axis=1)
+    opt = np.empty((T, M + 1), np.int64)
+    nopt = np.empty(T, np.int64)
+    used = np.zeros(M, np.int64)
+    for i0 in range(T):
+        if done[i0] or row_sum[i0] == 0.0:
+            continue
+        tracks = np.flatnonzero(root == root[i0])
+        done[tracks] = True
+        k = len(tracks)
+        n_ev = 1.0
+        for a in range(k):
+            i = tracks[a]
+            c = 0
+            opt[a, c] = -1  # no detection
+            c += 1
+            for j in range(M):
+                if lik[i, j] > 0.0:
+                    opt[a, c] = j
+                    c += 1
+            nopt[a] = c
+            n_ev *= c
+        if n_ev > max_events:  # too many joint events: Fitzgerald's cheap weights
+            for a in range(k):
+                i = tracks[a]
+                for j in range(M):
+                    if lik[i, j] > 0.0:
+                        beta[i, j] = lik[i, j] / (row_sum[i] + col_sum[j] - lik[i, j] + B)
+            continue
+        w_pair = np.zeros((k, M))
+        total = 0.0
+        ctr = np.zeros(k, np.int64)
+        while True:
+            ok = True
+            w = 1.0
+            for a in range(k):
+                j = opt[a, ctr[a]]
+                if j < 0:
+                    w *= B
+                else:
+                    if used[j] > 0:
+                        ok = False
+                    used[j] += 1
+                    w *= lik[tracks[a], j]
+            if ok and w > 0.0:
+                total += w
+                for a in range(k):
+                    j = opt[a, ctr[a]]
+                    if j >= 0:
+                        w_pair[a, j] += w
+            for a in range(k):
+                j = opt[a, ctr[a]]
+                if j >= 0:
+                    used[j] -= 1
+            a = 0  # next event (mixed-radix counter)
+            while a < k:
+                ctr[a] += 1
+                if ctr[a] < nopt[a]:
+                    break
+                ctr[a] = 0
+                a += 1
+            if a == k:
+                break
+        if total > 0.0:
+            for a in range(k):
+                for j in range(M):
+                    beta[tracks[a], j] = w_pair[a, j] / total
+    return beta
 
 
 @njit(cache=True, nogil=True)
