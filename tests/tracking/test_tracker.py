@@ -182,3 +182,24 @@ def test_a_warhead_and_its_stage_drifting_apart_keep_their_tracks_near_the_bound
     assert s["rmse_m"]["midcourse"] < 1.5 * bound
     with pytest.raises(ValueError, match="jpda_weights"):
         Tracker(TrackerConfig(jpda_weights="soft"))
+
+
+def test_exact_jpda_weights_sum_over_joint_events():
+    """Two tracks, two reports: each permutation's probability is the product of its likelihoods; a
+    track alone with its report and the no-detection factor B; too many events fall back to the cheap
+    weights (row and column sums)."""
+    from warnlink.tracking.tracker import _jpda_exact_kernel
+
+    L = np.array([[1.0, 0.2, 0.0], [0.3, 1.0, 0.0], [0.0, 0.0, 2.0]])
+    B = 0.1
+    beta = _jpda_exact_kernel(L, B, 1000)
+    # joint events (report of track 0, report of track 1; -1 none) and their weights
+    w = {(0, 1): 1.0, (1, 0): 0.2 * 0.3, (0, -1): B, (1, -1): 0.2 * B, (-1, 0): 0.3 * B, (-1, 1): B, (-1, -1): B * B}
+    tot = sum(w.values())
+    assert beta[0, 0] == pytest.approx((w[0, 1] + w[0, -1]) / tot)
+    assert beta[1, 0] == pytest.approx((w[1, 0] + w[-1, 0]) / tot)
+    assert beta[2, 2] == pytest.approx(2.0 / (2.0 + B))
+    assert beta[2, :2].sum() == 0 and beta[:2, 2].sum() == 0
+    cheap = _jpda_exact_kernel(L, B, 3)  # 9 joint events in the first cluster > 3
+    assert cheap[0, 0] == pytest.approx(1.0 / (1.2 + 1.3 - 1.0 + B))
+    assert cheap[2, 2] == pytest.approx(2.0 / (2.0 + B))  # 2 events: still exact
