@@ -5,12 +5,14 @@ import numpy as np
 import pytest
 
 from warnlink.assessment.figures import (
+    LINK_CHI2,
+    continuation_d2,
     max_range_km,
     min_energy_apogee_km,
     missile_category,
     trajectory_shape,
 )
-from warnlink.assessment.paths import ground_paths
+from warnlink.assessment.paths import ground_paths, overflown
 from warnlink.geo import distance_m, geodetic2ecef
 from warnlink.geo.wgs84 import GM_M3_S2
 from warnlink.physics import CLASSES, fly
@@ -72,3 +74,50 @@ def test_ground_path_ends_at_the_simulators_impact():
     assert abs(gp["dt_s"][k - 1] + 200.0 - fg["flight_time_s"]) <= 5.0
     with pytest.raises(ValueError, match="finite"):
         ground_paths(np.full(6, np.nan))
+
+
+def test_a_lost_track_is_linked_to_its_reacquisition_and_not_to_a_salvo_partner():
+    """A lofted MRBM lost 60 s after burnout and re-acquired 20 minutes later (state noise drawn from the
+    covariances given): the earlier state flown forward gates with the re-acquired one; the same missile
+    fired 20 s later (a salvo partner on the same path) does not. The stage separated at burnout (3 m/s)
+    coasts in vacuum like the warhead and gates too: a link to it still gives the flight's apogee."""
+    f = fly(CLASSES["IRBM-liquid"], 39.2, 125.7, 90.0, 4.0)
+    w = f.warhead
+    stage = [o for o in f.objects if o.kind == "stage"][-1]
+    t1, t2 = f.burnout_time_s + 60.0, f.burnout_time_s + 1260.0
+    assert t2 < w.t[-1] - 60.0 and t2 < stage.t[-1]
+    rng = np.random.default_rng(7)
+    P1 = np.diag([300.0**2] * 3 + [3.0**2] * 3)
+    P2 = np.diag([500.0**2] * 3 + [20.0**2] * 3)
+
+    def state(traj, t, P):
+        p, v, ok = traj.sample([t])
+        assert ok[0]
+        return np.hstack([p, v])[0] + rng.multivariate_normal(np.zeros(6), P)
+
+    x1 = state(w, t1, P1)
+    same = continuation_d2(x1, P1, t1, state(w, t2, P2), P2, t2)
+    partner = continuation_d2(x1, P1, t1, state(w, t2 - 20.0, P2), P2, t2)
+    sep = continuation_d2(x1, P1, t1, state(stage, t2, P2), P2, t2)
+    print("d2 same / salvo partner / stage:", same, partner, sep, "gate", LINK_CHI2)
+    assert same[0] < LINK_CHI2 < partner[0]
+    assert sep[0] < LINK_CHI2
+    with pytest.raises(ValueError, match="finite"):
+        continuation_d2(np.full(6, np.nan), P1, t1, x1, P2, t2)
+
+
+def test_overflight_is_a_pass_over_land_not_the_descent_onto_it():
+    """Paths (sub-vehicle points) crossing Hokkaido out to the Pacific overfly Japan; a lofted shot whose path
+    ends on Hokkaido's coast lands there (an impact, no overflight); a path over Hokkaido that ends on Honshu
+    overflew Hokkaido; a path in the Sea of Japan overflies nothing."""
+    nan = np.nan
+    lat = np.array([[41.5, 42.5, 43.0, 42.8, 42.0, 41.0],      # Sea of Japan - Hokkaido - Pacific
+                    [41.5, 42.0, 42.6, 43.0, nan, nan],        # Sea of Japan - onto Hokkaido
+                    [43.0, 42.9, 41.0, 40.5, 40.0, 39.5],      # Pacific - Hokkaido - sea - onto Honshu
+                    [39.0, 39.5, 40.0, 40.5, 41.0, nan]])      # Sea of Japan only
+    lon = np.array([[138.0, 141.0, 142.5, 144.5, 146.0, 148.0],
+                    [138.0, 139.0, 141.0, 141.5, nan, nan],
+                    [147.0, 143.0, 141.0, 140.5, 140.3, 140.2],
+                    [131.0, 132.0, 133.0, 134.0, 135.0, nan]])
+    got = overflown(lat, lon, ("JPN", "KOR"))
+    np.testing.assert_array_equal(got, [[True, False], [False, False], [True, False], [False, False]])

@@ -48,21 +48,40 @@ def test_sea_points(name):
     assert str(land) == "" and str(eez) == code
 
 
+def _japan(lat, lon) -> bool:
+    land, eez = reg_mod.region_of(lat, lon)
+    return "JPN" in (str(land), str(eez))
+
+
 def test_official_eez_verdicts_of_the_catalogue():
-    """Every catalogue event with a derived impact point and an official inside/outside statement, except
-    2024-10-31 (a known difference, REGIONS.md item 7), gets the official answer."""
+    """Every catalogue event with a derived impact point and an official inside/outside statement gets the
+    official answer (2024-10-31's point is derived to agree: "about 200 km W of Okushiri" and outside)."""
     checked = 0
     for ev in load_catalog():
         if ev.impact_point is None or ev.impact_japan_eez not in ("inside", "outside"):
             continue
-        land, eez = reg_mod.region_of(*ev.impact_point)
-        inside = str(land) == "JPN" or str(eez) == "JPN"
-        if ev.event_id == "2024-10-31_1":
-            assert inside  # the documented difference: if this flips, update REGIONS.md
-            continue
-        assert inside == (ev.impact_japan_eez == "inside"), ev.event_id
+        assert _japan(*ev.impact_point) == (ev.impact_japan_eez == "inside"), ev.event_id
         checked += 1
-    assert checked >= 7
+    assert checked >= 8
+
+
+def test_scenarios_of_the_catalogue_end_on_the_official_side():
+    """The flight each replay scenario is shaped to (bearing to its impact or aim point, or its azimuth, at
+    the range it is shaped to) ends on the officially announced side of Japan's approximated EEZ limit."""
+    from warnlink.geo import inverse
+    from warnlink.scenario.history import scenario_from_event
+
+    checked = 0
+    for ev in load_catalog():
+        if not ev.has_figures or ev.impact_japan_eez not in ("inside", "outside"):
+            continue
+        la = scenario_from_event(ev).launches[0]
+        az = la.azimuth_deg if la.impact is None else float(inverse(la.site.lat, la.site.lon, la.impact.lat,
+                                                                     la.impact.lon)[0])
+        lat, lon = direct(la.site.lat, la.site.lon, az, la.range_km * 1e3)
+        assert _japan(float(lat), float(lon)) == (ev.impact_japan_eez == "inside"), ev.event_id
+        checked += 1
+    assert checked >= 25
 
 
 def test_200_nm_rule_against_brute_force_geodesics():

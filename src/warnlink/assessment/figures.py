@@ -14,13 +14,23 @@ Pure functions over arrays (SI inside; km only where the name says so).
 * ``min_energy_apogee_km``: the apogee of the minimum-energy trajectory for a ground range; the
   shape is ``lofted`` when the apogee is above ``LOFT_RATIO`` times it, ``depressed`` when below
   ``DEPRESSED_RATIO`` times it, ``minimum-energy`` otherwise (NOTIONAL bands).
+* ``continuation_d2``: whole-flight figures need every track of one object. When a track is lost (out of
+  coverage, a manoeuvre the filter could not follow) and the object is re-acquired as a new track, the
+  earlier track's last state is flown forward to the new track's time (ballistic, J2, rotating Earth,
+  drag at the earlier track's ballistic coefficient: ``warnlink.tracking.motion.propagate``) with its
+  covariance (state-transition matrix), plus white acceleration ``LINK_Q_M2_S3`` for unmodelled forces
+  and the spread that the ballistic coefficient's uncertainty gives (flights at ``beta * exp(+-2 sigma)``,
+  half their difference as a 1-sigma); the new state is gated against it with the 6-D Mahalanobis
+  distance (``LINK_CHI2``: the 99.9% point of chi-square with 6 degrees of freedom).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import chi2
 
 from warnlink.geo.wgs84 import GM_M3_S2, OMEGA_RAD_S
+from warnlink.tracking.motion import propagate, white_acceleration_q
 
 R_EARTH_M = 6_371_000.0
 """Mean Earth radius [m] for the spherical Kepler figures."""
@@ -28,6 +38,14 @@ CLASS_BANDS_KM = ((1000.0, "SRBM"), (3000.0, "MRBM"), (5500.0, "IRBM"))
 """Upper range limits of the classes; beyond the last: ICBM."""
 LOFT_RATIO = 1.5
 DEPRESSED_RATIO = 0.67
+LINK_Q_M2_S3 = 0.01
+"""Spectral density [m^2/s^3] of the white acceleration added over a track gap (unmodelled forces of a
+coasting object; ~2.4 km and 3.5 m/s 1-sigma per axis over 20 minutes, below the ~60 km by which two
+missiles of a salvo fired 20 s apart differ; NOTIONAL)."""
+LINK_CHI2 = float(chi2.ppf(0.999, 6))
+"""Gate of ``continuation_d2`` (22.5)."""
+LINK_BETA_LOG_SIGMA = 0.5
+"""1-sigma of ln(beta) over a gap when the earlier track had not measured its ballistic coefficient."""
 
 
 def inertial_speed(x) -> np.ndarray:
@@ -78,3 +96,33 @@ def trajectory_shape(apogee_km, range_km) -> np.ndarray:
     out[ratio > LOFT_RATIO] = "lofted"
     out[ratio < DEPRESSED_RATIO] = "depressed"
     return out
+
+
+def continuation_d2(x_old, P_old, t_old_s, x_new, P_new, t_new_s, beta_kg_m2=None,
+                    beta_log_sigma=LINK_BETA_LOG_SIGMA, q_m2_s3: float = LINK_Q_M2_S3) -> np.ndarray:
+    """Squared Mahalanobis distance (N,) of new track states ``x_new`` (N, 6) [m, m/s] at ``t_new_s`` (N,)
+    from earlier track states ``x_old`` at ``t_old_s`` flown forward to that time (see the module
+    docstring); ``P_old``, ``P_new`` (N, 6, 6) their covariances, ``beta_kg_m2`` (N,) the earlier tracks'
+    ballistic coefficients (None or inf: no drag) with log 1-sigma ``beta_log_sigma``. Below ``LINK_CHI2``
+    the new track continues the earlier one's object."""
+    xo = np.atleast_2d(np.asarray(x_old, float))[:, :6]
+    xn = np.atleast_2d(np.asarray(x_new, float))[:, :6]
+    n = len(xo)
+    Po = np.asarray(P_old, float).reshape(n, 6, 6)
+    Pn = np.asarray(P_new, float).reshape(n, 6, 6)
+    dt = np.broadcast_to(np.asarray(t_new_s, float) - np.asarray(t_old_s, float), (n,))
+    if xn.shape != (n, 6) or not (np.all(np.isfinite(xo)) and np.all(np.isfinite(xn)) and np.all(np.isfinite(dt))):
+        raise ValueError(f"continuation_d2: need finite (N, 6) states and times, got {xo.shape} and {xn.shape}")
+    beta = None if beta_kg_m2 is None else np.broadcast_to(np.asarray(beta_kg_m2, float), (n,)).copy()
+    xp, phi = propagate(xo, dt, beta)
+    S = phi @ Po @ np.swapaxes(phi, 1, 2) + white_acceleration_q(dt, q_m2_s3) + Pn
+    if beta is not None and np.any(np.isfinite(beta)):
+        k = np.exp(2.0 * np.broadcast_to(np.asarray(beta_log_sigma, float), (n,)))
+        hi, _ = propagate(xo, dt, beta * k, with_stm=False)
+        lo, _ = propagate(xo, dt, beta / k, with_stm=False)
+        half = 0.25 * (hi - lo)  # +-2 sigma apart: a quarter of the difference is 1 sigma
+        S = S + half[:, :, None] * half[:, None, :]
+    d = xn - xp
+    w, v = np.linalg.eigh(0.5 * (S + np.swapaxes(S, 1, 2)))
+    u = np.einsum("nji,nj->ni", v, d)
+    return np.sum(u * u / np.maximum(w, 1e-9 * np.max(np.abs(w), axis=1, keepdims=True) + 1e-12), axis=1)

@@ -51,6 +51,17 @@ flight model here knows no lift. Documented terms are added (all NOTIONAL magnit
    impact is computed on the ellipsoid, while the sea surface (geoid) lies some tens of metres off it
    and land higher still; ``floor_time_s`` (0.2 s) for the impact time.
 
+**Manoeuvring tracks** (``manoeuvre`` True: a pull-up or glide has been seen, so the ballistic model no
+longer holds): the footprint is bounded physically instead. The mean state is flown once more with lift
+at ``MAX_LIFT_TO_DRAG`` times the drag, both as a pull-up into an equilibrium glide and as a skipping
+glide (``fly_to_ground(lift_to_drag=...)``), and the farther of the two impacts is the far end of what
+the vehicle can reach; its ballistic impact is the near end (a lifting vehicle falls no shorter). The
+impact is then taken as uniform along that segment: the mean moves to its middle, ``L^2 / 12`` is added
+to the covariance along it (``L`` its length) and likewise ``dT^2 / 12`` to the impact-time variance
+(``dT`` the difference of the two impact times), so the 95% ellipse spans the segment and a region
+that only part of it reaches gets an honest intermediate probability. Cross-range manoeuvres (banking)
+are not bounded here.
+
 The defaults were set from runs of a standalone EKF on simulated radar tracks of notional MRBM and
 SRBM flights, with seeds different from those of the calibration test, which checks them on its own
 seeds (``tests/assessment/test_impact.py``).
@@ -64,7 +75,7 @@ import numpy as np
 from numba import njit
 from scipy.stats import chi2
 
-from warnlink.geo import ecef2geodetic, enu_basis, geodetic2ecef, inverse
+from warnlink.geo import direct, ecef2geodetic, enu_basis, geodetic2ecef, inverse
 from warnlink.geo.frames import ecef2geodetic_kernel
 from warnlink.physics import integrator as ig
 from warnlink.physics.atmosphere import density_array
@@ -83,6 +94,12 @@ DEFAULT_FLOOR_M = 50.0
 """1-sigma floor per horizontal axis [m] (geoid and terrain height, which do not grow with time)."""
 DEFAULT_FLOOR_TIME_S = 0.2
 """1-sigma floor of the impact time [s]."""
+MAX_LIFT_TO_DRAG = 3.0
+"""Largest lift-to-drag ratio a manoeuvring (pull-up or glide) vehicle is assumed capable of: public
+figures for hypersonic glide bodies and manoeuvring re-entry vehicles are of the order of 1.5-3
+(NOTIONAL bound)."""
+LIFT_ALT_M = 100_000.0
+"""Lift is allowed wherever there is air to make it (drag, and so lift, vanish above ~90 km)."""
 UT_STATE_SPREAD = 3.0
 """Unscented points of the 6-D state at +-3 sigma along each column of its square root (weight 1/18)."""
 UT_BETA_SPREAD = float(np.sqrt(3.0))
@@ -241,12 +258,13 @@ def _height_rate(y):
 
 
 @njit(cache=True, nogil=True)
-def _fly_points(y0, t0, beta, horizon, want_apogee, rtol, atol, atol_v, hmax):
+def _fly_points(y0, t0, beta, horizon, want_apogee, rtol, atol, atol_v, hmax, lift_ld, lift_mode, lift_alt):
     """Fly M points to the ellipsoid. Returns impact states (M, 6), impact times (M,), status (M,)
     (1 ground, 0 not down within the horizon, 2 started at or below the ellipsoid), apogee height
     and time (M,) (NaN unless ``want_apogee[i]`` and the point is ascending).
 
-    Adaptive Dormand-Prince 5(4) with the simulator's derivative (coast: no thrust, no lift); the
+    Adaptive Dormand-Prince 5(4) with the simulator's derivative (coast: no thrust; lift at ``lift_ld``
+    times the drag in ``lift_mode`` (1 pull-up, 2 glide) below ``lift_alt`` [m], none at 0); the
     ground crossing is located on the quintic Hermite interpolant of the last step (secant on the
     fraction of the step, to 1e-4 m in height), which costs no extra force evaluations."""
     m = y0.shape[0]
@@ -261,6 +279,9 @@ def _fly_points(y0, t0, beta, horizon, want_apogee, rtol, atol, atol_v, hmax):
     p[ig.P_DRAG] = 1.0
     p[ig.P_LIFT_T1] = np.inf
     p[ig.P_KICK_DT] = 1.0
+    p[ig.P_LIFT_LD] = lift_ld
+    p[ig.P_LIFT_MODE] = lift_mode
+    p[ig.P_LIFT_ALT] = lift_alt
     y = np.empty(6)
     ynew = np.empty(6)
     k1 = np.empty(6)
@@ -357,10 +378,14 @@ def _fly_points(y0, t0, beta, horizon, want_apogee, rtol, atol, atol_v, hmax):
 
 def fly_to_ground(x, t_s, beta=None, horizon_s: float = DEFAULT_HORIZON_S, apogee: bool = False,
                   rtol: float = _RTOL, atol_m: float = _ATOL_M, atol_m_s: float = _ATOL_M_S,
-                  hmax_s: float = _HMAX_S):
+                  hmax_s: float = _HMAX_S, lift_to_drag: float = 0.0, lift_mode: int = 1,
+                  lift_alt_m: float = LIFT_ALT_M):
     """Fly M ECEF states ``x`` (M, 6) at times ``t_s`` (M,) ballistically to the WGS-84 ellipsoid.
 
-    ``beta`` (M,) ballistic coefficients [kg/m^2] (None or inf: no drag). Returns a dict of arrays:
+    ``beta`` (M,) ballistic coefficients [kg/m^2] (None or inf: no drag). ``lift_to_drag`` > 0 adds
+    aerodynamic lift of that many times the drag below ``lift_alt_m``, in the vertical plane, upwards
+    (``lift_mode`` 1: only while descending, a pull-up into an equilibrium glide; 2: always, which
+    skips), with the simulator's lift law (``warnlink.physics.integrator``). Returns a dict of arrays:
     ``ecef`` (M, 6) state at impact, ``t_s`` impact time, ``down`` (True where it came down within
     ``horizon_s``), ``apogee_alt_m``, ``apogee_time_s`` (NaN unless ``apogee`` and ascending).
     """
@@ -369,8 +394,10 @@ def fly_to_ground(x, t_s, beta=None, horizon_s: float = DEFAULT_HORIZON_S, apoge
     t = np.ascontiguousarray(np.broadcast_to(np.asarray(t_s, float), (m,)), dtype=float)
     b = np.full(m, np.inf) if beta is None else np.ascontiguousarray(np.broadcast_to(np.asarray(beta, float), (m,)))
     want = np.broadcast_to(np.asarray(apogee, bool), (m,)).copy()
+    if not (lift_to_drag >= 0 and lift_mode in (1, 2)):
+        raise ValueError(f"fly_to_ground: need lift_to_drag >= 0 and lift_mode 1 or 2, got {lift_to_drag}, {lift_mode}")
     y, ti, st, ah, at = _fly_points(x, t, b, float(horizon_s), want, float(rtol), float(atol_m), float(atol_m_s),
-                                    float(hmax_s))
+                                    float(hmax_s), float(lift_to_drag), float(lift_mode), float(lift_alt_m))
     return {"ecef": y, "t_s": ti, "down": st > 0, "apogee_alt_m": ah, "apogee_time_s": at}
 
 
@@ -432,6 +459,30 @@ def drag_to_gravity(x, beta) -> np.ndarray:
     return np.where(np.isfinite(beta), r, 0.0)
 
 
+def _lift_footprint(x, t, beta, lat, lon, t_ball, ld_max, horizon_s):
+    """Far end of the reach of M manoeuvring states (lift up to ``ld_max``, pull-up or skipping glide) and
+    the uniform-segment terms: new mean lat/lon [deg], added east/north covariance (M, 2, 2) [m^2], added
+    impact-time variance [s^2] and the shift of the mean impact time [s]."""
+    m = len(x)
+    best_d = np.zeros(m)
+    best_az = np.zeros(m)
+    best_dt = np.zeros(m)
+    for mode in (1, 2):
+        fl = fly_to_ground(x, t, beta, horizon_s, lift_to_drag=ld_max, lift_mode=mode)
+        flat, flon, _ = ecef2geodetic(*fl["ecef"][:, :3].T, deg=True)
+        az, _, d = inverse(lat, lon, flat, flon)
+        d = np.where(fl["down"], np.asarray(d, float).reshape(m), 0.0)
+        better = d > best_d
+        best_d = np.where(better, d, best_d)
+        best_az = np.where(better, np.asarray(az, float).reshape(m), best_az)
+        best_dt = np.where(better, fl["t_s"] - t_ball, best_dt)
+    mlat, mlon = direct(lat, lon, best_az, best_d / 2.0)
+    u = np.stack([np.sin(np.radians(best_az)), np.cos(np.radians(best_az))], axis=-1)
+    add = (best_d**2 / 12.0)[:, None, None] * u[:, :, None] * u[:, None, :]
+    return (np.asarray(mlat, float).reshape(m), np.asarray(mlon, float).reshape(m), add, best_dt**2 / 12.0,
+            best_dt / 2.0)
+
+
 def predict_impact(
     x,
     P,
@@ -451,6 +502,8 @@ def predict_impact(
     launch_lon_deg=None,
     launch_time_s=None,
     horizon_s: float = DEFAULT_HORIZON_S,
+    manoeuvre=None,
+    max_lift_to_drag: float = MAX_LIFT_TO_DRAG,
 ) -> ImpactPrediction:
     """Predict the impact of N tracks with its 95% ellipse (see the module docstring for the model).
 
@@ -468,6 +521,8 @@ def predict_impact(
         launch_lat_deg, launch_lon_deg: launch point (scalars or (N,)) for the ground range.
         launch_time_s: launch time [s] (scalar or (N,)) for the flight time.
         horizon_s: a point not down after this long [s] flags its track as not impacting.
+        manoeuvre: (N,) bool or None: tracks flagged as manoeuvring get the physically bounded footprint
+            (module docstring) of a vehicle with lift-to-drag up to ``max_lift_to_drag``.
 
     Returns:
         An ``ImpactPrediction`` with one row per track.
@@ -549,6 +604,18 @@ def predict_impact(
     drag_disp = np.linalg.norm(en[:, 0] - en[:, -1], axis=1)  # the mean with and without drag
     cov = cov + (floor_m**2 + (lift_to_drag * drag_disp) ** 2)[:, None, None] * np.eye(2)[None]
     t_sig = np.sqrt(t_var + floor_time_s**2)
+    lat, lon = lat.copy(), lon.copy()
+    if manoeuvre is not None:
+        man = np.broadcast_to(np.asarray(manoeuvre, bool), (n,)) & down
+        if man.any():
+            i = np.flatnonzero(man)
+            lat[i], lon[i], add_en, add_t, dt_mid = _lift_footprint(x[i], t[i], b0[i], lat[i], lon[i], t_mean[i],
+                                                                    max_lift_to_drag, horizon_s)
+            cov[i] += add_en
+            t_sig[i] = np.sqrt(t_sig[i] ** 2 + add_t)
+            t_mean[i] += dt_mid
+            mean_g[i] = np.stack(geodetic2ecef(lat[i], lon[i], np.zeros(len(i)), deg=True), axis=-1)
+            tgo = np.maximum(t_mean - t, 0.0)
 
     evals, evecs = np.linalg.eigh(cov)
     semi_major = K95_2DOF * np.sqrt(np.clip(evals[:, 1], 0.0, None))

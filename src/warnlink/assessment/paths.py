@@ -6,6 +6,17 @@ fourth-order Runge-Kutta steps of ``step_s`` and records the position at every s
 comes down on the ellipsoid or ``horizon_s`` has passed. Compiled with Numba, one call for all points.
 A 5 s step errs by well under a kilometre over a 20-minute coast, far below the width of any land
 territory that an overflight verdict turns on.
+
+``overflown`` decides, per path, which nations' land it overflies. The definition (also that of
+``warnlink.geo.regions.overflights(..., ends_at_impact=True)`` for the times): the object overflies a
+nation when its geodetic sub-vehicle point (the foot of the normal to the WGS-84 ellipsoid; a
+geocentric projection would move it by up to ~3 km at 1000 km height) lies over that nation's land
+at any height and the object leaves it again before it comes down. No altitude floor or ceiling:
+what the public is warned of is the vehicle, its stages or its debris falling on the land below,
+the same at 50 or 1000 km, and Japan announces passes in space as overflights. The descent onto
+the land itself (the last run of land points of a path that ends on land) is an *impact* there,
+counted by the impact probability, not an overflight: a lofted shot whose uncertain impact reaches
+the coast is no overflight.
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ from numba import njit
 from warnlink.assessment.launch import _rk4
 from warnlink.geo import ecef2geodetic
 from warnlink.geo.frames import ecef2geodetic_kernel
+from warnlink.geo.regions import land_of
 from warnlink.physics import integrator as ig
 
 DEFAULT_STEP_S = 5.0
@@ -83,3 +95,26 @@ def ground_paths(x, beta=None, step_s: float = DEFAULT_STEP_S, horizon_s: float 
     pos = pos[:, :k]
     lat, lon, _ = ecef2geodetic(pos[..., 0], pos[..., 1], pos[..., 2], deg=True)
     return {"lat_deg": lat, "lon_deg": lon, "dt_s": np.arange(k) * step_s, "n": n}
+
+
+def overflown(lat_deg, lon_deg, nations) -> np.ndarray:
+    """(M, len(nations)) True where path m (rows of ``lat_deg``, ``lon_deg`` (M, K) [deg] from
+    ``ground_paths``, NaN past the end) overflies nation ``nations[j]``'s land (module docstring: any
+    height, the final descent onto land excluded)."""
+    lat = np.atleast_2d(np.asarray(lat_deg, float))
+    lon = np.atleast_2d(np.asarray(lon_deg, float))
+    if lat.shape != lon.shape:
+        raise ValueError(f"overflown: lat and lon shapes differ: {lat.shape} vs {lon.shape}")
+    valid = np.isfinite(lat) & np.isfinite(lon)
+    land = np.full(lat.shape, "", dtype="<U3")
+    if valid.any():
+        land[valid] = land_of(lat[valid], lon[valid])
+    n = valid.sum(axis=1)
+    last = land[np.arange(len(lat)), np.maximum(n - 1, 0)]
+    # the final run of the impact's land code: from after the last point of another code to the end
+    col = np.arange(lat.shape[1])[None, :]
+    other = valid & (land != last[:, None])
+    start = np.where(other.any(axis=1), lat.shape[1] - 1 - np.argmax(other[:, ::-1], axis=1) + 1, 0)
+    terminal = (last[:, None] != "") & (col >= start[:, None]) & valid
+    over = valid & ~terminal
+    return np.stack([np.any(over & (land == nat), axis=1) for nat in nations], axis=1)

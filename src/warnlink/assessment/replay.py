@@ -13,14 +13,20 @@ updated is assessed (all of them at once, vectorised):
   track's birth if it was born boosting; a separated object inherits its parent's; a track that was
   never seen boosting falls back to a ballistic back-propagation to the ground (``launch_method``
   says which).
-* **figures**: apogee (the higher of the track's highest estimate and the predicted apogee), ground
-  range (launch to impact), flight time (predicted while in flight, final once the predicted impact
-  time has passed), class from the burnout energy and shape (``warnlink.assessment.figures``).
+* **figures** over the whole flight of the object: apogee (the highest of the highest estimate and the
+  predicted apogee of every track of the object, and of the track it separated from up to the
+  separation), ground range (launch to impact), flight time (predicted while in flight, final once the
+  predicted impact time has passed), class from the burnout energy and shape
+  (``warnlink.assessment.figures``). The tracks of one object are linked: a new track that a lost
+  track's last state, flown forward, gates with (``figures.continuation_d2``; else whose first
+  prediction matches the lost object's) re-acquires it; one born where a live coasting track is parted
+  from it (a pull-up or glide leaving its stage) and shares its launch and altitude so far.
 * **manoeuvre**: the new predicted impact is compared with the previous one; a jump beyond the
   99.9% ellipse of the previous prediction (both ellipses' covariances summed) while the track
-  coasts, or a descending track that climbs again (pull-up), flags a manoeuvre. From then on the
-  ellipse is widened by the size of the jump (added as an isotropic variance, never shrunk while
-  the flag stands).
+  coasts, a descending track that climbs again (pull-up), or a predicted impact time that keeps
+  slipping later (``SLIP_*``: a glide) flags a manoeuvre. From then on the prediction is the physically
+  bounded footprint of a lifting vehicle (``predict_impact(manoeuvre=...)``) and the ellipse is further
+  widened by the size of the jump (added as an isotropic variance, never shrunk while the flag stands).
 * **kind** from the estimates only (never from the simulator's truth labels): a track born within
   ``SPLIT_GATE_M`` of a track that was boosting shortly before is a *separated object*; of the two,
   the one still boosting ``SPLIT_DECIDE_S`` later is the missile and the other a ``stage``. Where
@@ -30,8 +36,10 @@ updated is assessed (all of them at once, vectorised):
   ``debris`` is lighter still. A track seen boosting is a ``warhead``; the rest are ``unknown``.
 * **regions**: probability of impact per region (``impact_probabilities`` over ``N_REGION_SAMPLES``
   fixed draws from the 95% ellipse's Gaussian) and of overflight of Japanese and Korean land
-  (fraction of ``N_PATH_SAMPLES`` fixed draws of the state whose predicted ground path crosses it;
-  the times are those of the mean path, from ``overflights``).
+  (fraction of ``N_PATH_SAMPLES`` fixed draws of the state whose predicted ground path passes over it,
+  ``paths.overflown``: at any height, the descent onto the land itself being an impact; the times are
+  those of the mean path, from ``overflights``). The event's overflight figure comes from the mature
+  assessments only (``_overflew``).
 * **alerts**: one ``AlertEngine`` per nation (JPN and KOR, the packaged policy), fed every
   assessment; a deleted track is reported ``lost``. Every message is written as CAP 1.2 and checked
   against the OASIS schema. The node runs in ``exercise`` mode for an exercise scenario and ``test``
@@ -53,12 +61,19 @@ import numpy as np
 from scipy.stats import chi2
 
 from warnlink.alerts import AlertEngine, AssessmentInput, ImpactArea, load_policies, to_cap_xml, validate_cap
-from warnlink.assessment.figures import max_range_km, missile_category, trajectory_shape
+from warnlink.assessment.figures import (
+    LINK_BETA_LOG_SIGMA,
+    LINK_CHI2,
+    continuation_d2,
+    max_range_km,
+    missile_category,
+    trajectory_shape,
+)
 from warnlink.assessment.impact import predict_impact
 from warnlink.assessment.launch import estimate_launch
-from warnlink.assessment.paths import ground_paths
+from warnlink.assessment.paths import ground_paths, overflown
 from warnlink.geo import direct, distance_m, ecef2geodetic, inverse
-from warnlink.geo.regions import describe_location, impact_probabilities, land_of, nearest_coast, overflights
+from warnlink.geo.regions import describe_location, impact_probabilities, nearest_coast, overflights
 from warnlink.physics.missiles import CLASSES
 from warnlink.tracking.motion import propagate
 from warnlink.tracking.tracker import CONFIRMED, DELETED, Tracker
@@ -121,6 +136,12 @@ OVERFLIGHT_EVERY_S = 3.0
 """The predicted ground paths of an object are re-flown at most this often [s] (its overflight figures
 are kept in between)."""
 MANOEUVRE_CHI2 = float(chi2.ppf(0.999, 2))
+SLIP_WINDOW_S = 10.0
+SLIP_MIN_S = 5.0
+SLIP_SIGMA = 4.0
+"""A coasting object whose predicted impact time, against the prediction made ``SLIP_WINDOW_S`` earlier, has
+slipped later by more than ``SLIP_MIN_S`` and ``SLIP_SIGMA`` sigmas is held up by lift (a glide): a ballistic
+object's predicted impact time stays put (the lift-free prediction of a glider falls ~1 s later per second)."""
 VERDICT_CONFIDENCE = 0.9
 """A Japan-EEZ verdict is "confident" when P(inside) or P(outside) reaches this."""
 JAPAN_KEYS = ("JPN_land", "JPN_eez")
@@ -165,6 +186,9 @@ class _Obj:
     duplicate_of: int | None = None
     dup_since: dict = field(default_factory=dict)
     same_as: int | None = None
+    split_alt_m: float = 0.0
+    slip_hist: list = field(default_factory=list)
+    born_beside: int | None = None
     first_coast_s: float | None = None
     extrapolating: bool = False
     done: bool = False
@@ -260,6 +284,11 @@ class Replay:
         tr = self.tracker
         for row in range(len(self.objs), len(tr.x)):
             self.objs.append(_Obj(row=row, born_s=float(tr.t_born[row])))
+            if tr.status[row] != DELETED:
+                # where it was born, beside which live coasting track (decided at birth: a manoeuvring
+                # object is soon far from the stage it parts from)
+                p = self._continued_from(self.objs[-1], live=True)
+                self.objs[-1].born_beside = None if p is None else p.row
         if not self.objs:
             for eng in self.engines.values():
                 self._emit(eng.tick(t))
@@ -320,7 +349,17 @@ class Replay:
                 best, best_d = p, d
         if best is not None:
             o.parent, o.split_s = best.row, o.born_s
+            o.split_alt_m = best.max_alt_m
             o.kind, o.kind_basis = "stage", f"separated from track {best.row} at t={o.born_s:.0f} s (provisional)"
+            return
+        # born where a live coasting track is (``figures.continuation_d2``): an object parting from it in coast
+        # (a pull-up or gliding warhead leaving its spent stage, or the track the filter could not keep on the
+        # manoeuvre; the tracker may call the pull-up a boost). It shares that track's flight so far: launch
+        # and highest altitude; which of the two is the warhead the split rules decide
+        p = None if o.born_beside is None else self.objs[o.born_beside]
+        if p is not None and tr.status[p.row] != DELETED:
+            o.parent, o.split_s, o.split_alt_m = p.row, o.born_s, p.max_alt_m
+            o.kind_basis = f"parted from coasting track {p.row} at t={o.born_s:.0f} s"
 
     def _kinds(self, conf, t: float) -> None:
         tr = self.tracker
@@ -375,6 +414,9 @@ class Replay:
                         self._set_kind(p, "stage", f"falling behind separated track {o.row}")
                     elif o.kind == "stage" and o.kind_basis.endswith("(provisional)"):
                         self._set_kind(o, "unknown", f"separated from track {p.row} at burnout; not yet resolved")
+                elif tr.status[p.row] == DELETED and o.kind == "unknown" and p.kind == "warhead":
+                    # parted in coast and the other track was lost: this one carries the object on
+                    self._set_kind(o, "warhead", f"carries on track {p.row}, lost after they parted")
                 continue
             if o.same_as is not None and o.kind == "unknown" and self.objs[o.same_as].kind != "unknown":
                 p = self.objs[o.same_as]
@@ -420,6 +462,7 @@ class Replay:
                 a = b.duplicate_of
                 b.duplicate_of = None
                 b.parent, b.split_s, b.split_decided = a, t, False
+                b.split_alt_m = self.objs[a].max_alt_m
                 b.kind, b.kind_basis = "stage", f"parted from track {a} at t={t:.0f} s (provisional)"
         for row in live:
             o = self.objs[row]
@@ -527,23 +570,47 @@ class Replay:
 
     def _launch_of(self, o: _Obj, depth: int = 0) -> dict | None:
         """The launch estimate that stands for object ``o``: that of the object it re-acquired, of the track
-        it separated from (or duplicates), or its own."""
+        it separated from (or duplicates), or its own; a ballistic back-propagation only when no backward
+        boost is known, the linked (earlier seen) track's first."""
         if depth > 20:
             return o.launch
+        fallback = None
         for link, what in ((o.same_as, "re-acquired from"), (o.parent, "separated from"),
                            (o.duplicate_of, "duplicate of")):
             if link is not None:
                 la = self._launch_of(self.objs[link], depth + 1)
-                if la is not None and not la["method"].startswith("ballistic"):
-                    return dict(la, method=f"{la['method']} ({what} track {link})")
-        return o.launch
+                if la is not None:
+                    la = dict(la, method=f"{la['method']} ({what} track {link})")
+                    if not la["method"].startswith("ballistic"):
+                        return la
+                    fallback = fallback or la
+        if o.launch is not None and not o.launch["method"].startswith("ballistic"):
+            return o.launch
+        return fallback or o.launch
 
     def _apogee_of(self, o: _Obj) -> float:
-        """Highest apogee [m] of the object and every track it re-acquired, separated from or duplicates."""
-        best = o.pred["apogee_m"] if o.pred is not None and o.pred.get("ok") else o.max_alt_m
-        if o.same_as is not None:
-            best = max(best, self._apogee_of(self.objs[o.same_as]))
+        """Highest apogee [m] of the object over its whole flight: the highest of every track of the object
+        (``_tracks_of``: re-acquisitions and duplicates, each its predicted apogee or highest altitude) and
+        of the highest altitude of the track it separated from, up to the separation (both flew as one)."""
+        best = 0.0
+        for q in self._tracks_of(o):
+            own = q.pred["apogee_m"] if q.pred is not None and q.pred.get("ok") else q.max_alt_m
+            best = max(best, own, q.max_alt_m, q.split_alt_m)
         return best
+
+    def _tracks_of(self, o: _Obj) -> list[_Obj]:
+        """Every track of ``o``'s object: those linked to it by re-acquisition or duplication, either way."""
+        seen, todo = {o.row}, [o.row]
+        while todo:
+            r = todo.pop()
+            q = self.objs[r]
+            nbrs = [x for x in (q.same_as, q.duplicate_of) if x is not None]
+            nbrs += [p.row for p in self.objs if p.same_as == r or p.duplicate_of == r]
+            for x in nbrs:
+                if x not in seen:
+                    seen.add(x)
+                    todo.append(x)
+        return [self.objs[r] for r in sorted(seen)]
 
     # ------------------------------------------------------------------ the assessment
     def _due(self, o: _Obj, t: float) -> bool:
@@ -568,7 +635,8 @@ class Replay:
         known = np.isfinite(betas)
         beta = np.where(known, betas, 5000.0)
         bsig = np.where(known, np.log1p(np.nan_to_num(sigs)), 0.5)
-        pr = predict_impact(x, P, ts, beta=beta, beta_log_sigma=bsig, drag_free_filter=False)
+        man = np.array([self.objs[row].manoeuvre for row in rows])
+        pr = predict_impact(x, P, ts, beta=beta, beta_log_sigma=bsig, drag_free_filter=False, manoeuvre=man)
         ok = pr.impacted
         cov = pr.cov_en_m2.copy()
         for i, row in enumerate(rows):
@@ -584,6 +652,8 @@ class Replay:
                     if not o.manoeuvre:
                         o.manoeuvre, o.manoeuvre_s = True, t
                     o.widen_m2 = max(o.widen_m2, float(d @ d))
+            if not man[i]:
+                self._impact_slip(o, float(ts[i]), float(pr.impact_time_s[i]), float(pr.impact_time_sigma_s[i]), t)
             if o.manoeuvre:
                 o.widen_m2 = max(o.widen_m2, 1e6)
                 cov[i] += o.widen_m2 * np.eye(2)
@@ -606,9 +676,8 @@ class Replay:
                 continue
             probs = impact_probabilities(slat[i], slon[i])
             over_p, over_t = o.over_p, o.over_t
-            for n in NATIONS:
-                if over_p[n] >= 0.5:
-                    o.overflew.setdefault(n, over_t.get(n))
+            if self._mature(o, t):
+                self._overflew(o, t)
             ev = np.linalg.eigh(cov[i])
             major = ev[1][:, 1]
             semi = 2.4477 * np.sqrt(np.clip(ev[0], 0.0, None))
@@ -637,6 +706,19 @@ class Replay:
                 if self.first_verdict_s is None:
                     self.first_verdict_s = t
 
+    @staticmethod
+    def _impact_slip(o: _Obj, t_track: float, impact_t: float, sigma: float, t: float) -> None:
+        """Raise the manoeuvre flag on a sustained slip of the predicted impact time (``SLIP_WINDOW_S``)."""
+        h = o.slip_hist
+        h.append((t_track, impact_t, sigma))
+        old = [e for e in h if t_track - e[0] >= SLIP_WINDOW_S]
+        if old and not o.manoeuvre:
+            _, it0, s0 = old[-1]
+            if impact_t - it0 > max(SLIP_MIN_S, SLIP_SIGMA * math.hypot(s0, sigma)):
+                o.manoeuvre, o.manoeuvre_s = True, t
+        if len(old) > 1:
+            del h[:len(old) - 1]
+
     def _mature(self, o: _Obj, t: float) -> bool:
         """Old enough in coast for its assessment to reach the alert engines: ``ALERT_AFTER_S`` of coast
         assessments, and ``HOLD_AFTER_BOOST_S`` since it last boosted (a track that has just stopped boosting
@@ -646,12 +728,17 @@ class Replay:
                 and t - o.last_boost_s >= HOLD_AFTER_BOOST_S)
 
     def _link_reacquired(self, o: _Obj) -> None:
-        """A track born in coast (no parent, never boosting) whose first prediction matches an earlier
-        object's is that object re-acquired: it inherits its launch, apogee and alert chain."""
-        if o.parent is not None or o.seen_boost or o.duplicate_of is not None:
+        """A track born in coast (no parent, never boosting) is an earlier, lost object re-acquired when the
+        lost track's last state flown forward gates with its state (``figures.continuation_d2``), or failing
+        that when its first prediction matches the lost object's: it inherits its launch, apogee and alert
+        chain."""
+        if o.parent is not None or o.duplicate_of is not None:
             return
         pr = o.pred
-        best, best_d = None, math.inf
+        best = self._continued_from(o)  # also for a track seen "boosting": the tracker may so call a pull-up
+        if best is None and o.seen_boost:
+            return
+        best_d = math.inf if best is None else -1.0
         for p in self.objs:
             q = p.pred
             if (p.row == o.row or p.born_s >= o.born_s or q is None or not q.get("ok") or p.duplicate_of is not None
@@ -666,6 +753,35 @@ class Replay:
         if best is not None:
             o.same_as = self._root_same(best.row)
             self.objs[o.same_as].extrapolating = False
+            return
+
+    def _continued_from(self, o: _Obj, live: bool = False) -> _Obj | None:
+        """The lost object whose last track state, flown forward to ``o``'s time, gates best with it
+        (``continuation_d2``); with ``live``, the live confirmed coasting track nearest to ``o``, within
+        ``SPLIT_GATE_M``."""
+        tr = self.tracker
+        cands = [p for p in self.objs if p.row != o.row and p.born_s < o.born_s and p.duplicate_of is None
+                 and (tr.status[p.row] == CONFIRMED if live else tr.status[p.row] == DELETED)
+                 and (live or tr.t[p.row] <= tr.t[o.row]) and tr.mu[p.row, 1] < 0.5
+                 and not (p.pred is not None and p.pred.get("ok") and p.pred["impact_t"] < tr.t[o.row])]
+        if not cands:
+            return None
+        rows = np.array([p.row for p in cands])
+        known = [self._beta(r) for r in rows]
+        beta = np.array([5000.0 if b is None else b for b, _ in known])
+        sig = np.array([LINK_BETA_LOG_SIGMA if b is None else np.log1p(sg) for b, sg in known])
+        m = len(rows)
+        if live:
+            # born beside it: within the separation gate (a manoeuvre has already moved the object off the
+            # other track's estimate by more than the covariances allow: 1.4 km, 46 sigma^2 for 2023-06-15)
+            dt = tr.t[o.row] - tr.t[rows]
+            d = np.linalg.norm(tr.x[o.row, :3] - (tr.x[rows, :3] + dt[:, None] * tr.x[rows, 3:6]), axis=1)
+            i = int(np.argmin(d))
+            return cands[i] if d[i] < SPLIT_GATE_M else None
+        d2 = continuation_d2(tr.x[rows, :6], tr.P[rows, :6, :6], tr.t[rows], np.repeat(tr.x[o.row:o.row + 1, :6], m, 0),
+                             np.repeat(tr.P[o.row:o.row + 1, :6, :6], m, 0), np.full(m, tr.t[o.row]), beta, sig)
+        i = int(np.argmin(d2))
+        return cands[i] if d2[i] < LINK_CHI2 else None
 
     def _root_same(self, row: int) -> int:
         seen = set()
@@ -673,6 +789,19 @@ class Replay:
             seen.add(row)
             row = self.objs[row].same_as
         return row
+
+    @staticmethod
+    def _overflew(o: _Obj, t: float) -> None:
+        """The event's overflight figure from a mature assessment: a pass predicted with probability >= 1/2
+        is recorded; a recorded pass that has not begun yet is dropped when the prediction no longer has it;
+        one that has begun stands (the first assessments of a young track are no figure: ``_mature``)."""
+        for n in NATIONS:
+            rec = o.overflew.get(n)
+            begun = rec is not None and rec[0] <= t
+            if o.over_p[n] >= 0.5 and not begun:
+                o.overflew[n] = o.over_t.get(n)
+            elif o.over_p[n] < 0.5 and n in o.overflew and not begun:
+                del o.overflew[n]
 
     def _overflight(self, rows, x, P, ts, beta, ok, tgo, semi_major, t: float) -> None:
         """Overflight probability per nation (fraction of fixed state draws whose ground path crosses its
@@ -698,15 +827,13 @@ class Replay:
             gp = ground_paths(pts, np.full(len(pts), beta[i]), step, horizon_s=horizon)
             glat, glon = gp["lat_deg"], gp["lon_deg"]
             valid = np.isfinite(glat)
-            land = np.full(glat.shape, "", dtype="<U3")
-            if valid.any():
-                land[valid] = land_of(glat[valid], glon[valid])
-            o.over_p = {n: float(np.mean(np.any(land[1:] == n, axis=1))) for n in NATIONS}
+            over = overflown(glat, glon, NATIONS)  # the descent onto land is an impact, no overflight
+            o.over_p = {n: float(np.mean(over[1:, j])) for j, n in enumerate(NATIONS)}
             o.over_t = {}
-            if any(np.any(land[0] == n) for n in NATIONS):
+            if over[0].any():
                 k = int(np.sum(valid[0]))
                 if k >= 2:
-                    for ov in overflights(glat[0, :k], glon[0, :k], ts[i] + gp["dt_s"][:k]):
+                    for ov in overflights(glat[0, :k], glon[0, :k], ts[i] + gp["dt_s"][:k], ends_at_impact=True):
                         if ov.nation in NATIONS and ov.nation not in o.over_t:
                             o.over_t[ov.nation] = (ov.t_enter_s, ov.t_exit_s, ov.region, ov.place)
 
@@ -906,15 +1033,18 @@ class Replay:
 
 def main_object(result: dict) -> dict | None:
     """The object whose estimate stands for the event: among the warheads (else the unknown objects; never a
-    duplicate track) the first launched (launch time to 10 s; salvo figures describe the first missile), and
-    of its tracks the one assessed last (the most mature estimate: a re-acquisition carries on its object)."""
+    duplicate track) the first launched (launch time to 10 s; salvo figures describe the first missile; a
+    launch from a backward boost before one from a mere ballistic back-propagation, which is tens of seconds
+    early), and of its tracks the one assessed last (the most mature estimate: a re-acquisition carries on
+    its object)."""
     for kinds in (("warhead",), ("unknown",), ("stage", "debris")):
         cands = [o for o in result["objects"] if o["kind"] in kinds and o["estimate"] is not None
                  and o["duplicate_of"] is None]
         if cands:
             def key(o):
                 lt = o["estimate"]["launch_time"] or "9999"
-                return (lt[:18], -o["estimate"]["assessed_at_s"])
+                ballistic = (o["estimate"]["launch_method"] or "ballistic").startswith("ballistic")
+                return (ballistic, lt[:18], -o["estimate"]["assessed_at_s"])
             return min(cands, key=key)
     return None
 

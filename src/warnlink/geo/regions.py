@@ -352,7 +352,7 @@ def _resample_track(lat, lon, t):
     return lerp(lat), lerp(lon_u), lerp(t)
 
 
-def overflights(lat_deg, lon_deg, t_s) -> list[Overflight]:
+def overflights(lat_deg, lon_deg, t_s, *, ends_at_impact: bool = False) -> list[Overflight]:
     """Passages of a predicted ground track over land territory, with entry and exit times.
 
     ``lat_deg``, ``lon_deg``: the sub-vehicle (geodetic) points of the track, e.g. from the ECEF
@@ -361,8 +361,10 @@ def overflights(lat_deg, lon_deg, t_s) -> list[Overflight]:
     (in space), not over its EEZ or territorial sea. The track is resampled every 1 km between
     the given points (linear in latitude, longitude and time), and each coastline crossing is
     located by bisection to 1 ms. A track that starts or ends on land enters or exits at its first
-    or last time. Returns one ``Overflight`` per passage, in time order, for every nation
-    (including the launching state).
+    or last time. With ``ends_at_impact`` the track's last point is the impact: a passage that
+    reaches it is the descent onto that land (an impact there, not an overflight) and is left out.
+    Returns one ``Overflight`` per passage, in time order, for every nation (including the
+    launching state).
     """
     lat, lon = _points(lat_deg, lon_deg, "ground track")
     t = np.asarray(t_s, dtype=float)
@@ -395,7 +397,7 @@ def overflights(lat_deg, lon_deg, t_s) -> list[Overflight]:
     out = []
     places = gazetteer()
     for r, c in enumerate(run_code):
-        if c == "":
+        if c == "" or (ends_at_impact and r == len(run_code) - 1):
             continue
         t0, t1 = float(bounds[r]), float(bounds[r + 1])
         tm = 0.5 * (t0 + t1)
