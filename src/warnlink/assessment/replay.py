@@ -1115,10 +1115,12 @@ def summary_row(result: dict) -> dict:
     est = mo["estimate"] if mo else {}
     ref = pub["japan_eez"] if pub["japan_eez"] in ("inside", "outside") else None
     vt = verdict_times(result, ref)
-    first_alert = {}
+    first_alert, messages = {}, {}
     for a in result["alerts"]:
         if a["msg_type"] == "Alert":
             first_alert.setdefault(a["nation"], a["t_s"])
+        m = messages.setdefault(a["nation"], {"Alert": 0, "Update": 0, "Cancel": 0})
+        m[a["msg_type"]] += 1
     return {
         "event_id": result["event_id"],
         "class": est.get("class"), "shape": est.get("shape"), "kind": mo["kind"] if mo else None,
@@ -1130,7 +1132,7 @@ def summary_row(result: dict) -> dict:
         "over_pub": pub["overflew_japan"], "over_est": cmp_["overflew_japan"],
         "first_detection_s": result["first_detection_s"], "first_verdict_s": vt["first_s"],
         "first_correct_verdict_s": vt["first_correct_s"], "verdict_settled_s": vt["settled_s"],
-        "first_alert_s": first_alert,
+        "first_alert_s": first_alert, "messages": messages, "first_track_s": result.get("first_track_s"),
         "jalert_min": result["jalert"]["issued_min"] if result.get("jalert") else None,
         "apogee_ok": cmp_["apogee_ok"], "range_ok": cmp_["range_ok"], "flight_time_ok": cmp_["flight_time_ok"],
         "japan_eez_ok": cmp_["japan_eez_ok"], "overflight_ok": cmp_["overflight_ok"],
@@ -1182,6 +1184,32 @@ def table_markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def timeliness_markdown(rows: list[dict]) -> str:
+    """The timeliness table (Markdown), seconds after launch: first sensor report, first confirmed track, first
+    confident Japan-EEZ verdict, first one equal to the official verdict, the time from which every confident
+    verdict equals it, the first JPN and KOR alerts and J-Alert's published issue time; then the JPN and KOR
+    messages (Alert/Update/Cancel)."""
+    lines = ["| event | first report s | first track s | first verdict s | correct verdict s | settled s "
+             "| first JPN alert s | first KOR alert s | J-Alert s | JPN msgs A/U/C | KOR msgs A/U/C |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+
+    def msgs(r, n):
+        m = r.get("messages", {}).get(n)
+        return "-" if not m else f"{m['Alert']}/{m['Update']}/{m['Cancel']}"
+
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['event_id']} | failed |" + " |" * 9)
+            continue
+        j = r["jalert_min"]
+        lines.append(
+            f"| {r['event_id']} | {_num(r['first_detection_s'])} | {_num(r.get('first_track_s'))} | "
+            f"{_num(r['first_verdict_s'])} | {_num(r['first_correct_verdict_s'])} | {_num(r['verdict_settled_s'])} | "
+            f"{_num(r['first_alert_s'].get('JPN'))} | {_num(r['first_alert_s'].get('KOR'))} | "
+            f"{'-' if j is None else f'{60 * j} ({j} min)'} | {msgs(r, 'JPN')} | {msgs(r, 'KOR')} |")
+    return "\n".join(lines)
+
+
 def table_totals(rows: list[dict]) -> dict:
     """How many events meet each target (of those where it applies), and the worst misses."""
     good = [r for r in rows if "error" not in r]
@@ -1195,6 +1223,12 @@ def table_totals(rows: list[dict]) -> dict:
     inside = [r["impact_inside_95"] for r in good if r.get("impact_inside_95") is not None]
     out["truth_impact_inside_95_ellipse"] = f"{sum(inside)}/{len(inside)}"
     out["main_object_kind_right"] = f"{sum(r['kind_right'] for r in good)}/{len(good)}"
+    for key in ("first_verdict_s", "first_correct_verdict_s"):
+        v = sorted(r[key] for r in good if r[key] is not None)
+        out[f"{key}_median"] = None if not v else v[len(v) // 2]
+    upd = [sum(m["Update"] for m in r.get("messages", {}).values()) for r in good]
+    out["updates_max_per_event"] = max(upd, default=0)
+    out["updates_total"] = sum(upd)
     sp = [r["faster_than_real_time"] for r in good if r["faster_than_real_time"]]
     out["faster_than_real_time_min"] = min(sp) if sp else None
     return out
