@@ -90,7 +90,7 @@ def test_alert_update_cancel_chain_with_references(jpn):
     assert a[0].regions == ("JPN_land",) and a[0].probability == pytest.approx(0.30)
     assert a[0].sent == EPOCH + timedelta(seconds=101) and a[0].impact_time == EPOCH + timedelta(seconds=2280)
     assert eng.update(inp(102.0, land=0.35)) == []                      # within the update hysteresis
-    u1 = roundtrip(eng.update(inp(103.0, land=0.30, eez=0.50)))        # EEZ joins: region set changes
+    u1 = roundtrip(eng.update(inp(103.0, land=0.30, eez=0.50)))        # EEZ joins: sent at once, interval or not
     assert [m.msg_type for m in u1] == ["Update"] and u1[0].regions == ("JPN_eez", "JPN_land")
     assert u1[0].probability == pytest.approx(0.80)                   # disjoint regions: land or EEZ = sum
     assert [r.id for r in u1[0].references] == [a[0].id]
@@ -302,6 +302,9 @@ def test_nation_overrides_defaults_field_by_field():
     text = GOOD + "    thresholds: {land: 0.03}\n    staleness_s: 1.5\n"
     p = decode_policies(text)["JPN"]
     assert p.thresholds.land == 0.03 and p.thresholds.eez == 0.2 and p.staleness_s == 1.5
+    assert p.update.min_interval_s == 0.0  # optional: no minimum interval unless the file gives one
+    p = decode_policies(GOOD + "    update: {min_interval_s: 15}\n")["JPN"]
+    assert p.update.min_interval_s == 15.0 and p.update.probability == 0.1
 
 
 @pytest.mark.parametrize(("edit", "expected"), [
@@ -321,6 +324,8 @@ def test_nation_overrides_defaults_field_by_field():
     (("  thresholds: {land: 0.05, eez: 0.2, overflight: 0.1}\n", "  thresholds: {land: 0.05, eez: 0.2}\n"),
      "nations.JPN: missing `thresholds.overflight`"),
     (("update: {probability: 0.1,", "update: {probability: -0.1,"), "$.defaults.update.probability"),
+    (("update: {probability: 0.1,", "update: {min_interval_s: -5, probability: 0.1,"),
+     "$.defaults.update.min_interval_s"),
     (("version: 1", "version: 1\n  bad: [unclosed"), "not valid YAML"),
 ])
 def test_bad_policy_is_rejected_with_clear_error(edit, expected):
