@@ -820,6 +820,8 @@ class Replay:
         """The object id the alerts use: a re-acquired track speaks for the object it re-acquired, a missile for
         the track it separated from (``_hand_over``)."""
         row, seen = self._root_same(row), set()
+        if self.objs[row].handed_to is not None:  # a spent stage (or a re-acquisition of it): never the missile's id
+            return f"{self.event_id}/track{int(self.tracker.ids[row])}/stage"
         while self.objs[row].continues is not None and row not in seen:
             seen.add(row)
             row = self._root_same(self.objs[row].continues)
