@@ -787,6 +787,14 @@ class Replay:
             if o.extrapolating and any(q.same_as == o.row and not q.done and q.pred is not None for q in self.objs):
                 continue  # a re-acquired track carries this object now
             feed.append(o)
+        # tracks that speak for one object (a re-acquisition, a missile carrying on a chain) feed its chain once
+        # per window: the one of an alerting kind, else the latest (two of them alternating flapped the chain)
+        speaker = {}
+        for o in feed:
+            k, rank = self._oid(o.row), (o.kind in ("warhead", "unknown"), o.pred["t"], o.row)
+            if k not in speaker or rank > speaker[k][0]:
+                speaker[k] = (rank, o)
+        feed = [o for o in feed if speaker[self._oid(o.row)][1] is o]
         for o in feed:
             pr = o.pred
             passed = pr["impact_t"] + 5.0 < t
