@@ -596,7 +596,14 @@ def replay(
     """Run a real launch end to end (simulate, sense, track, assess, alert) faster than real time and compare
     the estimates with the published figures and verdicts; --all does the whole catalogue and prints the
     table. Exercise data: every alert is status Exercise."""
-    from warnlink.assessment.replay import replay_catalog, replay_event, replay_scenario, table_markdown, table_totals
+    from warnlink.assessment.replay import (
+        replay_catalog,
+        replay_event,
+        replay_scenario,
+        table_markdown,
+        table_totals,
+        timeliness_markdown,
+    )
 
     if all_events:
         if event_id or scenario_file:
@@ -606,6 +613,8 @@ def replay(
             print(json.dumps({"rows": rows, "totals": table_totals(rows)}, default=str))
             return
         print(table_markdown(rows))
+        print()
+        print(timeliness_markdown(rows))
         print()
         print("totals: " + json.dumps(table_totals(rows), default=str))
         return

@@ -90,21 +90,28 @@ def test_alert_update_cancel_chain_with_references(jpn):
     assert a[0].regions == ("JPN_land",) and a[0].probability == pytest.approx(0.30)
     assert a[0].sent == EPOCH + timedelta(seconds=101) and a[0].impact_time == EPOCH + timedelta(seconds=2280)
     assert eng.update(inp(102.0, land=0.35)) == []                      # within the update hysteresis
-    u1 = roundtrip(eng.update(inp(103.0, land=0.30, eez=0.50)))        # EEZ joins: region set changes
+    u1 = roundtrip(eng.update(inp(103.0, land=0.30, eez=0.50)))        # EEZ joins: sent at once, interval or not
     assert [m.msg_type for m in u1] == ["Update"] and u1[0].regions == ("JPN_eez", "JPN_land")
     assert u1[0].probability == pytest.approx(0.80)                   # disjoint regions: land or EEZ = sum
     assert [r.id for r in u1[0].references] == [a[0].id]
-    u2 = roundtrip(eng.update(inp(104.0, land=0.70, eez=0.50)))        # +0.20 in probability
+    gap = jpn.update.min_interval_s
+    assert gap > 0
+    assert eng.update(inp(104.0, land=0.70, eez=0.50)) == []            # +0.20, but within the minimum interval
+    assert eng.update(inp(103.0 + gap - 1, land=0.30, eez=0.50)) == []  # reverted before it was due: never sent
+    u2 = roundtrip(eng.update(inp(103.0 + gap, land=0.70, eez=0.50)))  # +0.20 once the interval has passed
+    assert [m.msg_type for m in u2] == ["Update"]
     assert [r.id for r in u2[0].references] == [a[0].id, u1[0].id]
     assert [r.sent for r in u2[0].references] == [a[0].sent, u1[0].sent]
-    c = roundtrip(eng.update(inp(105.0, alive=False, land=0.70, eez=0.50)))
+    t_c = 104.0 + gap
+    c = roundtrip(eng.update(inp(t_c, alive=False, land=0.70, eez=0.50)))  # a Cancel never waits
     assert [m.msg_type for m in c] == ["Cancel"] and c[0].reason == "track_lost"
     assert [r.id for r in c[0].references] == [a[0].id, u1[0].id, u2[0].id]
-    assert c[0].sent == EPOCH + timedelta(seconds=105)
+    assert c[0].sent == EPOCH + timedelta(seconds=t_c)
     ids = [m.id for m in (*a, *u1, *u2, *c)]
     assert len(set(ids)) == 4 and all(UUID7.match(i) for i in ids)
     assert all(m.status == "Actual" and not m.exercise for m in (*a, *u1, *u2, *c))
     assert eng.active() == {} and eng.stats["Alert"] == 1 and eng.stats["Update"] == 2 and eng.stats["Cancel"] == 1
+    assert eng.stats["update_reasons"] == {"regions": 1, "probability": 1} and eng.stats["Update_deferred"] == 1
 
 
 @pytest.mark.parametrize("kind", ["stage", "debris"])
@@ -195,7 +202,8 @@ def test_overflight_alert_with_times(jpn):
 
 
 def test_replay_gives_identical_messages(jpn):
-    seq = [inp(1.0, land=0.2), inp(2.0, land=0.5), inp(3.0, land=0.5, eez=0.4), inp(4.0, alive=False)]
+    g = jpn.update.min_interval_s
+    seq = [inp(1.0, land=0.2), inp(1.0 + g, land=0.5), inp(2.0 + g, land=0.5, eez=0.4), inp(3.0 + g, alive=False)]
 
     def run():
         eng = AlertEngine(jpn, mode="live", epoch=EPOCH)
@@ -230,21 +238,23 @@ def test_threshold_hysteresis_at_the_edge(jpn):
 
 def test_probability_drift_accumulates_against_last_sent(jpn):
     eng = AlertEngine(jpn, mode="live", epoch=EPOCH)
+    G = jpn.update.min_interval_s  # inputs spaced by the minimum interval between Updates
     eng.update(inp(0.0, land=0.30))
     step = jpn.update.probability / 4
     out = []
     for k in range(1, 6):
-        out += eng.update(inp(float(k), land=0.30 + k * step))
+        out += eng.update(inp(k * G, land=0.30 + k * step))
     assert [m.msg_type for m in out] == ["Update"]
     assert out[0].probability == pytest.approx(0.30 + 4 * step)
 
 
 def test_impact_time_point_and_ellipse_hysteresis(jpn):
     eng = AlertEngine(jpn, mode="live", epoch=EPOCH)
+    G = jpn.update.min_interval_s  # inputs spaced by the minimum interval between Updates
     eng.update(inp(0.0, land=0.5))
     dt = jpn.update.impact_time_s
-    assert eng.update(inp(1.0, land=0.5, impact_t=2280.0 + 0.9 * dt)) == []
-    assert [m.msg_type for m in eng.update(inp(2.0, land=0.5, impact_t=2280.0 + 1.1 * dt))] == ["Update"]
+    assert eng.update(inp(1 * G, land=0.5, impact_t=2280.0 + 0.9 * dt)) == []
+    assert [m.msg_type for m in eng.update(inp(2 * G, land=0.5, impact_t=2280.0 + 1.1 * dt))] == ["Update"]
     t_imp = 2280.0 + 1.1 * dt
     d = jpn.update.impact_point_km * 1e3
 
@@ -252,22 +262,23 @@ def test_impact_time_point_and_ellipse_hysteresis(jpn):
         lat, lon = direct(HOKKAIDO.lat_deg, HOKKAIDO.lon_deg, 30.0, dist_m)
         return msgspec.structs.replace(HOKKAIDO, lat_deg=float(lat), lon_deg=float(lon))
 
-    assert eng.update(inp(3.0, land=0.5, impact_t=t_imp, impact=moved(0.9 * d))) == []
-    assert [m.msg_type for m in eng.update(inp(4.0, land=0.5, impact_t=t_imp, impact=moved(1.1 * d)))] == ["Update"]
+    assert eng.update(inp(3 * G, land=0.5, impact_t=t_imp, impact=moved(0.9 * d))) == []
+    assert [m.msg_type for m in eng.update(inp(4 * G, land=0.5, impact_t=t_imp, impact=moved(1.1 * d)))] == ["Update"]
     base = moved(1.1 * d)
     f = jpn.update.ellipse_fraction
     small = msgspec.structs.replace(base, semi_major_m=base.semi_major_m * (1 - 0.9 * f),
                                     semi_minor_m=min(base.semi_minor_m, base.semi_major_m * (1 - 0.9 * f)))
-    assert eng.update(inp(5.0, land=0.5, impact_t=t_imp, impact=small)) == []
+    assert eng.update(inp(5 * G, land=0.5, impact_t=t_imp, impact=small)) == []
     smaller = msgspec.structs.replace(base, semi_major_m=base.semi_major_m * (1 - 1.1 * f),
                                       semi_minor_m=min(base.semi_minor_m, base.semi_major_m * (1 - 1.1 * f)))
-    assert [m.msg_type for m in eng.update(inp(6.0, land=0.5, impact_t=t_imp, impact=smaller))] == ["Update"]
+    assert [m.msg_type for m in eng.update(inp(6 * G, land=0.5, impact_t=t_imp, impact=smaller))] == ["Update"]
 
 
 def test_kind_refinement_unknown_to_warhead_updates(jpn):
     eng = AlertEngine(jpn, mode="live", epoch=EPOCH)
+    G = jpn.update.min_interval_s  # inputs spaced by the minimum interval between Updates
     eng.update(inp(0.0, kind="unknown", land=0.5))
-    m = eng.update(inp(1.0, kind="warhead", land=0.5))
+    m = eng.update(inp(1 * G, kind="warhead", land=0.5))
     assert [x.msg_type for x in m] == ["Update"] and m[0].object_kind == "warhead"
 
 
@@ -291,6 +302,9 @@ def test_nation_overrides_defaults_field_by_field():
     text = GOOD + "    thresholds: {land: 0.03}\n    staleness_s: 1.5\n"
     p = decode_policies(text)["JPN"]
     assert p.thresholds.land == 0.03 and p.thresholds.eez == 0.2 and p.staleness_s == 1.5
+    assert p.update.min_interval_s == 0.0  # optional: no minimum interval unless the file gives one
+    p = decode_policies(GOOD + "    update: {min_interval_s: 15}\n")["JPN"]
+    assert p.update.min_interval_s == 15.0 and p.update.probability == 0.1
 
 
 @pytest.mark.parametrize(("edit", "expected"), [
@@ -310,6 +324,8 @@ def test_nation_overrides_defaults_field_by_field():
     (("  thresholds: {land: 0.05, eez: 0.2, overflight: 0.1}\n", "  thresholds: {land: 0.05, eez: 0.2}\n"),
      "nations.JPN: missing `thresholds.overflight`"),
     (("update: {probability: 0.1,", "update: {probability: -0.1,"), "$.defaults.update.probability"),
+    (("update: {probability: 0.1,", "update: {min_interval_s: -5, probability: 0.1,"),
+     "$.defaults.update.min_interval_s"),
     (("version: 1", "version: 1\n  bad: [unclosed"), "not valid YAML"),
 ])
 def test_bad_policy_is_rejected_with_clear_error(edit, expected):

@@ -86,15 +86,22 @@ class Thresholds(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
 
 
 class UpdateRules(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Hysteresis for updates: the least change of the assessment (against the last message) worth an Update.
+    """When an open chain gets an Update: only when something a recipient acts on has changed against the
+    chain's last message, and no sooner than ``min_interval_s`` after it.
 
-    A change of the alerted region set always gives an Update.
+    What counts: the alerted region set (impact or overflight), the object's kind, the impact or overflight
+    probability leaving the band of +-``probability`` around the last message's, the expected impact (or
+    overflight) time moving by ``impact_time_s``, the impact point by ``impact_point_km``, the 95% ellipse's
+    semi-major axis by the fraction ``ellipse_fraction``, or an impact area appearing or disappearing. A region
+    *joining* the alerted set is sent at once (a new region at risk never waits); every other change waits out
+    ``min_interval_s`` (a change that has reverted by then is never sent). A Cancel is never delayed.
     """
 
     probability: float
     impact_time_s: float
     impact_point_km: float
     ellipse_fraction: float
+    min_interval_s: float = 0.0
 
 
 class Regions(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -150,6 +157,7 @@ def _check_policy(p: AlertPolicy) -> None:
     _finite("update.impact_time_s", p.update.impact_time_s, 0.0, 86400.0, lo_open=True)
     _finite("update.impact_point_km", p.update.impact_point_km, 0.0, 20000.0, lo_open=True)
     _finite("update.ellipse_fraction", p.update.ellipse_fraction, 0.0, 100.0, lo_open=True)
+    _finite("update.min_interval_s", p.update.min_interval_s, 0.0, 3600.0)
     _finite("staleness_s", p.staleness_s, 0.0, MAX_STALENESS_S, lo_open=True)
     kinds = p.alert_kinds
     if not isinstance(kinds, tuple | list) or not kinds:
@@ -183,6 +191,7 @@ class _UpdateIn(Struct, forbid_unknown_fields=True):
     impact_time_s: _Pos | None = None
     impact_point_km: _Pos | None = None
     ellipse_fraction: _Pos | None = None
+    min_interval_s: Annotated[float, Meta(ge=0.0)] | None = None
 
 
 class _RegionsIn(Struct, forbid_unknown_fields=True):
@@ -228,6 +237,8 @@ def _merge(nation: str, default: _SectionIn, own: _SectionIn) -> AlertPolicy:
     regions = sub("regions", ("land", "eez", "overflight"), Regions, required=False)
     thresholds = sub("thresholds", ("land", "eez", "overflight"), Thresholds)
     update = sub("update", ("probability", "impact_time_s", "impact_point_km", "ellipse_fraction"), UpdateRules)
+    gaps = [u.min_interval_s for u in (own.update, default.update) if u is not None and u.min_interval_s is not None]
+    update = msgspec.structs.replace(update, min_interval_s=gaps[0] if gaps else 0.0)
     kinds = own.alert_kinds if own.alert_kinds is not None else default.alert_kinds
     return AlertPolicy(
         nation=nation, regions=regions, thresholds=thresholds, update=update,
@@ -400,7 +411,8 @@ class AlertEngine:
         self.epoch = epoch.astimezone(UTC)
         self.forget_after_s = float(forget_after_s)
         self._objects: dict[str, _ObjectState] = {}
-        self.stats = {"inputs": 0, "out_of_order": 0, "Alert": 0, "Update": 0, "Cancel": 0}
+        self.stats = {"inputs": 0, "out_of_order": 0, "Alert": 0, "Update": 0, "Cancel": 0, "Update_deferred": 0,
+                      "update_reasons": {}}
 
     # --- public API
 
@@ -440,8 +452,14 @@ class AlertEngine:
         if not regions and not overflight:
             return [self._cancel(st, a.object_id, a.t_s, "below_threshold", a.kind)]
         content = self._content(a, regions, overflight)
-        if not self._changed(chain.last, content):
+        why = self._changed(chain.last, content)
+        if why is None:
             return []
+        joined = (regions - chain.regions) or (overflight - chain.overflight)
+        if not joined and a.t_s - (chain.last.valid_at - self.epoch).total_seconds() < p.update.min_interval_s:
+            self.stats["Update_deferred"] += 1
+            return []
+        self.stats["update_reasons"][why] = self.stats["update_reasons"].get(why, 0) + 1
         return [self._emit(st, a.object_id, "Update", a.t_s, content)]
 
     def lost(self, object_id: str, t_s: float) -> list[Alert]:
@@ -518,33 +536,33 @@ class AlertEngine:
             "impact": a.impact,
         }
 
-    def _changed(self, last: Alert, c: dict) -> bool:
-        """True when the new content differs from the last message by more than the update hysteresis."""
+    def _changed(self, last: Alert, c: dict) -> str | None:
+        """What in the new content differs from the last message by more than the update rules (``UpdateRules``):
+        ``regions``, ``kind``, ``probability``, ``impact_time`` (or ``overflight_start``/``_end``),
+        ``impact_area``, ``impact_point`` or ``ellipse``; None when nothing does."""
         u = self.policy.update
         if set(c["regions"]) != set(last.regions) or set(c["overflight_regions"]) != set(last.overflight_regions):
-            return True
+            return "regions"
         if c["object_kind"] != last.object_kind:
-            return True
+            return "kind"
         if (abs(c["probability"] - last.probability) >= u.probability
                 or abs(c["overflight_probability"] - last.overflight_probability) >= u.probability):
-            return True
+            return "probability"
         for key in ("impact_time", "overflight_start", "overflight_end"):
             new, old = c[key], getattr(last, key)
-            if (new is None) != (old is None):
-                return True
-            if new is not None and abs((new - old).total_seconds()) >= u.impact_time_s:
-                return True
+            if (new is None) != (old is None) or (
+                    new is not None and abs((new - old).total_seconds()) >= u.impact_time_s):
+                return key
         new, old = c["impact"], last.impact
         if (new is None) != (old is None):
-            return True
+            return "impact_area"
         if new is not None:
             if float(distance_m(old.lat_deg, old.lon_deg, new.lat_deg, new.lon_deg)) >= u.impact_point_km * 1e3:
-                return True
-            if old.semi_major_m == 0.0:
-                return new.semi_major_m > 0.0
-            if abs(new.semi_major_m - old.semi_major_m) / old.semi_major_m >= u.ellipse_fraction:
-                return True
-        return False
+                return "impact_point"
+            if (new.semi_major_m > 0.0 if old.semi_major_m == 0.0
+                    else abs(new.semi_major_m - old.semi_major_m) / old.semi_major_m >= u.ellipse_fraction):
+                return "ellipse"
+        return None
 
     def _cancel(self, st: _ObjectState, object_id: str, t_s: float, reason: str, kind: str) -> Alert:
         last = st.chain.last

@@ -90,7 +90,7 @@ SPLIT_GATE_M = 10_000.0
 SPLIT_GATE_M_S = 400.0
 """... and at most this much faster or slower [m/s]."""
 SPLIT_RECENT_S = 30.0
-SPLIT_DECIDE_S = 15.0
+SPLIT_DECIDE_S = 8.0
 """After a split, the object still boosting this long [s] later is the missile."""
 SPLIT_SIGMA = 3.0
 """Along-track gap (in sigmas of the two tracks' combined position uncertainty) that marks the stage."""
@@ -113,10 +113,18 @@ DUP_GATE_M_S = 150.0
 ALERT_AFTER_S = 4.0
 """An object's assessments reach the alert engines (and count as verdicts) once it has coasted under
 assessment this long [s]: the first predictions of a young track are too crude to warn anyone on."""
-HOLD_AFTER_BOOST_S = 30.0
-"""No alert or verdict on an object until this long [s] after it was last seen boosting (2023-04-13: a
-warning computed from a separated booster). It covers ``SPLIT_DECIDE_S`` and the tracker's lag in
-declaring burnout."""
+STAGING_WATCH_S = 8.0
+"""After a track stops boosting, its impact prediction is no impact warning for this long [s], nor while a
+separation from it is undecided (2023-04-13: a warning computed from a separated booster): a spent stage's
+missile re-appears boosting beside it within this time, or the track resumes boosting. Overflight is warned
+meanwhile (see ``BOUND``)."""
+BOUND = "lower bound"
+"""The ballistic prediction of a track that may still gain range (boosting, in ``STAGING_WATCH_S`` after its
+last boost, or a separation from it undecided) is a *lower bound* of the missile's flight: whatever it is
+still to burn carries the missile further along the same ground track. Its overflight probability is a lower
+bound of the missile's and is warned on; its impact probabilities are no impact warning (they are withheld
+from the alert engines); a confident "outside" verdict is drawn only once the predicted path has already
+crossed Japanese land (P(overflight) >= ``VERDICT_CONFIDENCE``) with the predicted impact beyond it."""
 REACQUIRE_GATE_M = 30_000.0
 """A track born in coast whose predicted impact lies this close [m] (or within 3x the ellipses) to that of
 an earlier object, within ``REACQUIRE_GATE_S``, is that object re-acquired."""
@@ -195,6 +203,12 @@ class _Obj:
     over_at: float = -math.inf
     over_p: dict = field(default_factory=dict)
     over_t: dict = field(default_factory=dict)
+    reacq_checked: bool = False
+    over_done: set = field(default_factory=set)
+    continues: int | None = None
+    """The track (a spent stage) whose alert chain this one, the missile, carries on after their separation."""
+    handed_to: int | None = None
+    """The track (the missile) that carries on this one's alert chain: this one is the spent stage."""
 
 
 def _candidates(x):
@@ -304,9 +318,9 @@ class Replay:
         for row in fresh:
             self.objs[row].last_t = float(tr.t[row])
         self._launch(fresh, t)
-        coast = [row for row in fresh if tr.mu[row, 1] < 0.5 and self._due(self.objs[row], t)]
-        if coast:
-            self._assess(np.array(coast), t)
+        due = [row for row in fresh if self._due(self.objs[row], t)]
+        if due:
+            self._assess(np.array(due), t)
         self._alerts(conf, t)
 
     # ------------------------------------------------------------------ per track bookkeeping
@@ -391,6 +405,7 @@ class Replay:
                     o.split_decided = True
                     self._set_kind(o, "warhead", f"still boosting after separating from track {p.row}")
                     self._set_kind(p, "stage", f"stopped boosting when track {o.row} separated")
+                    self._hand_over(p, o)
                 elif parent_boost and not child_boost:
                     o.split_decided = True
                     self._set_kind(o, "stage", f"separated from boosting track {p.row}")
@@ -412,6 +427,7 @@ class Replay:
                         o.split_decided = True
                         self._set_kind(o, "warhead", f"ahead of track {p.row} after separation")
                         self._set_kind(p, "stage", f"falling behind separated track {o.row}")
+                        self._hand_over(p, o)
                     elif o.kind == "stage" and o.kind_basis.endswith("(provisional)"):
                         self._set_kind(o, "unknown", f"separated from track {p.row} at burnout; not yet resolved")
                 elif tr.status[p.row] == DELETED and o.kind == "unknown" and p.kind == "warhead":
@@ -475,6 +491,13 @@ class Replay:
             seen.add(row)
             row = self.objs[row].duplicate_of
         return row
+
+    @staticmethod
+    def _hand_over(stage: _Obj, missile: _Obj) -> None:
+        """After a separation the missile carries on the alert chain of the track it separated from (the
+        warning was about the missile, which that track followed until staging); the stage raises none."""
+        if stage.handed_to is None and missile.continues is None and stage.continues != missile.row:
+            stage.handed_to, missile.continues = missile.row, stage.row
 
     @staticmethod
     def _set_kind(o: _Obj, kind: str, basis: str) -> None:
@@ -639,11 +662,12 @@ class Replay:
         pr = predict_impact(x, P, ts, beta=beta, beta_log_sigma=bsig, drag_free_filter=False, manoeuvre=man)
         ok = pr.impacted
         cov = pr.cov_en_m2.copy()
+        bound = np.array([self._bound(self.objs[row], t) for row in rows])
         for i, row in enumerate(rows):
             o = self.objs[row]
             if not ok[i]:
                 continue
-            if o.pred is not None and o.pred.get("ok"):
+            if o.pred is not None and o.pred.get("ok") and not bound[i] and not o.pred.get("bound"):
                 prev = o.pred
                 d = np.asarray(pr.offsets_en_m(prev["lat"], prev["lon"])[i])
                 c = prev["cov"] + cov[i]
@@ -692,15 +716,21 @@ class Replay:
                 "semi_major_m": float(semi[1]), "semi_minor_m": float(semi[0]),
                 "orientation_deg": float(np.mod(np.degrees(np.arctan2(major[0], major[1])), 180.0)),
                 "probs": probs, "p_japan": p_jpn, "over_p": over_p, "over_t": over_t,
-                "apogee_m": apogee, "max_range_km": float(max_range_km(x[i])[0]),
+                "apogee_m": apogee, "max_range_km": float(max_range_km(x[i])[0]), "bound": bool(bound[i]),
             }
             if o.first_pred_s is None:
                 o.first_pred_s = t
-                self._link_reacquired(o)
-            if o.first_coast_s is None:
+            if o.first_coast_s is None and self.tracker.mu[row, 1] < 0.5:
                 o.first_coast_s = t
-            if (self._mature(o, t) and o.kind in ("warhead", "unknown")
-                    and (p_jpn >= VERDICT_CONFIDENCE or p_jpn <= 1 - VERDICT_CONFIDENCE)):
+            if bound[i]:
+                verdict = (o.duplicate_of is None and over_p["JPN"] >= VERDICT_CONFIDENCE and "JPN" in over_t
+                           and p_jpn <= 1 - VERDICT_CONFIDENCE)
+            else:
+                if not o.reacq_checked:
+                    o.reacq_checked = True
+                    self._link_reacquired(o)
+                verdict = self._mature(o, t) and (p_jpn >= VERDICT_CONFIDENCE or p_jpn <= 1 - VERDICT_CONFIDENCE)
+            if verdict and o.kind in ("warhead", "unknown"):
                 o.verdicts.append((t, "inside" if p_jpn >= 0.5 else "outside"))
                 self.verdicts.append((t, o.row, "inside" if p_jpn >= 0.5 else "outside"))
                 if self.first_verdict_s is None:
@@ -720,12 +750,22 @@ class Replay:
             del h[:len(old) - 1]
 
     def _mature(self, o: _Obj, t: float) -> bool:
-        """Old enough in coast for its assessment to reach the alert engines: ``ALERT_AFTER_S`` of coast
-        assessments, and ``HOLD_AFTER_BOOST_S`` since it last boosted (a track that has just stopped boosting
-        may be a spent stage whose missile re-appears boosting beside it, or a boosting missile whose
-        thrust the tracker briefly lost: either way its ballistic prediction is no warning yet)."""
+        """Old enough in coast for its impact prediction to reach the alert engines: ``ALERT_AFTER_S`` of
+        coast assessments, and no longer a lower bound (``_bound``)."""
         return (o.duplicate_of is None and o.first_coast_s is not None and t - o.first_coast_s >= ALERT_AFTER_S
-                and t - o.last_boost_s >= HOLD_AFTER_BOOST_S)
+                and not self._bound(o, t))
+
+    def _bound(self, o: _Obj, t: float) -> bool:
+        """Is the track's ballistic prediction only a lower bound of the missile's flight (``BOUND``)? While it
+        boosts, for ``STAGING_WATCH_S`` after it last boosted (a spent stage's missile re-appears boosting
+        beside it, or the tracker briefly lost the thrust), and while a separation from it or of it is
+        undecided (at most ``SPLIT_DECIDE_S``)."""
+        if self.tracker.mu[o.row, 1] >= 0.5 or t - o.last_boost_s < STAGING_WATCH_S:
+            return True
+        if o.parent is not None and o.split_s is not None and not o.split_decided and t - o.split_s < SPLIT_DECIDE_S:
+            return True
+        return any(q.parent == o.row and q.split_s is not None and not q.split_decided
+                   and t - q.split_s < SPLIT_DECIDE_S for q in self.objs)
 
     def _link_reacquired(self, o: _Obj) -> None:
         """A track born in coast (no parent, never boosting) is an earlier, lost object re-acquired when the
@@ -847,6 +887,9 @@ class Replay:
         for o in self.objs:
             if o.done:
                 continue
+            if o.handed_to is not None:
+                o.done = True  # a spent stage: the missile that separated from it carries its chain on
+                continue
             dead = tr.status[o.row] == DELETED
             pr = o.pred
             if dead and not o.reported_dead:
@@ -864,37 +907,59 @@ class Replay:
             if dead and not o.extrapolating:
                 o.done = True
                 continue
-            if pr is None or not pr.get("ok") or not (self._mature(o, t) or o.extrapolating):
+            if pr is None or not pr.get("ok") or o.duplicate_of is not None:
+                continue
+            if not (o.extrapolating or self._mature(o, t) or (self._bound(o, t) and t - o.born_s >= ALERT_AFTER_S)):
                 continue
             if o.extrapolating and any(q.same_as == o.row and not q.done and q.pred is not None for q in self.objs):
                 continue  # a re-acquired track carries this object now
             feed.append(o)
+        # tracks that speak for one object (a re-acquisition, a missile carrying on a chain) feed its chain once
+        # per window: the one of an alerting kind, else the latest (two of them alternating flapped the chain)
+        speaker = {}
+        for o in feed:
+            k, rank = self._oid(o.row), (o.kind in ("warhead", "unknown"), o.pred["t"], o.row)
+            if k not in speaker or rank > speaker[k][0]:
+                speaker[k] = (rank, o)
+        feed = [o for o in feed if speaker[self._oid(o.row)][1] is o]
         for o in feed:
             pr = o.pred
             passed = pr["impact_t"] + 5.0 < t
             if o.extrapolating and passed:
                 o.done = True
-            probs = {k: 0.0 if passed else float(min(max(v, 0.0), 1.0)) for k, v in pr["probs"].items()}
+            # a lower-bound prediction (``BOUND``) warns of overflight only: no impact probabilities, time or area
+            bound = pr["bound"] or (not o.extrapolating and self._bound(o, t))
+            probs = {} if bound else {k: 0.0 if passed else float(min(max(v, 0.0), 1.0))
+                                      for k, v in pr["probs"].items()}
+            impact = None if bound else ImpactArea(
+                lat_deg=pr["lat"], lon_deg=float((pr["lon"] + 180) % 360 - 180),
+                semi_major_m=min(pr["semi_major_m"], 2e7),
+                semi_minor_m=min(pr["semi_minor_m"], pr["semi_major_m"], 2e7), orientation_deg=pr["orientation_deg"])
+            # an overflight once flown is over for good; a lower bound's counts only where its mean path flies
+            # over
+            o.over_done |= {m for m in NATIONS if pr["over_t"].get(m) and pr["over_t"][m][1] < t}
+            over = {f"{m}_land": 0.0 if passed or m in o.over_done or (bound and m not in pr["over_t"])
+                    else pr["over_p"][m] for m in NATIONS}
             for n, eng in self.engines.items():
                 ov = pr["over_t"].get(n)
-                over = {f"{m}_land": 0.0 if passed or (pr["over_t"].get(m) and pr["over_t"][m][1] < t)
-                        else pr["over_p"][m] for m in NATIONS}
                 a = AssessmentInput(
                     t_s=t, object_id=self._oid(o.row), event_id=self.event_id, kind=o.kind, track_alive=True,
                     exercise=self.exercise, impact_probability=probs, overflight_probability=over,
                     overflight_start_s=ov[0] if ov else None, overflight_end_s=ov[1] if ov else None,
-                    impact_t_s=pr["impact_t"],
-                    impact=ImpactArea(lat_deg=pr["lat"], lon_deg=float((pr["lon"] + 180) % 360 - 180),
-                                      semi_major_m=min(pr["semi_major_m"], 2e7),
-                                      semi_minor_m=min(pr["semi_minor_m"], pr["semi_major_m"], 2e7),
-                                      orientation_deg=pr["orientation_deg"]))
+                    impact_t_s=None if bound else pr["impact_t"], impact=impact)
                 self._emit(eng.update(a))
         for eng in self.engines.values():
             self._emit(eng.tick(t))
 
     def _oid(self, row: int) -> str:
-        """The object id the alerts use: a re-acquired track speaks for the object it re-acquired."""
-        row = self._root_same(row)
+        """The object id the alerts use: a re-acquired track speaks for the object it re-acquired, a missile for
+        the track it separated from (``_hand_over``)."""
+        row, seen = self._root_same(row), set()
+        if self.objs[row].handed_to is not None:  # a spent stage (or a re-acquisition of it): never the missile's id
+            return f"{self.event_id}/track{int(self.tracker.ids[row])}/stage"
+        while self.objs[row].continues is not None and row not in seen:
+            seen.add(row)
+            row = self._root_same(self.objs[row].continues)
         return f"{self.event_id}/track{int(self.tracker.ids[row])}"
 
     def _emit(self, msgs) -> None:
@@ -1024,6 +1089,7 @@ class Replay:
             "first_verdict_s": None if self.first_verdict_s is None else round(self.first_verdict_s - self.launch_s, 1),
             "alerts": alerts,
             "verdicts": self._verdict_segments(),
+            "alert_engines": {n: eng.stats for n, eng in self.engines.items()},
             "run": {"reports": len(r), "tracks": len(self.objs), "simulated_s": round(self.sim.duration_s, 1),
                     "flight_s": round(flight_s, 1), "wall_s": round(wall_s, 2),
                     "tracker_wall_s": round(self.track_wall_s, 2), "assessment_wall_s": round(self.assess_wall_s, 2),
@@ -1189,10 +1255,12 @@ def summary_row(result: dict) -> dict:
     est = mo["estimate"] if mo else {}
     ref = pub["japan_eez"] if pub["japan_eez"] in ("inside", "outside") else None
     vt = verdict_times(result, ref)
-    first_alert = {}
+    first_alert, messages = {}, {}
     for a in result["alerts"]:
         if a["msg_type"] == "Alert":
             first_alert.setdefault(a["nation"], a["t_s"])
+        m = messages.setdefault(a["nation"], {"Alert": 0, "Update": 0, "Cancel": 0})
+        m[a["msg_type"]] += 1
     return {
         "event_id": result["event_id"],
         "class": est.get("class"), "shape": est.get("shape"), "kind": mo["kind"] if mo else None,
@@ -1204,7 +1272,7 @@ def summary_row(result: dict) -> dict:
         "over_pub": pub["overflew_japan"], "over_est": cmp_["overflew_japan"],
         "first_detection_s": result["first_detection_s"], "first_verdict_s": vt["first_s"],
         "first_correct_verdict_s": vt["first_correct_s"], "verdict_settled_s": vt["settled_s"],
-        "first_alert_s": first_alert,
+        "first_alert_s": first_alert, "messages": messages, "first_track_s": result.get("first_track_s"),
         "jalert_min": result["jalert"]["issued_min"] if result.get("jalert") else None,
         "apogee_ok": cmp_["apogee_ok"], "range_ok": cmp_["range_ok"], "flight_time_ok": cmp_["flight_time_ok"],
         "japan_eez_ok": cmp_["japan_eez_ok"], "overflight_ok": cmp_["overflight_ok"],
@@ -1256,6 +1324,32 @@ def table_markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def timeliness_markdown(rows: list[dict]) -> str:
+    """The timeliness table (Markdown), seconds after launch: first sensor report, first confirmed track, first
+    confident Japan-EEZ verdict, first one equal to the official verdict, the time from which every confident
+    verdict equals it, the first JPN and KOR alerts and J-Alert's published issue time; then the JPN and KOR
+    messages (Alert/Update/Cancel)."""
+    lines = ["| event | first report s | first track s | first verdict s | correct verdict s | settled s "
+             "| first JPN alert s | first KOR alert s | J-Alert s | JPN msgs A/U/C | KOR msgs A/U/C |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+
+    def msgs(r, n):
+        m = r.get("messages", {}).get(n)
+        return "-" if not m else f"{m['Alert']}/{m['Update']}/{m['Cancel']}"
+
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['event_id']} | failed |" + " |" * 9)
+            continue
+        j = r["jalert_min"]
+        lines.append(
+            f"| {r['event_id']} | {_num(r['first_detection_s'])} | {_num(r.get('first_track_s'))} | "
+            f"{_num(r['first_verdict_s'])} | {_num(r['first_correct_verdict_s'])} | {_num(r['verdict_settled_s'])} | "
+            f"{_num(r['first_alert_s'].get('JPN'))} | {_num(r['first_alert_s'].get('KOR'))} | "
+            f"{'-' if j is None else f'{60 * j} ({j} min)'} | {msgs(r, 'JPN')} | {msgs(r, 'KOR')} |")
+    return "\n".join(lines)
+
+
 def table_totals(rows: list[dict]) -> dict:
     """How many events meet each target (of those where it applies), and the worst misses."""
     good = [r for r in rows if "error" not in r]
@@ -1269,6 +1363,12 @@ def table_totals(rows: list[dict]) -> dict:
     inside = [r["impact_inside_95"] for r in good if r.get("impact_inside_95") is not None]
     out["truth_impact_inside_95_ellipse"] = f"{sum(inside)}/{len(inside)}"
     out["main_object_kind_right"] = f"{sum(r['kind_right'] for r in good)}/{len(good)}"
+    for key in ("first_verdict_s", "first_correct_verdict_s"):
+        v = sorted(r[key] for r in good if r[key] is not None)
+        out[f"{key}_median"] = None if not v else v[len(v) // 2]
+    upd = [sum(m["Update"] for m in r.get("messages", {}).values()) for r in good]
+    out["updates_max_per_event"] = max(upd, default=0)
+    out["updates_total"] = sum(upd)
     sp = [r["faster_than_real_time"] for r in good if r["faster_than_real_time"]]
     out["faster_than_real_time_min"] = min(sp) if sp else None
     return out
