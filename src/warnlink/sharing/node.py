@@ -115,7 +115,7 @@ FEED_SUFFIX = "local.report"
 DEAD_SUFFIX = "local.dead"
 PARTNER_TRACK_TTL_S = 120.0
 """A partner track this much older (valid time) than the partner's latest track is forgotten."""
-REBUILD_MIN_S = 0.01
+REBUILD_MIN_S = 0.05
 GROUND_TRACK_REUSE_S = 3.0
 GROUND_TRACK_POINTS = 48
 BOOST_CONFIDENCE = 0.2
@@ -127,6 +127,12 @@ MAX_ALIGN_S = 30.0
 """An object's predicted ground track (overflights) is reused for this long [s wall] while its predicted impact
 point stays within 10 km (the propagation is the costliest part of an assessment round)."""
 """Least time between two picture rebuilds (a burst of partner tracks gives one rebuild)."""
+REBUILD_DUTY = 4.0
+"""A rebuild waits at least this many times its own (average) cost after the previous one: updates of tracks the
+picture already holds do not wait for it (they are fused incrementally), only new tracks do."""
+REASSOCIATE_S = 1.0
+"""Objects updated incrementally are associated again (a full rebuild) at least this often [s wall]: a track
+that entered the picture alone (e.g. before its twin's gate held it) joins its twin at the next rebuild."""
 PARTNER_LAG_S = 60.0
 """A partner's tracks are judged fresh against its own latest track, but never against a clock more than this
 behind this node's own data (a partner that stopped sending does not keep its last tracks alive)."""
@@ -310,7 +316,7 @@ class _PictureObject:
         "event_id",
         "exercise",
         "kind",
-        "n_members",
+        "members",
         "object_id",
         "phase",
         "prov",
@@ -335,7 +341,7 @@ class _PictureObject:
         self.assessment: dict | None = None
         self.coasted = False
         self.src_t = 0.0
-        self.n_members = 0
+        self.members: list[tuple[str, str]] = []
 
 
 class _OwnTracks:
@@ -603,6 +609,8 @@ class NationalNode:
         self.event_alias: dict[str, str] = {}
         self.picture_events: list[dict] = []
         self._picture_dirty = False
+        self._groups_dirty = False
+        self._refused_at_rebuild = 0
         self._last_assess = 0.0
         self._apogee: dict[str, float] = {}
         self.alerts_sent: deque = deque(maxlen=100)
@@ -619,6 +627,7 @@ class NationalNode:
         self._last_rebuild = 0.0
         self._rebuild_cost = 0.0
         self._refuse_cost = 0.0
+        self._cov_json: dict[str, tuple] = {}
         self._assess_busy = False
         self._assess_cost = 0.0
         self._assess_exec = None
@@ -932,9 +941,9 @@ class NationalNode:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        # at most every REBUILD_MIN_S, and never more than a third of the time: a node that receives more
+        # at most every REBUILD_MIN_S, and never more than 1 / REBUILD_DUTY of the time: a node that receives more
         # than it can rebuild for folds more tracks into each rebuild instead of falling behind
-        gap = max(REBUILD_MIN_S, 2.0 * self._rebuild_cost)
+        gap = max(REBUILD_MIN_S, REBUILD_DUTY * self._rebuild_cost)
         delay = max(0.0, self._last_rebuild + gap - time.monotonic())
         self._rebuild_handle = loop.call_later(delay, self._rebuild_now)
 
@@ -943,8 +952,11 @@ class NationalNode:
         if not self._picture_dirty:
             return
         self._picture_dirty = False
+        self._groups_dirty = False
+        self._refused_at_rebuild = self.counters["refused"]
         t0 = time.monotonic()
         try:
+            self._prune_partner_warnings()
             self._rebuild_picture()
         except Exception:
             self.counters["internal_errors"] += 1
@@ -1019,7 +1031,7 @@ class NationalNode:
             est.update(first_detection=first, origin=self.nation, exercise=exercise, refined=True)
             self.own_events[event_id] = est
             self._announce_launch(event_id, est, t_msg, exercise)
-            self._schedule_rebuild()
+            self._groups_dirty = True
 
         fut.add_done_callback(done)
 
@@ -1233,14 +1245,14 @@ class NationalNode:
             old = self.partner_launches.get(key)
             if old is None or payload.time >= old.time:
                 self.partner_launches[key] = payload
-                self._picture_dirty = True
+                self._groups_dirty = True
             self._timing("launch_recv", event_id=payload.event_id, origin=origin, msg_id=env.msg_id)
         elif env.kind == "assessment":
             key = (origin, payload.object_id)
             old = self.partner_assessments.get(key)
             if old is None or payload.time >= old.time:
                 self.partner_assessments[key] = payload
-                self._picture_dirty = True
+                self._groups_dirty = True
         elif env.kind == "alert":
             if payload.id not in self.partner_alerts:
                 self.partner_alerts[payload.id] = (origin, payload)
@@ -1293,34 +1305,37 @@ class NationalNode:
         """Fold updated contributor tracks ``keys`` ((origin, track id)) into the picture objects that already
         hold them, without a rebuild: each such object is fused again from its members only (aligned to the
         newest member's time, covariance intersection in the rebuild's order); the hub publishes those system
-        tracks at once. False when some key is not (or not alone) in an object: the caller asks for a rebuild
-        (new tracks are associated there)."""
+        tracks at once. False when some key is not in an object (or its object cannot be re-fused alone): the
+        caller asks for a rebuild, where new tracks are associated; the others are folded in already."""
         oids: list[str] = []
+        complete = True
         for origin, tid in keys:
             oid = self.contrib_to_object.get((origin, tid))
             obj = self.objects.get(oid) if oid else None
-            if obj is None or obj.contributors.get(origin) != tid:
-                return False
-            if oid not in oids:
+            if obj is None or (origin, tid) not in obj.members:
+                self.counters["refuse_miss:" + ("new" if obj is None else "displaced")] += 1
+                complete = False
+            elif oid not in oids:
                 oids.append(oid)
         t0 = time.perf_counter()
+        done = []
         for oid in oids:
-            if not self._refuse_object(self.objects[oid]):
-                return False
-        self.counters["refused"] += len(oids)
-        self._refuse_cost = 0.9 * self._refuse_cost + 0.1 * (time.perf_counter() - t0)
-        if self.nation == self.policy.hub:
-            self._publish_fused([self.objects[o] for o in oids])
-        return True
+            if self._refuse_object(self.objects[oid]):
+                done.append(self.objects[oid])
+            else:
+                complete = False
+        if done:
+            self.counters["refused"] += len(done)
+            self._refuse_cost = 0.9 * self._refuse_cost + 0.1 * (time.perf_counter() - t0) / len(done)
+            if self.nation == self.policy.hub:
+                self._publish_fused(done)
+        return complete
 
     def _refuse_object(self, obj: _PictureObject) -> bool:
         from warnlink.sharing.fusion import align, covariance_intersection
 
-        if obj.n_members != len(obj.contributors):
-            return False  # a merge folded two tracks of one origin into it: only a rebuild can redo that
-        order = sorted(obj.contributors.items(), key=lambda kv: (kv[0] != self.nation, kv[0]))
         entries = []
-        for origin, tid in order:
+        for origin, tid in obj.members:  # in the rebuild's order: own first, then partners, then merged ones
             if origin == self.nation:
                 try:
                     row = self.own.row.get(int(tid.rsplit("T", 1)[1]))
@@ -1332,6 +1347,7 @@ class NationalNode:
             else:
                 e = self._partner_entry(origin, tid) if (origin, tid) in self.partner_tracks else None
             if e is None:
+                self.counters["refuse_miss:member"] += 1
                 return False
             entries.append(e)
         t = np.array([e[4] for e in entries])
@@ -1471,7 +1487,7 @@ class NationalNode:
             obj.event_id = events[0] if events else None
             for e in events[1:]:
                 self._link(events[0], e)
-            obj.n_members = len(members)
+            obj.members = keys
             self._finish_object(obj, [entries[i] for i in members], wall, old_contrib)
             new_objects[oid] = obj
         lost = [oid for oid in self.objects if oid not in new_objects]
@@ -1485,25 +1501,33 @@ class NationalNode:
     def _merge_duplicates(groups, gx, gP, exercise, gate: float = 16.81):
         """Merge picture objects that are one object (e.g. two own tracks of one missile from different radars,
         or a partner track left unassociated beside its twin): closest pair first, while its squared
-        Mahalanobis distance is within ``gate`` (chi-square 0.99, 6 dof), by covariance intersection."""
+        Mahalanobis distance is within ``gate`` (chi-square 0.99, 6 dof), by covariance intersection. The
+        distance matrix is computed once; a merge recomputes only the merged object's row and column."""
         from warnlink.sharing.fusion import covariance_intersection, mahalanobis2
 
         groups = [list(g) for g in groups]
+        if len(groups) < 2:
+            return groups, gx, gP
+        gx, gP = gx.copy(), gP.copy()
+        ex = np.array([exercise[g[0]] for g in groups])
+        d2 = mahalanobis2(gx, gP, gx, gP)
+        np.fill_diagonal(d2, np.inf)
+        d2[ex[:, None] != ex[None, :]] = np.inf
         while len(groups) > 1:
-            d2 = mahalanobis2(gx, gP, gx, gP)
-            np.fill_diagonal(d2, np.inf)
-            ex = np.array([exercise[g[0]] for g in groups])
-            d2[ex[:, None] != ex[None, :]] = np.inf
             i, j = np.unravel_index(int(np.argmin(d2)), d2.shape)
             if not d2[i, j] <= gate:
                 break
             i, j = min(i, j), max(i, j)
             x, P, _ = covariance_intersection(gx[i], gP[i], gx[j], gP[j])
-            gx, gP = gx.copy(), gP.copy()
             gx[i], gP[i] = x, P
             groups[i] += groups[j]
             del groups[j]
-            gx, gP = np.delete(gx, j, axis=0), np.delete(gP, j, axis=0)
+            gx, gP, ex = np.delete(gx, j, axis=0), np.delete(gP, j, axis=0), np.delete(ex, j)
+            d2 = np.delete(np.delete(d2, j, axis=0), j, axis=1)
+            row = mahalanobis2(gx[i:i + 1], gP[i:i + 1], gx, gP)[0]
+            row[i] = np.inf
+            row[ex != ex[i]] = np.inf
+            d2[i, :], d2[:, i] = row, row
         return groups, gx, gP
 
     def _lost(self, object_ids: list[str]) -> None:
@@ -1572,6 +1596,15 @@ class NationalNode:
             if best is None or cand["sigma_s"] < best.get("sigma_s", 1e9) * 0.5:
                 best = cand
         return best
+
+    def _prune_partner_warnings(self) -> None:
+        """Forget partner assessments ``PARTNER_TRACK_TTL_S`` older (valid time) than this node's data, and
+        partner launch notices an hour older (the picture keeps a launch long after its tracks are gone)."""
+        horizon = self.data_time - PARTNER_TRACK_TTL_S
+        for k in [k for k, a in self.partner_assessments.items() if a.time < horizon]:
+            del self.partner_assessments[k]
+        for k in [k for k, ev in self.partner_launches.items() if ev.time < self.data_time - 3600.0]:
+            del self.partner_launches[k]
 
     def _group_events(self) -> None:
         # partner launch notices about the same launch as another event: link by proximity
@@ -1797,8 +1830,15 @@ class NationalNode:
             await asyncio.sleep(self.tick_s)
             try:
                 now = _now()
+                if (not self._picture_dirty and self.counters["refused"] != self._refused_at_rebuild
+                        and time.monotonic() - self._last_rebuild >= REASSOCIATE_S):
+                    self._picture_dirty = True  # incremental updates since the last rebuild: associate again
                 if self._picture_dirty and self._rebuild_handle is None:
-                    self._rebuild_now()
+                    self._schedule_rebuild()
+                elif self._groups_dirty and not self._picture_dirty:  # launches / assessments: regroup only
+                    self._groups_dirty = False
+                    self._prune_partner_warnings()
+                    self._group_events()
                 if now - self._last_assess >= self.assess_interval_s and self.objects and not self._assess_busy:
                     self._last_assess = now
                     self._assess_start()
@@ -1827,11 +1867,18 @@ class NationalNode:
         """The node's state as a JSON-able dict (see the module docstring)."""
         from warnlink.sharing.messages import pack_cov
 
+        cov_cache, self._cov_json = self._cov_json, {}
+
         def obj_json(o: _PictureObject) -> dict:
-            try:
-                cov = list(pack_cov(_safe_cov(o.P)))
-            except ValueError:
-                cov = None
+            c = cov_cache.get(o.object_id)
+            if c is not None and c[0] is o.P:  # unchanged since the last snapshot
+                cov = c[1]
+            else:
+                try:
+                    cov = [float(v) for v in pack_cov(_safe_cov(o.P))]
+                except ValueError:
+                    cov = None
+            self._cov_json[o.object_id] = (o.P, cov)
             return {"object_id": o.object_id, "time": o.t, "state": [float(v) for v in o.x], "cov": cov,
                     "contributors": dict(o.contributors), "origins": sorted(o.contributors), "phase": o.phase,
                     "kind": o.kind, "exercise": o.exercise, "assessment": o.assessment, "prov": o.prov}
