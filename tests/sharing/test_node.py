@@ -96,6 +96,11 @@ def test_kor_reports_reach_the_jpn_fused_picture_through_the_hub(session, sim):
     kor, jpn = rt.snapshot("KOR"), rt.snapshot("JPN")
     assert kor["counters"].get("sent:track", 0) > 10, kor["counters"]
     assert kor["counters"].get("sent:launch", 0) >= 1, kor["counters"]
+    # every own confirmation is recorded with the event its track joined or opened (the launch notice's id)
+    confirmed = _timing(rt, "KOR", "confirmed")
+    launched = {r["event_id"] for r in _timing(rt, "KOR", "launch_sent")}
+    assert confirmed and all(r.get("event_id") for r in confirmed), confirmed[:3]
+    assert {r["event_id"] for r in confirmed if r.get("opened")} <= launched
     # the hub fused KOR's tracks with its own (and JPN's)
     usa_fused = [r for r in _timing(rt, "USA", "fused") if "KOR" in r["origins"] and "USA" in r["origins"]]
     assert usa_fused, "the USA node never fused a KOR track with its own"

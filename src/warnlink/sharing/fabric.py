@@ -1286,18 +1286,21 @@ class PartnerReader:
     used up, expires, or is lost (no answer within ``expires_s`` + 0.5 s), and after ``backoff_s`` when
     the origin is unreachable (no responders while a link is down). Messages already seen
     (``Nats-Msg-Id``, else the stream sequence) are acknowledged and dropped, so a redelivery has no
-    second effect. A handler that raises has its message terminated (not redelivered) and counted.
+    second effect; ``on_duplicate(msg)`` (optional, awaited) is asked first and may return False to have such
+    a message handled as new (e.g. when its signature shows it is not the message first seen under that
+    id). A handler that raises has its message terminated (not redelivered) and counted.
 
     Counters: ``received``, ``duplicates``, ``handler_errors``, ``handed_back``, ``requests``,
     ``unreachable``.
     """
 
     def __init__(self, nc, spec: FeedSpec, handler: Callable[[Any], Awaitable[None]], *, batch: int = 256,
-                 expires_s: float = 1.0, backoff_s: float = 0.05, dedupe_size: int = 100_000):
+                 expires_s: float = 1.0, backoff_s: float = 0.05, dedupe_size: int = 100_000,
+                 on_duplicate: Callable[[Any], Awaitable[bool]] | None = None):
         if batch < 1 or expires_s <= 0 or backoff_s < 0 or dedupe_size < 1:
             raise ValueError(f"bad reader settings: batch={batch}, expires_s={expires_s}, backoff_s={backoff_s}, "
                              f"dedupe_size={dedupe_size}")
-        self.nc, self.spec, self.handler = nc, spec, handler
+        self.nc, self.spec, self.handler, self.on_duplicate = nc, spec, handler, on_duplicate
         self.batch, self.expires_s, self.backoff_s, self.dedupe_size = batch, expires_s, backoff_s, dedupe_size
         self.seen: OrderedDict[str, None] = OrderedDict()
         self.received = self.duplicates = self.handler_errors = self.handed_back = 0
@@ -1367,9 +1370,16 @@ class PartnerReader:
     async def _handle(self, msg) -> None:
         key = self._key(msg)
         if key in self.seen:
-            self.duplicates += 1
-            await msg.ack()
-            return
+            drop = True
+            if self.on_duplicate is not None:
+                try:
+                    drop = await self.on_duplicate(msg)
+                except Exception:
+                    drop = True
+            if drop:
+                self.duplicates += 1
+                await msg.ack()
+                return
         try:
             await self.handler(msg)
         except Exception:

@@ -730,7 +730,8 @@ class NationalNode:
         for partner in self.fabric.config.nations:
             if partner == self.nation:
                 continue
-            reader = PartnerReader(self.nc, self.fabric.feed(self.nation, partner), self._on_partner, expires_s=0.5)
+            reader = PartnerReader(self.nc, self.fabric.feed(self.nation, partner), self._on_partner, expires_s=0.5,
+                                   on_duplicate=self._on_reader_duplicate)
             for mid in self.received_ids:
                 reader.seen["id:" + mid] = None
             self.readers[partner] = await reader.start()
@@ -1156,9 +1157,11 @@ class NationalNode:
 
         subject, data = msg.subject, msg.data
         mid = (msg.headers or {}).get("Nats-Msg-Id")
-        if mid and mid in self.received_ids:
+        if mid and mid in self.received_ids and self._redelivery(subject, data, mid):
             self.counters["duplicates"] += 1
             return
+        # (an id already applied on a message that is not that message's signed bytes is no redelivery: the
+        # verifier rejects it below, with its reason, audited and dead-lettered)
         try:
             env, payload = self.verifier.open(subject, data)
         except Rejected as rej:
@@ -1176,6 +1179,30 @@ class NationalNode:
         except Exception:
             self.counters["internal_errors"] += 1
             log.exception("applying %s %s failed", env.kind, env.msg_id)
+
+    def _redelivery(self, subject: str, data: bytes, mid: str) -> bool:
+        """Whether a message carrying the already applied id ``mid`` is a redelivery of it: an envelope with that
+        id, sealed for ``subject``, whose signature verifies with its origin's key. Audited as ``duplicate``."""
+        from warnlink.sharing.envelope import _ENV_DECODER
+
+        try:
+            env = _ENV_DECODER.decode(data)
+            ok = (env.msg_id == mid and env.subject == subject and self.keyring.node_of(env.key_id) == env.origin
+                  and self.keyring.verify(env.key_id, env.signature, env.signing_bytes()))
+        except Exception:
+            ok = False
+        if ok:
+            self.audit.duplicate(subject, data, env)
+        return ok
+
+    async def _on_reader_duplicate(self, msg) -> bool:
+        """A partner reader's hook for a message it has seen already: True (drop it) when it is a verified
+        redelivery (audited); otherwise it is handled as new (and rejected by the verifier with its reason)."""
+        mid = (msg.headers or {}).get("Nats-Msg-Id") or ""
+        if self._redelivery(msg.subject, msg.data, mid):
+            self.counters["redelivered"] += 1
+            return True
+        return False
 
     # the applied store: every accepted partner message, so that a restarted node rebuilds what it had applied
     def _store_applied(self, subject: str, data: bytes, prov: str) -> None:

@@ -168,7 +168,9 @@ class Runtime:
         """``nation``'s current audit log."""
         return self.node_dir(nation) / "audit.jsonl"
 
-    def _save(self) -> None:
+    def save_config(self) -> None:
+        """Write the runtime's settings (mode, node arguments) to ``<state>/runtime.json``, so that later
+        ``warnlink status``/``down`` and node restarts use the same; ``up`` does this first."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         (self.state_dir / RUNTIME_FILE).write_text(json.dumps({"mode": self.mode, "node_args": self.node_args}))
 
@@ -180,11 +182,11 @@ class Runtime:
         running = [n for n in self.nations if self.node_pid(n) is not None]
         if running:
             raise FabricError(f"{self.state_dir}: node(s) {', '.join(running)} already running; `warnlink down` first")
-        self._save()
+        self.save_config()
         ensure_keys(self.keys_dir, self.nations)
         try:
             self.fabric.up()
-            _run_async(self._provision_dead_letters)
+            _run_async(self.provision_dead_letters)
             self.warm_up(timeout=timeout * 5)
             for n in self.local_nations:
                 self.start_node(n, wait=False)
@@ -221,7 +223,10 @@ class Runtime:
         if self.interrupt is not None and self.interrupt.is_set():
             raise KeyboardInterrupt("interrupted")
 
-    async def _provision_dead_letters(self) -> None:
+    async def provision_dead_letters(self) -> None:
+        """Create (or update) each managed nation's dead-letter stream ``<N>_DEAD`` (subject
+        ``wl.<N>.local.dead``, file storage, 7 days, at most 1 000 000 messages). The fabric must be up;
+        ``up`` calls it, and so does a caller that starts the servers and the nodes itself (the benchmark)."""
         from nats.js.api import StorageType, StreamConfig
         from nats.js.errors import BadRequestError
 
