@@ -103,3 +103,37 @@ def test_dead_lettering_does_not_hold_up_valid_traffic(tmp_path, fabric):
     assert applied and pending == n_bad
     assert stored == n_bad and node.counters["dead_letter_fallback"] == 0
     assert hdrs["Wl-Reason"] == "undecodable", hdrs
+
+
+def test_a_backlog_is_read_in_order_exactly_once_with_the_subscription_bookkeeping_intact(fabric):
+    """A reader started behind 2 000 stored messages takes the waiting ones straight from its inbox (not one
+    ``next_msg`` task each): all arrive once, in stream order, and the inbox's pending count returns to 0."""
+    from warnlink.sharing.fabric import PartnerReader, publish_durable
+
+    n = 2000
+
+    async def main():
+        kor, jpn = await fabric.connect("KOR"), await fabric.connect("JPN")
+        for start in range(0, n, 250):
+            await asyncio.gather(*(publish_durable(kor, "wl.KOR.JPN-USA.track.t", b"x" * 100, f"b{i}", timeout=10)
+                                   for i in range(start, start + 250)))
+        got: list[int] = []
+        done = asyncio.Event()
+
+        async def handle(msg):
+            got.append(msg.metadata.sequence.stream)
+            if len(got) >= n:
+                done.set()
+
+        reader = PartnerReader(jpn, fabric.feed("JPN", "KOR"), handle, expires_s=0.5)
+        async with reader:
+            await asyncio.wait_for(done.wait(), 60)
+            pending = reader._sub.pending_msgs, reader._sub.pending_bytes
+        await kor.close()
+        await jpn.close()
+        return got, reader, pending
+
+    got, reader, pending = asyncio.run(main())
+    assert got == sorted(got) and len(set(got)) == n
+    assert reader.received == n and reader.duplicates == 0 and reader.handler_errors == 0
+    assert pending == (0, 0)

@@ -1367,6 +1367,18 @@ class PartnerReader:
         self._credit = self.batch
         return reply
 
+    def _take_nowait(self):
+        """The next message already delivered to the inbox, or None. ``next_msg`` costs two tasks and a timer
+        per message even when messages are waiting; this takes a waiting one directly (with the same pending
+        bookkeeping), so a backlog is read at several times the rate."""
+        q = getattr(self._sub, "_pending_queue", None)
+        if q is None or q.empty() or not hasattr(self._sub, "_pending_size"):
+            return None
+        msg = q.get_nowait()
+        self._sub._pending_size -= len(msg.data)
+        q.task_done()
+        return msg
+
     async def _handle(self, msg) -> None:
         key = self._key(msg)
         if key in self.seen:
@@ -1407,7 +1419,9 @@ class PartnerReader:
                 if wait <= 0 or self._credit <= 0:
                     return
             try:
-                msg = await self._sub.next_msg(timeout=wait)
+                msg = self._take_nowait()
+                if msg is None:
+                    msg = await self._sub.next_msg(timeout=wait)
             except (TimeoutError, nats.errors.TimeoutError):
                 if self._stopping:
                     return
