@@ -374,6 +374,22 @@ def _stream_name(origin: str) -> str:
     return f"{origin}_OUT"
 
 
+FEED_CONSUMER = "node"
+"""The durable consumer a national node reads its own sensor feed stream ``<N>_FEED`` with."""
+
+
+def feed_stream_name(nation: str) -> str:
+    """The nation-local stream of the nation's own sensor report batches (``wl.<N>.local.report``)."""
+    return f"{nation}_FEED"
+
+
+def _feed_api(cfg: FabricConfig, nation: str) -> list[str]:
+    """What a node user needs to read its own feed stream: pull requests and acknowledgements (local only)."""
+    st, dom = feed_stream_name(nation), cfg.home(nation).js_domain
+    return [f"$JS.API.CONSUMER.MSG.NEXT.{st}.{FEED_CONSUMER}", f"$JS.API.CONSUMER.INFO.{st}.{FEED_CONSUMER}",
+            f"$JS.ACK.{st}.{FEED_CONSUMER}.>", f"$JS.ACK.{dom}.*.{st}.{FEED_CONSUMER}.>"]
+
+
 def _ack_subjects(cfg: FabricConfig, origin: str, reader: str) -> list[str]:
     st, dom = _stream_name(origin), cfg.home(origin).js_domain
     # v1 and v2 (domain + account hash) acknowledgement subjects
@@ -535,7 +551,8 @@ def _user_permissions(cfg: FabricConfig, nation: str, role: str) -> str:
         pub = [f"wl.{nation}.>", "$JS.API.>", f"$JS.{cfg.home(nation).js_domain}.API.>", "_INBOX.>"]
     else:
         st = _stream_name(nation)
-        pub = [f"wl.{nation}.>", "$JS.API.INFO", f"$JS.API.STREAM.INFO.{st}", f"$JS.API.CONSUMER.INFO.{st}.*"]
+        pub = [f"wl.{nation}.>", "$JS.API.INFO", f"$JS.API.STREAM.INFO.{st}", f"$JS.API.CONSUMER.INFO.{st}.*",
+               *_feed_api(cfg, nation)]
     for partner in nations:
         if partner != nation:
             pub += _consumer_api(_api_prefix(cfg, partner), partner, nation) + _ack_subjects(cfg, partner, nation)
@@ -885,6 +902,13 @@ class Fabric:
         if reader == origin:
             raise FabricError(f"{reader} does not read its own releases through the fabric")
         return FeedSpec(origin, reader, _api_prefix(self.config, origin), _stream_name(origin), reader)
+
+    def local_feed(self, nation: str) -> FeedSpec:
+        """Where ``nation``'s node pulls its own sensor feed: the consumer ``FEED_CONSUMER`` of the nation-local
+        stream ``<N>_FEED`` (created by ``Runtime.provision_local_streams``; never leaves the nation)."""
+        if nation not in self.config.nations:
+            raise FabricError(f"unknown nation {nation!r}; known: {', '.join(self.config.nations)}")
+        return FeedSpec(nation, nation, "$JS.API", feed_stream_name(nation), FEED_CONSUMER)
 
     async def connect(self, nation: str, user: str = "node", **options: Any):
         """A ``nats-py`` connection to ``nation``'s server as ``user`` (nkey authentication).

@@ -3,7 +3,8 @@
 ``python -m warnlink.sharing.node --nation KOR --state DIR`` (normally started by ``warnlink up``, see
 ``warnlink.sharing.runtime``). Per nation::
 
-    sensor feed --(wl.<N>.local.report, report batches, never released)--> node
+    sensor feed --(wl.<N>.local.report, report batches into the nation-local JetStream <N>_FEED, never
+                   released; the node's durable consumer: batches sent while it is down wait for it)--> node
       node: validate batch -> tracker -> launch events -> fuse with partner tracks -> assess -> alert
       node --(sealed, Nats-Msg-Id = msg id, JetStream <N>_OUT)--> partners, per releasability.yaml:
           KOR/JPN: own tracks to USA; launch notices, assessments, alerts to both partners
@@ -45,8 +46,10 @@ Start the fabric and the three nodes in a temporary directory (``warnlink.sharin
 
 * **Feed**: ``encode_batch(batch, nation=, epoch=, exercise=)`` gives the wire form of a
   ``warnlink.sensors.reports.ReportBatch`` (columns as raw float64/int arrays in msgpack; ``truth`` is not
-  sent); publish it on ``feed_subject(nation)`` (= ``wl.<N>.local.report``) with any of the nation's users
-  (``Runtime.feed`` does). ``t_s`` of the batch + ``epoch`` (POSIX seconds) is the report time. The header
+  sent); publish it on ``feed_subject(nation)`` (= ``wl.<N>.local.report``, captured by the nation-local
+  stream ``<N>_FEED``) with any of the nation's users, as a JetStream publish with a ``Nats-Msg-Id``
+  (``Runtime.feed`` does; the stream stores a re-sent batch once). ``t_s`` of the batch + ``epoch`` (POSIX
+  seconds) is the report time. The header
   ``Wl-Sent`` (POSIX seconds, wall clock; ``Runtime.feed`` sets it) is the start of the latency chain.
 * **Node directory** ``<state>/nodes/<N>/`` (``node_dir``): ``audit.jsonl`` (+ ``.head``; older segments
   ``audit-<n>.jsonl`` after a crash left an unusable tail), ``snapshot.json`` (rewritten atomically every
@@ -725,7 +728,10 @@ class NationalNode:
         self.nc = await self.fabric.connect(self.nation, "node", error_cb=on_error,
                                             name=f"warnlink-node-{self.nation.lower()}")
         self.js = self.nc.jetstream(timeout=2)
-        sub = await self.nc.subscribe(feed_subject(self.nation), cb=self._on_feed)
+        # the own sensor feed: the nation-local stream <N>_FEED (durable: what arrives while the node is down
+        # waits for it), acknowledged once queued for the tracker
+        feed = await PartnerReader(self.nc, self.fabric.local_feed(self.nation), self._on_feed,
+                                   expires_s=0.5).start()
         self.readers = {}
         for partner in self.fabric.config.nations:
             if partner == self.nation:
@@ -751,7 +757,7 @@ class NationalNode:
             # must be quick), then send what is already sealed, then close
             tasks[0].cancel()
             with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+                await feed.stop(timeout=0)
             for r in self.readers.values():  # unacknowledged deliveries come again (and are deduplicated)
                 with contextlib.suppress(Exception):
                     await r.stop(timeout=0)
