@@ -264,8 +264,15 @@ def _ground_km(lat1, lon1, lat2, lon2) -> float:
 
 
 def _safe_cov(P: np.ndarray) -> np.ndarray:
-    """Symmetric, with eigenvalues floored at a tiny positive value (so that pack_cov accepts it)."""
+    """Symmetric, with eigenvalues floored at a tiny positive value (so that pack_cov accepts it). A matrix
+    that is already positive definite (a Cholesky factor exists: the usual case, a few times cheaper than the
+    eigendecomposition) is only symmetrised."""
     P = 0.5 * (P + P.T)
+    try:
+        np.linalg.cholesky(P)
+        return P
+    except np.linalg.LinAlgError:
+        pass
     w, v = np.linalg.eigh(P)
     floor = max(float(w.max()), 1.0) * 1e-12
     return (v * np.maximum(w, floor)) @ v.T
