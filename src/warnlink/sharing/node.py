@@ -150,6 +150,7 @@ LAUNCH_LINK_KM = 150.0
 LAUNCH_LINK_S = 90.0
 _EPOCH0 = datetime(1970, 1, 1, tzinfo=UTC)
 _STATUS = ("tentative", "confirmed", "deleted")
+_TRIU6 = np.triu_indices(6)
 _PROB_SAMPLES = 128
 
 
@@ -1344,9 +1345,10 @@ class NationalNode:
     def _refuse(self, keys: list[tuple[str, str]]) -> bool:
         """Fold updated contributor tracks ``keys`` ((origin, track id)) into the picture objects that already
         hold them, without a rebuild: each such object is fused again from its members only (aligned to the
-        newest member's time, covariance intersection in the rebuild's order); the hub publishes those system
-        tracks at once. False when some key is not in an object (or its object cannot be re-fused alone): the
-        caller asks for a rebuild, where new tracks are associated; the others are folded in already."""
+        newest member's time, covariance intersection in the rebuild's order), all objects in one vectorised
+        pass; the hub publishes those system tracks at once. False when some key is not in an object (or its
+        object cannot be re-fused alone): the caller asks for a rebuild, where new tracks are associated; the
+        others are folded in already."""
         oids: list[str] = []
         complete = True
         for origin, tid in keys:
@@ -1358,58 +1360,86 @@ class NationalNode:
             elif oid not in oids:
                 oids.append(oid)
         t0 = time.perf_counter()
-        done = []
+        objs, groups = [], []
         for oid in oids:
-            if self._refuse_object(self.objects[oid]):
-                done.append(self.objects[oid])
-            else:
+            entries = self._member_entries(self.objects[oid])
+            if entries is None:
+                self.counters["refuse_miss:member"] += 1
                 complete = False
+            else:
+                objs.append(self.objects[oid])
+                groups.append(entries)
+        done = self._fuse_objects(objs, groups)
+        if len(done) < len(objs):
+            complete = False
         if done:
             self.counters["refused"] += len(done)
-            self._refuse_cost = 0.9 * self._refuse_cost + 0.1 * (time.perf_counter() - t0) / len(done)
+            self._refuse_cost = 0.9 * self._refuse_cost + 0.1 * (time.perf_counter() - t0)
             if self.nation == self.policy.hub:
                 self._publish_fused(done)
         return complete
 
-    def _refuse_object(self, obj: _PictureObject) -> bool:
-        from warnlink.sharing.fusion import align, covariance_intersection
-
+    def _member_entries(self, obj: _PictureObject) -> list[tuple] | None:
+        """The fusion entries of an object's members (the rebuild's order), or None when one is gone."""
         entries = []
-        for origin, tid in obj.members:  # in the rebuild's order: own first, then partners, then merged ones
+        for origin, tid in obj.members:  # own first, then partners, then merged ones
             if origin == self.nation:
                 try:
                     row = self.own.row.get(int(tid.rsplit("T", 1)[1]))
                 except (ValueError, IndexError):
                     row = None
-                if row is None:
-                    return False
-                e = self._own_entry(row)
+                e = self._own_entry(row) if row is not None else None
             else:
                 e = self._partner_entry(origin, tid) if (origin, tid) in self.partner_tracks else None
             if e is None:
-                self.counters["refuse_miss:member"] += 1
-                return False
+                return None
             entries.append(e)
-        t = np.array([e[4] for e in entries])
-        t_ref = float(t.max())
-        if len(entries) == 1:
-            x, P = entries[0][2], entries[0][3]
-        else:
-            xa, Pa = align(np.array([e[2] for e in entries]), np.array([e[3] for e in entries]), t, t_ref)
-            dt = t_ref - t
-            self._inflate_boost(Pa, dt, np.array([e[5] == "boost" for e in entries]) & (dt > 0))
-            x, P = xa[0], Pa[0]
+        return entries
+
+    def _fuse_objects(self, objs: list[_PictureObject], groups: list[list[tuple]]) -> list[_PictureObject]:
+        """Fuse each object of ``objs`` from its member entries ``groups``: one alignment call for every member
+        of every object (each to its object's newest member time), then covariance intersection member by
+        member, vectorised over the objects. Returns the objects updated."""
+        from warnlink.sharing.fusion import align, covariance_intersection
+
+        if not objs:
+            return []
+        flat = [e for g in groups for e in g]
+        sizes = np.array([len(g) for g in groups])
+        first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        t = np.array([e[4] for e in flat])
+        t_obj = np.array([max(e[4] for e in g) for g in groups])
+        target = np.repeat(t_obj, sizes)
+        X = np.array([e[2] for e in flat])
+        P = np.array([e[3] for e in flat])
+        need = t != target
+        if need.any():
+            X[need], P[need] = align(X[need], P[need], t[need], target[need])
+            dt = target - t
+            self._inflate_boost(P, dt, np.array([e[5] == "boost" for e in flat]) & (dt > 0))
+        fx, fP = X[first].copy(), P[first].copy()
+        ok = np.ones(len(objs), bool)
+        for k in range(1, int(sizes.max())):
+            sel = np.flatnonzero((sizes > k) & ok)
+            if not len(sel):
+                continue
             try:
-                for k in range(1, len(entries)):
-                    x, P, _ = covariance_intersection(x, P, xa[k], Pa[k])
+                fx[sel], fP[sel], _ = covariance_intersection(fx[sel], fP[sel], X[first[sel] + k], P[first[sel] + k])
             except np.linalg.LinAlgError:
                 self.counters["fusion_errors"] += 1
-                return False
-        obj.x, obj.P, obj.t = x, P, t_ref
-        obj.phase = entries[0][5]
-        obj.exercise = any(e[6] for e in entries)
-        self._finish_object(obj, entries, _now())
-        return True
+                ok[sel] = False
+        wall = _now()
+        done = []
+        for i, obj in enumerate(objs):
+            if not ok[i]:
+                continue
+            g = groups[i]
+            obj.x, obj.P, obj.t = fx[i], fP[i], float(t_obj[i])
+            obj.phase = g[0][5]
+            obj.exercise = any(e[6] for e in g)
+            self._finish_object(obj, g, wall)
+            done.append(obj)
+        return done
 
     def _finish_object(self, obj: _PictureObject, members: list[tuple], wall: float,
                        old_contrib: dict | None = None) -> None:
@@ -1905,8 +1935,6 @@ class NationalNode:
     # ------------------------------------------------------------------ snapshot
     def snapshot(self, stopped: bool = False) -> dict:
         """The node's state as a JSON-able dict (see the module docstring)."""
-        from warnlink.sharing.messages import pack_cov
-
         cov_cache, self._cov_json = self._cov_json, {}
 
         def obj_json(o: _PictureObject) -> dict:
@@ -1914,10 +1942,8 @@ class NationalNode:
             if c is not None and c[0] is o.P:  # unchanged since the last snapshot
                 cov = c[1]
             else:
-                try:
-                    cov = [float(v) for v in pack_cov(_safe_cov(o.P))]
-                except ValueError:
-                    cov = None
+                P = _safe_cov(o.P)
+                cov = [float(v) for v in P[_TRIU6]] if np.all(np.isfinite(P)) else None
             self._cov_json[o.object_id] = (o.P, cov)
             return {"object_id": o.object_id, "time": o.t, "state": [float(v) for v in o.x], "cov": cov,
                     "contributors": dict(o.contributors), "origins": sorted(o.contributors), "phase": o.phase,
