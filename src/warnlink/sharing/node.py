@@ -638,6 +638,8 @@ class NationalNode:
         self._last_rebuild = 0.0
         self._rebuild_cost = 0.0
         self._refuse_cost = 0.0
+        self._refuse_keys: list[tuple[str, str]] = []
+        self._refuse_handle = None
         self._cov_json: dict[str, tuple] = {}
         self._assess_busy = False
         self._assess_cost = 0.0
@@ -1277,9 +1279,10 @@ class NationalNode:
             old = self.partner_tracks.get(key)
             if old is None or payload.time >= old[0].time:
                 self.partner_tracks[key] = (payload, prov, wall)
-                if (self._restoring or payload.status == "deleted" or (old is not None and old[0].status == "deleted")
-                        or not self._refuse([key])):
+                if self._restoring or payload.status == "deleted" or (old is not None and old[0].status == "deleted"):
                     self._schedule_rebuild()
+                else:
+                    self._queue_refuse(key)
             self.data_time = max(self.data_time, payload.time)
         elif env.kind == "launch":
             key = (origin, payload.event_id)
@@ -1378,6 +1381,24 @@ class NationalNode:
             if self.nation == self.policy.hub:
                 self._publish_fused(done)
         return complete
+
+    def _queue_refuse(self, key: tuple[str, str]) -> None:
+        """Fold a partner track update in at the next turn of the event loop, together with every other one the
+        readers hand over before that turn (a burst costs one vectorised pass, not one per message)."""
+        self._refuse_keys.append(key)
+        if self._refuse_handle is None:
+            self._refuse_handle = asyncio.get_running_loop().call_soon(self._flush_refuse)
+
+    def _flush_refuse(self) -> None:
+        self._refuse_handle = None
+        keys, self._refuse_keys = list(dict.fromkeys(self._refuse_keys)), []
+        try:
+            if keys and not self._refuse(keys):
+                self._schedule_rebuild()
+        except Exception:
+            self.counters["internal_errors"] += 1
+            log.exception("incremental fusion failed")
+            self._schedule_rebuild()
 
     def _member_entries(self, obj: _PictureObject) -> list[tuple] | None:
         """The fusion entries of an object's members (the rebuild's order), or None when one is gone."""
