@@ -58,7 +58,8 @@ Start the fabric and the three nodes in a temporary directory (``warnlink.sharin
   restart), ``cap/<alert id>.xml`` (CAP 1.2 of every own alert), ``node.log``, ``stdout.log``, ``node.pid``,
   ``faults.log`` (``kill -USR1 <pid>`` dumps the node's Python stacks there).
 * **Processes**: each node is a session leader (``Runtime.kill_node`` kills its process group: the node and
-  its launch-estimate worker, a spawned process). A node warms up its compiled (Numba) paths before it says
+  its tracking and assessment workers, spawned processes; the assessment worker also runs the launch
+  estimates). A node warms up its compiled (Numba) paths before it says
   ready; ``Runtime.up`` runs ``python -m warnlink.sharing.node --warm-up`` once first so that the three load
   the cache instead of compiling together. ``WARNLINK_NODE_PROFILE=<dir>`` writes a cProfile per node on exit.
 * **Launch notices**: a new own launch is announced at once with a coarse estimate (sigma 60 s / 50 km), and
@@ -201,16 +202,21 @@ _BATCH_DEC = msgspec.msgpack.Decoder(_WireBatch)
 
 
 def encode_batch(batch, *, nation: str, epoch: float, exercise: bool, batch_id: str | None = None) -> bytes:
-    """The wire form of a ``ReportBatch`` of ``nation``'s sensors (columns as little-endian arrays).
+    """The wire form of a ``ReportBatch`` of ``nation``'s sensors (columns as little-endian arrays; the sensor
+    table holds only the sensors its reports name).
 
     ``epoch``: POSIX time [s] of the batch's ``t_s = 0``; ``exercise``: the marking of every report in it.
     ``truth`` is scoring data and is not sent.
     """
     n = len(batch)
+    # only the sensors the batch's reports name (a replay's table lists every nation's; the feed, stored in
+    # the nation's stream, must hold its own only)
+    used, local = np.unique(np.asarray(batch.sensor, int), return_inverse=True)
+    sensors = [batch.sensors[i] for i in used]
     return _BATCH_ENC.encode(_WireBatch(
-        BATCH_VERSION, batch_id or uuid7(), nation, bool(exercise), float(epoch), n, list(batch.sensors),
+        BATCH_VERSION, batch_id or uuid7(), nation, bool(exercise), float(epoch), n, sensors,
         np.ascontiguousarray(batch.t_s, "<f8").tobytes(), np.ascontiguousarray(batch.arrival_s, "<f8").tobytes(),
-        np.ascontiguousarray(batch.sensor, "<i4").tobytes(), np.ascontiguousarray(batch.kind, "<i1").tobytes(),
+        np.ascontiguousarray(local.reshape(-1), "<i4").tobytes(), np.ascontiguousarray(batch.kind, "<i1").tobytes(),
         np.ascontiguousarray(batch.z, "<f8").tobytes(), np.ascontiguousarray(batch.cov, "<f8").tobytes(),
         np.ascontiguousarray(batch.sensor_pos_ecef_m, "<f8").tobytes()))
 
@@ -295,16 +301,6 @@ def _coarse_launch(x0: np.ndarray, first: float, origin: str) -> dict:
     return {"lat_deg": lat, "lon_deg": lon, "time": max(first - max(alt, 0.0) / 1000.0, 0.0), "sigma_s": 60.0,
             "cov_en_m2": [[2.5e9, 0.0], [0.0, 2.5e9]], "up_var": 1e6, "missile_class": "unknown",
             "first_detection": first, "origin": origin, "refined": False}
-
-
-def _warm_launch() -> None:
-    """Load (or compile) the launch estimator in the worker process."""
-    from warnlink.assessment import estimate_launch
-    from warnlink.geo import geodetic2ecef
-
-    x = np.r_[np.array(geodetic2ecef(40.0, 127.0, 150e3)), 2500.0, 300.0, 1500.0]
-    with contextlib.suppress(Exception):
-        estimate_launch(x, np.diag([1e4] * 3 + [1e2] * 3), 1e9)
 
 
 def _launch_job(x, P, t) -> dict:
@@ -721,7 +717,6 @@ class NationalNode:
         t_start = time.perf_counter()
         self._setup_files()
         loop = asyncio.get_running_loop()
-        self._start_pool()
         self._track_exec = _worker_pool(_track_init)
         self._assess_exec = _worker_pool(_assess_init)
         workers = [loop.run_in_executor(ex, _worker_ready) for ex in (self._track_exec, self._assess_exec)]
@@ -855,7 +850,7 @@ class NationalNode:
         with contextlib.suppress(TypeError, ValueError, AttributeError):
             sent = float((msg.headers or {}).get("Wl-Sent"))
         self.counters["batches"] += 1
-        self.counters["reports"] += len(batch)
+        self.counters["reports_received"] += len(batch)  # ("reports" counts them once tracked)
         local = np.array([self.sensor_index.setdefault(name, len(self.sensor_index)) for name in batch.sensors],
                          dtype=np.int32)
         if len(batch):
@@ -904,6 +899,7 @@ class NationalNode:
         self._exercise = res["exercise"]
         self._after_tracking(res["prov"], res["wall"], res["exercise"], t_first)
         for sent, n in res["records"]:
+            self.counters["reports"] += n
             self._timing("batch", sent=sent, n=n, wall=res["wall"], tracked=res["done"])
 
     def _after_tracking(self, prov: dict, wall: float, exercise: bool, t_first: float) -> None:
@@ -1032,10 +1028,10 @@ class NationalNode:
         self.counters["launches_sent"] += 1
 
     def _refine_launch(self, event_id, x, P, t, first, t_msg, exercise) -> None:
-        """Run the boost-model launch estimate off the event loop; re-announce the launch when it is in."""
+        """Run the boost-model launch estimate in the assessment worker (between its rounds); re-announce the
+        launch when it is in."""
         loop = asyncio.get_running_loop()
-        self._start_pool()
-        fut = loop.run_in_executor(self._pool, _launch_job, np.asarray(x), np.asarray(P), float(t))
+        fut = loop.run_in_executor(self._assess_exec, _launch_job, np.asarray(x), np.asarray(P), float(t))
 
         def done(f):
             try:
@@ -1051,15 +1047,6 @@ class NationalNode:
             self._groups_dirty = True
 
         fut.add_done_callback(done)
-
-    def _start_pool(self) -> None:
-        """The worker process of the launch estimates (spawned, warmed up in the background)."""
-        if self._pool is None:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-            self._pool.submit(_warm_launch)
 
     def _publish_own_track(self, row: int, tid: int, phase: str, status: str, exercise: bool, prov: dict) -> None:
         if self.nation == self.policy.hub:

@@ -181,7 +181,7 @@ class Runtime:
         (self.state_dir / RUNTIME_FILE).write_text(json.dumps({"mode": self.mode, "node_args": self.node_args}))
 
     # ------------------------------------------------------------------ up / down
-    def up(self, timeout: float = 60.0) -> dict:
+    def up(self, timeout: float = 180.0) -> dict:
         """Start servers and nodes, wait until every node is ready; returns ``status()``.
 
         On failure (or Ctrl-C) everything this call started is stopped again."""
