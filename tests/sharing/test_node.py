@@ -96,6 +96,11 @@ def test_kor_reports_reach_the_jpn_fused_picture_through_the_hub(session, sim):
     kor, jpn = rt.snapshot("KOR"), rt.snapshot("JPN")
     assert kor["counters"].get("sent:track", 0) > 10, kor["counters"]
     assert kor["counters"].get("sent:launch", 0) >= 1, kor["counters"]
+    # every own confirmation is recorded with the event its track joined or opened (the launch notice's id)
+    confirmed = _timing(rt, "KOR", "confirmed")
+    launched = {r["event_id"] for r in _timing(rt, "KOR", "launch_sent")}
+    assert confirmed and all(r.get("event_id") for r in confirmed), confirmed[:3]
+    assert {r["event_id"] for r in confirmed if r.get("opened")} <= launched
     # the hub fused KOR's tracks with its own (and JPN's)
     usa_fused = [r for r in _timing(rt, "USA", "fused") if "KOR" in r["origins"] and "USA" in r["origins"]]
     assert usa_fused, "the USA node never fused a KOR track with its own"
@@ -227,11 +232,17 @@ def test_a_killed_node_restarts_and_catches_up_without_duplicated_effect(session
     assert sel.any()
     sent_usa = rt.snapshot("USA")["counters"].get("sent:assessment", 0)
     rt.feed_sync("USA", r.take(sel), epoch=sim.epoch.timestamp(), exercise=True)
+    # JPN's own sensors report while its node is down: the feed stream JPN_FEED keeps them for it
+    own = (r.arrival_s > REPLAY_UNTIL_S) & (r.arrival_s <= REPLAY_UNTIL_S + 60) & (nat[r.sensor] == "JPN")
+    assert own.any()
+    rt.feed_sync("JPN", r.take(own), epoch=sim.epoch.timestamp(), exercise=True)
     rt.wait_for(lambda: rt.snapshot("USA")["counters"].get("sent:assessment", 0) > sent_usa, timeout=30)
     t0 = time.monotonic()
     rt.start_node("JPN", timeout=300)  # generous: a cold Numba cache is compiled at start
-    # it catches up on what the USA released while it was down
+    # it catches up on what the USA released while it was down, and on its own reports
     rt.wait_for(lambda: rt.snapshot("JPN")["received_ids"] > n_before, timeout=30)
+    rt.wait_for(lambda: rt.snapshot("JPN")["counters"].get("reports", 0) >= int(own.sum()), timeout=30)
+    assert rt.snapshot("JPN")["counters"]["reports"] == int(own.sum())  # each once (a fresh node counts from 0)
     print(f"\nJPN restarted and received the backlog in {time.monotonic() - t0:.2f} s")
     snap = rt.snapshot("JPN")
     assert snap["counters"].get("rejected", 0) == 0, snap["counters"]  # no redelivery seen as a replay

@@ -1,4 +1,5 @@
-"""Per-node audit log: append-only, hash-chained JSON Lines of every message sent, received and rejected.
+"""Per-node audit log: append-only, hash-chained JSON Lines of every message sent, received, rejected and dropped
+as a duplicate.
 
 One record per line, fields in this order (canonical JSON as msgspec writes it: no spaces, shortest float
 form)::
@@ -7,11 +8,13 @@ form)::
      "origin":"KOR","reason":null,"detail":null,"sha256":"<of the message bytes>","prev_hash":"<64 hex>",
      "hash":"<64 hex>"}
 
-``seq`` counts from 1; ``time`` is UTC POSIX seconds; ``direction`` is ``sent``, ``received`` or ``rejected``
-(with the ``reason`` code and ``detail`` of the rejection); ``msg_id`` and ``origin`` are as the envelope
-claims (null when it did not decode); ``sha256`` is the hash of the exact message bytes (the bytes themselves
-live in the streams and the dead-letter store). ``hash = SHA-256(DOMAIN || the record's JSON without its
-"hash" field)`` and ``prev_hash`` is the previous record's ``hash`` (64 zeros for the first), so changing,
+``seq`` counts from 1; ``time`` is UTC POSIX seconds; ``direction`` is ``sent``, ``received``, ``rejected``
+(with the ``reason`` code and ``detail`` of the rejection) or ``duplicate`` (a verified redelivery of a
+message already received: same id, same signed bytes; dropped with no second effect); ``msg_id`` and
+``origin`` are as the envelope claims (null when it did not decode); ``sha256`` is the hash of the exact
+message bytes (the bytes themselves live in the streams and the dead-letter store).
+``hash = SHA-256(DOMAIN || the record's JSON without its "hash" field)`` and ``prev_hash`` is the previous
+record's ``hash`` (64 zeros for the first), so changing,
 deleting, inserting or reordering any record breaks the chain at that point.
 
 The chain alone cannot reveal records removed from the end, nor a log rewritten from the altered point
@@ -50,7 +53,7 @@ from warnlink.sharing.envelope import Envelope, KeyRing, KeyRingError, Rejected
 DOMAIN = b"warnlink/audit/v1\x00"
 HEAD_DOMAIN = b"warnlink/audit-head/v1\x00"
 GENESIS = "0" * 64
-DIRECTIONS = ("sent", "received", "rejected")
+DIRECTIONS = ("sent", "received", "rejected", "duplicate")
 FSYNC_POLICIES = ("interval", "always", "never")
 MAX_SUBJECT = 256
 MAX_DETAIL = 512
@@ -65,7 +68,7 @@ class AuditError(RuntimeError):
 class _Body(Struct, forbid_unknown_fields=True, frozen=True):
     seq: int
     time: float
-    direction: Literal["sent", "received", "rejected"]
+    direction: Literal["sent", "received", "rejected", "duplicate"]
     subject: str
     msg_id: str | None
     origin: str | None
@@ -228,6 +231,11 @@ class AuditLog:
     def received(self, subject: str, data: bytes, envelope: Envelope) -> AuditRecord:
         """Record a message this node received and accepted."""
         return self.append("received", subject, data, msg_id=envelope.msg_id, origin=envelope.origin)
+
+    def duplicate(self, subject: str, data: bytes, envelope: Envelope) -> AuditRecord:
+        """Record a verified redelivery of a message already received (dropped: no second effect)."""
+        return self.append("duplicate", subject, data, msg_id=envelope.msg_id, origin=envelope.origin,
+                           reason="duplicate", detail="already received and applied")
 
     def rejected(self, subject: str, data: bytes, rejection: Rejected) -> AuditRecord:
         """Record a message this node rejected, with the reason."""

@@ -479,10 +479,10 @@ async def _run(rates, duration_s: float, state_dir: Path, durable: bool, end_to_
     t0 = time.monotonic()
     ee = None
     try:
-        rt._save()
+        rt.save_config()
         ensure_keys(rt.keys_dir, rt.nations)
         await asyncio.to_thread(fabric.up)
-        await rt._provision_dead_letters()
+        await rt.provision_local_streams()
         raw = {}
         # raw NATS first, on the same servers: the probes are stored in KOR_OUT (the only KOR->JPN path), so
         # they are measured before the nodes start and purged before the nodes read

@@ -28,6 +28,7 @@ when that module exists; see ``payload_types``).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import math
@@ -128,6 +129,11 @@ def check_cov(flat, n: int, name: str = "cov") -> None:
                              "the covariance is not PSD")
 
 
+@functools.lru_cache(maxsize=16)
+def _triu(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.triu_indices(n)
+
+
 def pack_cov(P, name: str = "cov") -> tuple[float, ...]:
     """Symmetric PSD matrix (n x n array-like) -> its row-major upper triangle as a tuple of floats.
 
@@ -145,7 +151,7 @@ def pack_cov(P, name: str = "cov") -> tuple[float, ...]:
     w = np.linalg.eigvalsh(0.5 * (P + P.T))
     if w[0] < -1e-9 * max(w[-1], 1e-300):
         raise ValueError(f"{name}: not positive semi-definite (smallest eigenvalue {w[0]:.3g})")
-    return tuple(P[np.triu_indices(P.shape[0])].tolist())
+    return tuple(P[_triu(P.shape[0])].tolist())
 
 
 def unpack_cov(flat, n: int) -> np.ndarray:

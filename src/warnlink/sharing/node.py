@@ -3,7 +3,8 @@
 ``python -m warnlink.sharing.node --nation KOR --state DIR`` (normally started by ``warnlink up``, see
 ``warnlink.sharing.runtime``). Per nation::
 
-    sensor feed --(wl.<N>.local.report, report batches, never released)--> node
+    sensor feed --(wl.<N>.local.report, report batches into the nation-local JetStream <N>_FEED, never
+                   released; the node's durable consumer: batches sent while it is down wait for it)--> node
       node: validate batch -> tracker -> launch events -> fuse with partner tracks -> assess -> alert
       node --(sealed, Nats-Msg-Id = msg id, JetStream <N>_OUT)--> partners, per releasability.yaml:
           KOR/JPN: own tracks to USA; launch notices, assessments, alerts to both partners
@@ -45,8 +46,10 @@ Start the fabric and the three nodes in a temporary directory (``warnlink.sharin
 
 * **Feed**: ``encode_batch(batch, nation=, epoch=, exercise=)`` gives the wire form of a
   ``warnlink.sensors.reports.ReportBatch`` (columns as raw float64/int arrays in msgpack; ``truth`` is not
-  sent); publish it on ``feed_subject(nation)`` (= ``wl.<N>.local.report``) with any of the nation's users
-  (``Runtime.feed`` does). ``t_s`` of the batch + ``epoch`` (POSIX seconds) is the report time. The header
+  sent); publish it on ``feed_subject(nation)`` (= ``wl.<N>.local.report``, captured by the nation-local
+  stream ``<N>_FEED``) with any of the nation's users, as a JetStream publish with a ``Nats-Msg-Id``
+  (``Runtime.feed`` does; the stream stores a re-sent batch once). ``t_s`` of the batch + ``epoch`` (POSIX
+  seconds) is the report time. The header
   ``Wl-Sent`` (POSIX seconds, wall clock; ``Runtime.feed`` sets it) is the start of the latency chain.
 * **Node directory** ``<state>/nodes/<N>/`` (``node_dir``): ``audit.jsonl`` (+ ``.head``; older segments
   ``audit-<n>.jsonl`` after a crash left an unusable tail), ``snapshot.json`` (rewritten atomically every
@@ -55,7 +58,8 @@ Start the fabric and the three nodes in a temporary directory (``warnlink.sharin
   restart), ``cap/<alert id>.xml`` (CAP 1.2 of every own alert), ``node.log``, ``stdout.log``, ``node.pid``,
   ``faults.log`` (``kill -USR1 <pid>`` dumps the node's Python stacks there).
 * **Processes**: each node is a session leader (``Runtime.kill_node`` kills its process group: the node and
-  its launch-estimate worker, a spawned process). A node warms up its compiled (Numba) paths before it says
+  its tracking and assessment workers, spawned processes; the assessment worker also runs the launch
+  estimates). A node warms up its compiled (Numba) paths before it says
   ready; ``Runtime.up`` runs ``python -m warnlink.sharing.node --warm-up`` once first so that the three load
   the cache instead of compiling together. ``WARNLINK_NODE_PROFILE=<dir>`` writes a cProfile per node on exit.
 * **Launch notices**: a new own launch is announced at once with a coarse estimate (sigma 60 s / 50 km), and
@@ -115,7 +119,7 @@ FEED_SUFFIX = "local.report"
 DEAD_SUFFIX = "local.dead"
 PARTNER_TRACK_TTL_S = 120.0
 """A partner track this much older (valid time) than the partner's latest track is forgotten."""
-REBUILD_MIN_S = 0.01
+REBUILD_MIN_S = 0.05
 GROUND_TRACK_REUSE_S = 3.0
 GROUND_TRACK_POINTS = 48
 BOOST_CONFIDENCE = 0.2
@@ -127,6 +131,12 @@ MAX_ALIGN_S = 30.0
 """An object's predicted ground track (overflights) is reused for this long [s wall] while its predicted impact
 point stays within 10 km (the propagation is the costliest part of an assessment round)."""
 """Least time between two picture rebuilds (a burst of partner tracks gives one rebuild)."""
+REBUILD_DUTY = 4.0
+"""A rebuild waits at least this many times its own (average) cost after the previous one: updates of tracks the
+picture already holds do not wait for it (they are fused incrementally), only new tracks do."""
+REASSOCIATE_S = 1.0
+"""Objects updated incrementally are associated again (a full rebuild) at least this often [s wall]: a track
+that entered the picture alone (e.g. before its twin's gate held it) joins its twin at the next rebuild."""
 PARTNER_LAG_S = 60.0
 """A partner's tracks are judged fresh against its own latest track, but never against a clock more than this
 behind this node's own data (a partner that stopped sending does not keep its last tracks alive)."""
@@ -135,10 +145,13 @@ FRESH_S = 20.0
 coasting without updates (e.g. the last boost-phase estimate of a radar that lost the object) cannot be
 propagated reliably over a long gap, and would otherwise stand beside its own continuation as a ghost."""
 """A partner track with no update for this long (valid time) leaves the picture."""
+DEAD_LETTER_QUEUE = 10_000
+"""Rejected messages waiting to be dead-lettered; beyond this they go straight to the file fallback."""
 LAUNCH_LINK_KM = 150.0
 LAUNCH_LINK_S = 90.0
 _EPOCH0 = datetime(1970, 1, 1, tzinfo=UTC)
 _STATUS = ("tentative", "confirmed", "deleted")
+_TRIU6 = np.triu_indices(6)
 _PROB_SAMPLES = 128
 
 
@@ -189,16 +202,21 @@ _BATCH_DEC = msgspec.msgpack.Decoder(_WireBatch)
 
 
 def encode_batch(batch, *, nation: str, epoch: float, exercise: bool, batch_id: str | None = None) -> bytes:
-    """The wire form of a ``ReportBatch`` of ``nation``'s sensors (columns as little-endian arrays).
+    """The wire form of a ``ReportBatch`` of ``nation``'s sensors (columns as little-endian arrays; the sensor
+    table holds only the sensors its reports name).
 
     ``epoch``: POSIX time [s] of the batch's ``t_s = 0``; ``exercise``: the marking of every report in it.
     ``truth`` is scoring data and is not sent.
     """
     n = len(batch)
+    # only the sensors the batch's reports name (a replay's table lists every nation's; the feed, stored in
+    # the nation's stream, must hold its own only)
+    used, local = np.unique(np.asarray(batch.sensor, int), return_inverse=True)
+    sensors = [batch.sensors[i] for i in used]
     return _BATCH_ENC.encode(_WireBatch(
-        BATCH_VERSION, batch_id or uuid7(), nation, bool(exercise), float(epoch), n, list(batch.sensors),
+        BATCH_VERSION, batch_id or uuid7(), nation, bool(exercise), float(epoch), n, sensors,
         np.ascontiguousarray(batch.t_s, "<f8").tobytes(), np.ascontiguousarray(batch.arrival_s, "<f8").tobytes(),
-        np.ascontiguousarray(batch.sensor, "<i4").tobytes(), np.ascontiguousarray(batch.kind, "<i1").tobytes(),
+        np.ascontiguousarray(local.reshape(-1), "<i4").tobytes(), np.ascontiguousarray(batch.kind, "<i1").tobytes(),
         np.ascontiguousarray(batch.z, "<f8").tobytes(), np.ascontiguousarray(batch.cov, "<f8").tobytes(),
         np.ascontiguousarray(batch.sensor_pos_ecef_m, "<f8").tobytes()))
 
@@ -253,8 +271,15 @@ def _ground_km(lat1, lon1, lat2, lon2) -> float:
 
 
 def _safe_cov(P: np.ndarray) -> np.ndarray:
-    """Symmetric, with eigenvalues floored at a tiny positive value (so that pack_cov accepts it)."""
+    """Symmetric, with eigenvalues floored at a tiny positive value (so that pack_cov accepts it). A matrix
+    that is already positive definite (a Cholesky factor exists: the usual case, a few times cheaper than the
+    eigendecomposition) is only symmetrised."""
     P = 0.5 * (P + P.T)
+    try:
+        np.linalg.cholesky(P)
+        return P
+    except np.linalg.LinAlgError:
+        pass
     w, v = np.linalg.eigh(P)
     floor = max(float(w.max()), 1.0) * 1e-12
     return (v * np.maximum(w, floor)) @ v.T
@@ -278,16 +303,6 @@ def _coarse_launch(x0: np.ndarray, first: float, origin: str) -> dict:
             "first_detection": first, "origin": origin, "refined": False}
 
 
-def _warm_launch() -> None:
-    """Load (or compile) the launch estimator in the worker process."""
-    from warnlink.assessment import estimate_launch
-    from warnlink.geo import geodetic2ecef
-
-    x = np.r_[np.array(geodetic2ecef(40.0, 127.0, 150e3)), 2500.0, 300.0, 1500.0]
-    with contextlib.suppress(Exception):
-        estimate_launch(x, np.diag([1e4] * 3 + [1e2] * 3), 1e9)
-
-
 def _launch_job(x, P, t) -> dict:
     """The boost-model launch estimate (``warnlink.assessment.estimate_launch``), run in a worker process."""
     from warnlink.assessment import estimate_launch
@@ -308,6 +323,7 @@ class _PictureObject:
         "event_id",
         "exercise",
         "kind",
+        "members",
         "object_id",
         "phase",
         "prov",
@@ -332,6 +348,217 @@ class _PictureObject:
         self.assessment: dict | None = None
         self.coasted = False
         self.src_t = 0.0
+        self.members: list[tuple[str, str]] = []
+
+
+class _OwnTracks:
+    """A copy of the tracker's track table taken by the tracking worker right after a push, read by the event
+    loop (the tracker itself is only ever touched by the worker thread). Same names as ``Tracker``'s arrays
+    (six-state ``x``/``P``); ``phase(rows)`` gives the phases computed at the copy; ``row`` maps track id to
+    row; ``early`` holds the first recorded states of tracks confirmed since the previous copy."""
+
+    __slots__ = ("P", "early", "ids", "phases", "row", "status", "t", "t_born", "t_update", "x")
+
+    def __init__(self, tracker=None, early: dict | None = None):
+        if tracker is None or len(tracker.ids) == 0:
+            self.ids = np.zeros(0, int)
+            self.status = np.zeros(0, int)
+            self.t = self.t_update = self.t_born = np.zeros(0)
+            self.x, self.P = np.zeros((0, 6)), np.zeros((0, 6, 6))
+            self.phases = np.zeros(0, int)
+        else:
+            self.ids = tracker.ids.copy()
+            self.status = tracker.status.copy()
+            self.t, self.t_update, self.t_born = tracker.t.copy(), tracker.t_update.copy(), tracker.t_born.copy()
+            self.x = tracker.x[:, :6].copy()
+            self.P = tracker.P[:, :6, :6].copy()
+            self.phases = np.asarray(tracker.phase(), int)
+        self.row = {int(tid): k for k, tid in enumerate(self.ids)}
+        self.early = early or {}
+
+    def phase(self, rows) -> np.ndarray:
+        """Phase indices (into ``warnlink.tracking.tracker.PHASES``) of ``rows``."""
+        return self.phases[rows]
+
+
+# ---------------------------------------------------------------------------------------------- worker processes
+# A node runs its tracker and its assessment each in a worker process of its own (spawned; the node's process
+# group, so ``Runtime.kill_node`` takes them along): the event loop only does I/O, decoding and light work.
+# Protocol: report batches in, ``_OwnTracks`` copies (NumPy arrays) out; object states in, impact predictions,
+# ground tracks and region probabilities out. ``_WORKER`` is the worker process's own state.
+_WORKER: dict[str, Any] = {}
+
+
+def _track_init() -> None:
+    """Initializer of the tracking worker: its tracker, and the compiled paths loaded."""
+    from warnlink.tracking.tracker import Tracker
+
+    _warm_tracker()
+    _WORKER["tracker"] = Tracker()
+    _WORKER["early_done"] = set()
+
+
+def _worker_pool(initializer):
+    """A spawned one-process pool (the node's process group) running ``initializer`` first."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=initializer)
+
+
+def _worker_ready() -> bool:
+    """A no-op round trip: the worker is up (its initializer has run)."""
+    return True
+
+
+def _track_job(runs: list[dict]) -> list[dict]:
+    """The tracking worker: push each run's report batch, then copy the track table (``_OwnTracks``) for the
+    event loop, with the first states of tracks confirmed since the previous copy."""
+    from warnlink.tracking.tracker import CONFIRMED
+
+    tr, done = _WORKER["tracker"], _WORKER["early_done"]
+    out = []
+    for run in runs:
+        batch = run["batch"]
+        rej0 = tr.rejected
+        finite = np.isfinite(batch.t_s)
+        t_first = float(np.min(batch.t_s[finite])) if finite.any() else None
+        t_max = float(np.max(batch.t_s[finite])) if finite.any() else None
+        tr.push(batch)
+        early = {}
+        if len(tr.ids):
+            for row in np.flatnonzero(tr.status == CONFIRMED):
+                tid = int(tr.ids[row])
+                if tid not in done:
+                    done.add(tid)
+                    early[tid] = _early_states(tr, tid)
+        out.append({**run, "batch": None, "own": _OwnTracks(tr, early), "unusable": tr.rejected - rej0,
+                    "t_first": t_first, "t_max": t_max, "done": _now()})
+    _trim_history(tr)
+    return out
+
+
+def _early_states(tracker, tid: int, lookback: int = 400):
+    """The first (up to four) recorded states of track ``tid`` (recent history only: the track has just been
+    confirmed)."""
+    h = tracker.history
+    xs, Ps, ts = [], [], []
+    n = len(h.t_s)
+    for j in range(max(0, n - lookback), n):
+        k = np.flatnonzero(h.track[j] == tid)
+        if len(k):
+            xs.append(h.x[j][k[0], :6])
+            Ps.append(h.P[j][k[0], :6, :6])
+            ts.append(float(h.t_s[j][k[0]]))
+            if len(xs) >= 4:
+                break
+    return xs, Ps, ts
+
+
+def _trim_history(tracker, keep: int = 2000) -> None:
+    """The tracker records every update; a node that runs for days keeps only the recent part."""
+    h = tracker.history
+    if len(h.t_s) > 2 * keep:
+        for name in ("t_s", "track", "x", "P", "status", "phase", "p_boost"):
+            lst = getattr(h, name, None)
+            if isinstance(lst, list) and len(lst) > keep:
+                del lst[:-keep]
+
+
+def _assess_init() -> None:
+    """Initializer of the assessment worker: caches, and the compiled paths loaded."""
+    _WORKER["gt_cache"], _WORKER["prob_cache"] = {}, {}
+    _warm_assessment()
+
+
+def _assess_job(x, P, t, lat0, lon0, oids):
+    """The assessment worker: impact prediction of every object (one vectorised call), their ground tracks
+    and region probabilities (each reused for ``GROUND_TRACK_REUSE_S`` while the prediction barely moves)."""
+    from warnlink.assessment import predict_impact
+    from warnlink.geo.regions import impact_probabilities
+
+    gt_cache, prob_cache = _WORKER["gt_cache"], _WORKER["prob_cache"]
+    P = np.array([_safe_cov(p) for p in P])
+    pred = predict_impact(x, P, t, launch_lat_deg=lat0, launch_lon_deg=lon0)
+    ground_track: list = [None] * len(oids)
+    now = time.monotonic()
+    for cache in (gt_cache, prob_cache):  # forget objects not assessed for a while
+        for k in [k for k, v in cache.items() if now - v[0] > 10 * GROUND_TRACK_REUSE_S]:
+            del cache[k]
+    todo = []
+    for k, oid in enumerate(oids):
+        c = gt_cache.get(oid)
+        if (c is not None and now - c[0] < GROUND_TRACK_REUSE_S and np.isfinite(pred.lat_deg[k])
+                and _ground_km(c[1], c[2], pred.lat_deg[k], pred.lon_deg[k]) < 10.0):
+            ground_track[k] = c[3]
+        else:
+            todo.append(k)
+    if todo:
+        fresh = _ground_tracks(x[todo], t[todo], pred.impact_time_s[todo], pred.lat_deg[todo], pred.lon_deg[todo])
+        for k, g in zip(todo, fresh, strict=True):
+            ground_track[k] = g
+            gt_cache[oids[k]] = (now, float(pred.lat_deg[k]), float(pred.lon_deg[k]), g)
+    unit = np.random.default_rng(0).standard_normal((_PROB_SAMPLES, 2))
+    probs: list = [None] * len(oids)
+    for k, oid in enumerate(oids):
+        if not pred.impacted[k]:
+            continue
+        lat, lon, semi = float(pred.lat_deg[k]), float(pred.lon_deg[k]), float(pred.semi_major_m[k])
+        pc = prob_cache.get(oid)
+        if (pc is not None and now - pc[0] < GROUND_TRACK_REUSE_S and abs(semi - pc[3]) <= 0.2 * pc[3]
+                and _ground_km(pc[1], pc[2], lat, lon) * 1e3 <= 0.1 * max(pc[3], 1e3)):
+            probs[k] = pc[4]  # the impact distribution barely moved: the region probabilities stand
+            continue
+        try:
+            L = np.linalg.cholesky(_safe_cov(np.asarray(pred.cov_en_m2[k])) + 1e-6 * np.eye(2))
+            en = unit @ L.T
+            slat = lat + np.degrees(en[:, 1] / 6.371e6)
+            slon = lon + np.degrees(en[:, 0] / (6.371e6 * max(np.cos(np.radians(lat)), 1e-3)))
+            slon = (slon + 180.0) % 360.0 - 180.0
+            slat = np.clip(slat, -90, 90)
+            probs[k] = impact_probabilities(slat, slon)
+        except Exception:
+            probs[k] = {}
+        prob_cache[oid] = (now, lat, lon, semi, probs[k])
+    return pred, ground_track, probs
+
+
+def _ground_tracks(x: np.ndarray, t: np.ndarray, t_impact: np.ndarray, lat_i: np.ndarray,
+                   lon_i: np.ndarray) -> list[list[dict]]:
+    """Future overflown land of each object (nation codes with entry/exit times), on the great circle from
+    the object's sub-point now to its predicted impact point, time linear along it (the Earth-fixed
+    ballistic ground track bends off the great circle by the Coriolis drift, tens of km over a 20-minute
+    flight: enough to decide whether a nation is overflown; a propagation per round would block the node
+    for 100+ ms)."""
+    from warnlink.geo import ecef2geodetic
+    from warnlink.geo.regions import overflights
+
+    n = len(x)
+    out: list[list[dict]] = [[] for _ in range(n)]
+    ok = np.isfinite(t_impact) & (t_impact - t > 1.0) & np.isfinite(lat_i) & np.isfinite(lon_i)
+    if not ok.any():
+        return out
+    lat0, lon0, _ = ecef2geodetic(x[:, 0], x[:, 1], x[:, 2])
+    a = np.stack([np.cos(lat0) * np.cos(lon0), np.cos(lat0) * np.sin(lon0), np.sin(lat0)], axis=1)
+    li, lo = np.radians(lat_i), np.radians(lon_i)
+    b = np.stack([np.cos(li) * np.cos(lo), np.cos(li) * np.sin(lo), np.sin(li)], axis=1)
+    omega = np.arccos(np.clip(np.einsum("ij,ij->i", a, b), -1.0, 1.0))
+    f = np.linspace(0.0, 1.0, GROUND_TRACK_POINTS)
+    for k in np.flatnonzero(ok):
+        if omega[k] < 1e-6:
+            p = np.repeat(a[k][None], len(f), axis=0)
+        else:
+            p = (np.sin((1 - f) * omega[k])[:, None] * a[k] + np.sin(f * omega[k])[:, None] * b[k]) / np.sin(
+                omega[k])
+        lat = np.degrees(np.arcsin(np.clip(p[:, 2], -1, 1)))
+        lon = np.degrees(np.arctan2(p[:, 1], p[:, 0]))
+        times = t[k] + f * (t_impact[k] - t[k])
+        try:
+            passes = overflights(lat, lon, times)
+        except Exception:
+            continue
+        out[k] = [{"nation": q[0], "start": float(q[1]), "end": float(q[2])} for q in passes]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- the node
@@ -371,6 +598,10 @@ class NationalNode:
         self.own_events: dict[str, dict] = {}        # event id -> launch estimate dict (own)
         self.own_prev_t: dict[int, float] = {}       # tracker id -> last published update time
         self._own_confirmed: set[int] = set()
+        self.own = _OwnTracks()                      # the tracker's table as of its latest push (loop side)
+        self._early: dict[int, tuple] = {}           # first states of newly confirmed tracks, until used
+        self._track_exec = None
+        self._track_cost = 0.0
         self.own_prov: dict[int, dict] = {}
         self.own_wall: dict[int, float] = {}
         # partner data (idempotent upserts)
@@ -385,6 +616,8 @@ class NationalNode:
         self.event_alias: dict[str, str] = {}
         self.picture_events: list[dict] = []
         self._picture_dirty = False
+        self._groups_dirty = False
+        self._refused_at_rebuild = 0
         self._last_assess = 0.0
         self._apogee: dict[str, float] = {}
         self.alerts_sent: deque = deque(maxlen=100)
@@ -400,8 +633,14 @@ class NationalNode:
         self._rebuild_handle = None
         self._last_rebuild = 0.0
         self._rebuild_cost = 0.0
-        self._gt_cache: dict[str, tuple] = {}
-        self._prob_cache: dict[str, tuple] = {}
+        self._refuse_cost = 0.0
+        self._refuse_keys: list[tuple[str, str]] = []
+        self._refuse_handle = None
+        self._cov_json: dict[str, tuple] = {}
+        self._assess_busy = False
+        self._assess_cost = 0.0
+        self._assess_exec = None
+        self._dead_q: asyncio.Queue | None = None
         self._pool = None
         self.last_assessments: OrderedDict[str, dict] = OrderedDict()
         """Valid time of the latest assessment round: the alert engine's clock (staleness is judged on it, so
@@ -438,7 +677,7 @@ class NationalNode:
                 hp.rename(self.dir / f"audit-{k}.jsonl.head")
             log.warning("audit log %s: %s; continued in a new segment", apath, exc)
             self.audit = AuditLog(apath, keyring=self.keyring, fsync="interval")
-        self._timing_fh = open(self.dir / "timing.jsonl", "a", buffering=1)
+        self._timing_fh = open(self.dir / "timing.jsonl", "ab", buffering=0)  # one write per record
         from warnlink.alerts import AlertEngine, load_policy
 
         self.alert_engine = AlertEngine(load_policy(self.nation, self.policy_path), mode=self.mode, epoch=_EPOCH0)
@@ -464,7 +703,7 @@ class NationalNode:
             fields["ev"] = ev
             fields.setdefault("wall", _now())
             with contextlib.suppress(OSError, ValueError):
-                self._timing_fh.write(json.dumps(fields, separators=(",", ":")) + "\n")
+                self._timing_fh.write(_TIMING_ENC.encode(fields) + b"\n")
 
     # ------------------------------------------------------------------ run
     def stop(self) -> None:
@@ -475,9 +714,16 @@ class NationalNode:
         """Connect, start the feed subscription and the partner readers, process until ``stop()``."""
         from warnlink.sharing.fabric import PartnerReader
 
+        t_start = time.perf_counter()
         self._setup_files()
-        self.warm_up_s = warm_up()
-        self._start_pool()
+        loop = asyncio.get_running_loop()
+        self._track_exec = _worker_pool(_track_init)
+        self._assess_exec = _worker_pool(_assess_init)
+        workers = [loop.run_in_executor(ex, _worker_ready) for ex in (self._track_exec, self._assess_exec)]
+        self.warm_up_s = warm_up(("fusion",))
+        await asyncio.gather(*workers)  # both workers up and warm before the node says it is ready
+        self.warm_up_s = time.perf_counter() - t_start
+        self._dead_q = asyncio.Queue(maxsize=DEAD_LETTER_QUEUE)
         self._outbox = asyncio.Queue()
         self._feed_q: asyncio.Queue = asyncio.Queue()
 
@@ -487,18 +733,23 @@ class NationalNode:
         self.nc = await self.fabric.connect(self.nation, "node", error_cb=on_error,
                                             name=f"warnlink-node-{self.nation.lower()}")
         self.js = self.nc.jetstream(timeout=2)
-        sub = await self.nc.subscribe(feed_subject(self.nation), cb=self._on_feed)
+        # the own sensor feed: the nation-local stream <N>_FEED (durable: what arrives while the node is down
+        # waits for it), acknowledged once queued for the tracker
+        feed = await PartnerReader(self.nc, self.fabric.local_feed(self.nation), self._on_feed,
+                                   expires_s=0.5).start()
         self.readers = {}
         for partner in self.fabric.config.nations:
             if partner == self.nation:
                 continue
-            reader = PartnerReader(self.nc, self.fabric.feed(self.nation, partner), self._on_partner, expires_s=0.5)
+            reader = PartnerReader(self.nc, self.fabric.feed(self.nation, partner), self._on_partner, expires_s=0.5,
+                                   on_duplicate=self._on_reader_duplicate)
             for mid in self.received_ids:
                 reader.seen["id:" + mid] = None
             self.readers[partner] = await reader.start()
         tasks = [asyncio.create_task(self._feed_loop(), name="feed"),
                  asyncio.create_task(self._publisher(), name="publisher"),
-                 asyncio.create_task(self._ticker(), name="ticker")]
+                 asyncio.create_task(self._ticker(), name="ticker"),
+                 asyncio.create_task(self._dead_letterer(), name="dead-letters")]
         self.ready = True
         self.started = _now()
         self._write_snapshot()
@@ -511,12 +762,14 @@ class NationalNode:
             # must be quick), then send what is already sealed, then close
             tasks[0].cancel()
             with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+                await feed.stop(timeout=0)
             for r in self.readers.values():  # unacknowledged deliveries come again (and are deduplicated)
                 with contextlib.suppress(Exception):
                     await r.stop(timeout=0)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._drain_outbox(), 2.0)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._dead_q.join(), 1.0)
             for t in tasks:
                 t.cancel()
             for t in tasks:
@@ -528,12 +781,14 @@ class NationalNode:
                 self.audit.close()
             with contextlib.suppress(OSError):
                 os.close(self._applied_fd)
-            if self._pool is not None:  # a worker busy with an estimate (or compiling) is not waited for
+            for pool in (self._pool, self._track_exec, self._assess_exec):
+                if pool is None:  # a worker busy (or compiling) is not waited for
+                    continue
                 with contextlib.suppress(Exception):
-                    for proc in list((getattr(self._pool, "_processes", None) or {}).values()):
+                    for proc in list((getattr(pool, "_processes", None) or {}).values()):
                         proc.terminate()
                 with contextlib.suppress(Exception):
-                    self._pool.shutdown(wait=False, cancel_futures=True)
+                    pool.shutdown(wait=False, cancel_futures=True)
             with contextlib.suppress(Exception):
                 await self.nc.close()
             if self._timing_fh is not None:
@@ -549,18 +804,29 @@ class NationalNode:
         await self._feed_q.put(msg)
 
     async def _feed_loop(self) -> None:
-        """Process feed batches in order; a backlog (the node fell behind) is taken in one tracker push."""
+        """Process feed batches in order. Decoding and validation run on the event loop; the tracker runs in
+        its worker process (``_track_job``), so the loop keeps reading partner data meanwhile; what queued up
+        during a push is taken in the next one. Each push's own-track releases are published as soon as it
+        ends."""
+        loop = asyncio.get_running_loop()
         while True:
             msgs = [await self._feed_q.get()]
-            while not self._feed_q.empty() and len(msgs) < 64:
+            while not self._feed_q.empty() and len(msgs) < 256:
                 msgs.append(self._feed_q.get_nowait())
             try:
-                self._process_feed(msgs)
+                runs = self._decode_runs(msgs)
+                if runs:
+                    t0 = time.perf_counter()
+                    results = await loop.run_in_executor(self._track_exec, _track_job, runs)
+                    self._track_cost = time.perf_counter() - t0
+                    self.counters["track_pushes"] += 1
+                    for res in results:
+                        self._after_push(res)
             except Exception as exc:  # never crash on input; count and dead-letter
                 self.counters["internal_errors"] += 1
                 log.exception("feed batch failed")
                 for msg in msgs:
-                    await self._dead_letter(msg.subject, msg.data, "internal", f"{type(exc).__name__}: {exc}", None)
+                    self._dead_letter(msg.subject, msg.data, "internal", f"{type(exc).__name__}: {exc}", None)
             # let other tasks run (readers, publisher) between batches
             await asyncio.sleep(0)
 
@@ -576,7 +842,7 @@ class NationalNode:
             self.counters[f"rejected:{exc.reason}"] += 1
             reason = Reason(exc.reason) if exc.reason in Reason._value2member_map_ else Reason.INVALID_PAYLOAD
             self.audit.rejected(msg.subject, data, Rejected(reason, exc.detail))
-            asyncio.get_running_loop().create_task(self._dead_letter(msg.subject, data, exc.reason, exc.detail, None))
+            self._dead_letter(msg.subject, data, exc.reason, exc.detail, None)
             return None
         self.audit.append("received", msg.subject, data, msg_id=wire.batch_id if len(wire.batch_id) <= 64 else None,
                           origin=self.nation)
@@ -584,7 +850,7 @@ class NationalNode:
         with contextlib.suppress(TypeError, ValueError, AttributeError):
             sent = float((msg.headers or {}).get("Wl-Sent"))
         self.counters["batches"] += 1
-        self.counters["reports"] += len(batch)
+        self.counters["reports_received"] += len(batch)  # ("reports" counts them once tracked)
         local = np.array([self.sensor_index.setdefault(name, len(self.sensor_index)) for name in batch.sensors],
                          dtype=np.int32)
         if len(batch):
@@ -594,47 +860,56 @@ class NationalNode:
         batch.arrival_s = batch.arrival_s + wire.epoch
         return batch, wire, sent
 
-    def _process_feed(self, msgs) -> None:
+    def _decode_runs(self, msgs) -> list[dict]:
+        """Feed messages -> pushes for the tracker: one per run of equal exercise marking (a batch's marking
+        applies to all its reports), each ``{batch, prov, wall, exercise, records}``."""
         from warnlink.sensors.reports import ReportBatch
 
         decoded = [d for d in (self._decode_feed(m) for m in msgs) if d is not None]
         decoded = [d for d in decoded if len(d[0])]
         if not decoded:
-            return
+            return []
         wall = _now()
-        # one push per run of equal exercise marking (a batch's marking applies to all its reports)
-        runs: list[list] = []
+        groups: list[list] = []
         for d in decoded:
-            if runs and runs[-1][0][1].exercise == d[1].exercise:
-                runs[-1].append(d)
+            if groups and groups[-1][0][1].exercise == d[1].exercise:
+                groups[-1].append(d)
             else:
-                runs.append([d])
-        for run in runs:
-            sensors = list(self.sensor_index)
+                groups.append([d])
+        runs = []
+        sensors = list(self.sensor_index)
+        for run in groups:
             for d in run:
                 d[0].sensors = sensors
             batch = ReportBatch.concat([d[0] for d in run]) if len(run) > 1 else run[0][0]
             sents = [d[2] for d in run if d[2] is not None]
             sent = max(sents) if sents else None
-            prov = {self.nation: sent if sent is not None else wall}
-            exercise = bool(run[0][1].exercise)
-            rej0 = self.tracker.rejected
-            t_first = float(np.nanmin(batch.t_s)) if np.isfinite(batch.t_s).any() else self.data_time
-            self.tracker.push(batch)
-            self.counters["reports_unusable"] += self.tracker.rejected - rej0
-            t_max = float(np.nanmax(batch.t_s)) if np.isfinite(batch.t_s).any() else self.data_time
-            self.data_time = max(self.data_time, t_max)
-            self._exercise = exercise
-            self._after_tracking(prov, wall, exercise, min(t_first, self.data_time))
-            for d in run:
-                self._timing("batch", sent=d[2], n=len(d[0]), wall=wall)
+            runs.append({"batch": batch, "prov": {self.nation: sent if sent is not None else wall}, "wall": wall,
+                         "exercise": bool(run[0][1].exercise), "records": [(d[2], len(d[0])) for d in run]})
+        return runs
+
+    def _after_push(self, res: dict) -> None:
+        """Back on the event loop after a push: take the new track table, publish what changed, open events."""
+        self.own = res["own"]
+        self._early.update(self.own.early)
+        self.counters["reports_unusable"] += res["unusable"]
+        if res["t_max"] is not None:
+            self.data_time = max(self.data_time, res["t_max"])
+        t_first = min(res["t_first"], self.data_time) if res["t_first"] is not None else self.data_time
+        self._exercise = res["exercise"]
+        self._after_tracking(res["prov"], res["wall"], res["exercise"], t_first)
+        for sent, n in res["records"]:
+            self.counters["reports"] += n
+            self._timing("batch", sent=sent, n=n, wall=res["wall"], tracked=res["done"])
 
     def _after_tracking(self, prov: dict, wall: float, exercise: bool, t_first: float) -> None:
         """Publish what changed in the own tracks (confirmed tracks updated at or after ``t_first``, the
-        earliest report time of the push, and tracks deleted since), open events for new confirmed tracks."""
+        earliest report time of the push, and tracks deleted since), open events for new confirmed tracks,
+        and fold the updated tracks into the picture (``_refuse``; a track the picture does not hold yet
+        makes a rebuild)."""
         from warnlink.tracking.tracker import CONFIRMED, DELETED, PHASES
 
-        tr = self.tracker
+        tr = self.own
         if len(tr.ids) == 0:
             return
         cand = (tr.status == CONFIRMED) & (tr.t_update >= t_first - 1e-6)
@@ -647,11 +922,14 @@ class NationalNode:
         if not len(rows):
             return
         phases = tr.phase(rows)
+        structural = False
+        updated = []
         for k, row in enumerate(rows):
             tid = int(tr.ids[row])
             if gone[row]:
                 self._own_confirmed.discard(tid)
                 self._publish_own_track(row, tid, PHASES[int(phases[k])], "deleted", exercise, prov)
+                structural = True
                 continue
             if self.own_prev_t.get(tid) == float(tr.t_update[row]):
                 continue
@@ -662,7 +940,9 @@ class NationalNode:
             if tid not in self.own_event:
                 self._open_event(row, tid, exercise)
             self._publish_own_track(row, tid, PHASES[int(phases[k])], "confirmed", exercise, prov)
-        self._schedule_rebuild()
+            updated.append((self.nation, self._own_track_id(tid)))
+        if structural or not self._refuse(updated):
+            self._schedule_rebuild()
 
     def _schedule_rebuild(self) -> None:
         """Rebuild the picture soon: at the next turn of the event loop (so that a burst of arriving tracks
@@ -674,9 +954,9 @@ class NationalNode:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        # at most every REBUILD_MIN_S, and never more than a third of the time: a node that receives more
+        # at most every REBUILD_MIN_S, and never more than 1 / REBUILD_DUTY of the time: a node that receives more
         # than it can rebuild for folds more tracks into each rebuild instead of falling behind
-        gap = max(REBUILD_MIN_S, 2.0 * self._rebuild_cost)
+        gap = max(REBUILD_MIN_S, REBUILD_DUTY * self._rebuild_cost)
         delay = max(0.0, self._last_rebuild + gap - time.monotonic())
         self._rebuild_handle = loop.call_later(delay, self._rebuild_now)
 
@@ -685,8 +965,11 @@ class NationalNode:
         if not self._picture_dirty:
             return
         self._picture_dirty = False
+        self._groups_dirty = False
+        self._refused_at_rebuild = self.counters["refused"]
         t0 = time.monotonic()
         try:
+            self._prune_partner_warnings()
             self._rebuild_picture()
         except Exception:
             self.counters["internal_errors"] += 1
@@ -702,21 +985,22 @@ class NationalNode:
         open a new launch event (launch point and time by the boost model run backwards) and announce it."""
         from warnlink.tracking.tracker import CONFIRMED
 
-        tr = self.tracker
-        self._timing("confirmed", track=self._own_track_id(tid))
+        tr = self.own
         x = tr.x[row, :6]
+        xs, Ps, ts = self._early.pop(tid, ([], [], []))
         for other_row in np.flatnonzero(tr.status == CONFIRMED):
             otid = int(tr.ids[other_row])
             if otid == tid or otid not in self.own_event:
                 continue
             if np.linalg.norm(tr.x[other_row, :3] - x[:3]) < 100e3:
                 self.own_event[tid] = self.own_event[otid]
+                self._timing("confirmed", track=self._own_track_id(tid), event_id=self.own_event[tid], opened=False)
                 return
         # a new launch: announce it at once with a coarse estimate (the track's first position), and again
         # when the boost-model estimate (a second or so of computation, in a worker process) is in
         event_id = f"{self.nation}-{uuid7()}"
         self.own_event[tid] = event_id
-        xs, Ps, ts = self._early_states(tid)
+        self._timing("confirmed", track=self._own_track_id(tid), event_id=event_id, opened=True)
         first = ts[0] if ts else float(tr.t_born[row])
         est = _coarse_launch(xs[0] if xs else tr.x[row, :6], first, self.nation)
         est["exercise"] = exercise
@@ -744,10 +1028,10 @@ class NationalNode:
         self.counters["launches_sent"] += 1
 
     def _refine_launch(self, event_id, x, P, t, first, t_msg, exercise) -> None:
-        """Run the boost-model launch estimate off the event loop; re-announce the launch when it is in."""
+        """Run the boost-model launch estimate in the assessment worker (between its rounds); re-announce the
+        launch when it is in."""
         loop = asyncio.get_running_loop()
-        self._start_pool()
-        fut = loop.run_in_executor(self._pool, _launch_job, np.asarray(x), np.asarray(P), float(t))
+        fut = loop.run_in_executor(self._assess_exec, _launch_job, np.asarray(x), np.asarray(P), float(t))
 
         def done(f):
             try:
@@ -760,39 +1044,14 @@ class NationalNode:
             est.update(first_detection=first, origin=self.nation, exercise=exercise, refined=True)
             self.own_events[event_id] = est
             self._announce_launch(event_id, est, t_msg, exercise)
-            self._schedule_rebuild()
+            self._groups_dirty = True
 
         fut.add_done_callback(done)
-
-    def _start_pool(self) -> None:
-        """The worker process of the launch estimates (spawned, warmed up in the background)."""
-        if self._pool is None:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-            self._pool.submit(_warm_launch)
-
-    def _early_states(self, tid: int, lookback: int = 400):
-        """The first (up to four) recorded states of own track ``tid`` (recent history only: the track has
-        just been confirmed)."""
-        h = self.tracker.history
-        xs, Ps, ts = [], [], []
-        n = len(h.t_s)
-        for j in range(max(0, n - lookback), n):
-            k = np.flatnonzero(h.track[j] == tid)
-            if len(k):
-                xs.append(h.x[j][k[0], :6])
-                Ps.append(h.P[j][k[0], :6, :6])
-                ts.append(float(h.t_s[j][k[0]]))
-                if len(xs) >= 4:
-                    break
-        return xs, Ps, ts
 
     def _publish_own_track(self, row: int, tid: int, phase: str, status: str, exercise: bool, prov: dict) -> None:
         if self.nation == self.policy.hub:
             return  # the hub nation releases its fused system tracks instead (see _publish_fused)
-        tr = self.tracker
+        tr = self.own
         try:
             msg = Track.from_arrays(id=self._own_track_id(tid), origin=self.nation, time=float(tr.t[row]),
                                     x=tr.x[row, :6], P=_safe_cov(tr.P[row, :6, :6]), status=status, phase=phase,
@@ -854,19 +1113,45 @@ class NationalNode:
             await sem.acquire()
             asyncio.get_running_loop().create_task(one(item))
 
-    async def _dead_letter(self, subject: str, data: bytes, reason: str, detail: str, origin: str | None) -> None:
-        """Keep a rejected message in the dead-letter stream with its reason (file fallback)."""
+    def _dead_letter(self, subject: str, data: bytes, reason: str, detail: str, origin: str | None) -> None:
+        """Keep a rejected message in the dead-letter stream with its reason. Never waits: the message is
+        queued for ``_dead_letterer`` (a flood of bad input does not hold up good data); when the queue is
+        full (or before the node runs) it goes to the file fallback ``deadletter.jsonl`` at once."""
         self.counters["dead_lettered"] += 1
         hdrs = {"Wl-Reason": str(reason), "Wl-Detail": str(detail)[:512], "Wl-Subject": str(subject)[:256],
                 "Wl-Origin": str(origin or "-")}
+        q = getattr(self, "_dead_q", None)
         try:
-            await self.js.publish(dead_letter_subject(self.nation), bytes(data), headers=hdrs, timeout=2.0)
-        except Exception as exc:
-            self.counters["dead_letter_fallback"] += 1
-            with contextlib.suppress(OSError), open(self.dir / "deadletter.jsonl", "a") as fh:
-                fh.write(json.dumps({"wall": _now(), "subject": str(subject)[:256], "reason": reason,
-                                     "detail": str(detail)[:512], "bytes": len(data), "error": str(exc)[:200]})
-                         + "\n")
+            if q is None:
+                raise asyncio.QueueFull
+            q.put_nowait((bytes(data), hdrs))
+        except asyncio.QueueFull:
+            self._dead_letter_file(hdrs, len(data), "dead-letter queue full")
+
+    def _dead_letter_file(self, hdrs: dict, size: int, error: str) -> None:
+        self.counters["dead_letter_fallback"] += 1
+        with contextlib.suppress(OSError), open(self.dir / "deadletter.jsonl", "a") as fh:
+            fh.write(json.dumps({"wall": _now(), "subject": hdrs["Wl-Subject"], "reason": hdrs["Wl-Reason"],
+                                 "detail": hdrs["Wl-Detail"], "bytes": size, "error": str(error)[:200]}) + "\n")
+
+    async def _dead_letterer(self, in_flight: int = 32) -> None:
+        """Publish queued rejected messages to ``<N>_DEAD`` (PubAck awaited, up to ``in_flight`` at once; a
+        failure goes to the file fallback)."""
+        sem = asyncio.Semaphore(in_flight)
+
+        async def one(data: bytes, hdrs: dict) -> None:
+            try:
+                await self.js.publish(dead_letter_subject(self.nation), data, headers=hdrs, timeout=2.0)
+            except Exception as exc:
+                self._dead_letter_file(hdrs, len(data), str(exc))
+            finally:
+                sem.release()
+                self._dead_q.task_done()
+
+        while True:
+            data, hdrs = await self._dead_q.get()
+            await sem.acquire()
+            asyncio.get_running_loop().create_task(one(data, hdrs))
 
     # ------------------------------------------------------------------ partner data
     async def _on_partner(self, msg) -> None:
@@ -875,16 +1160,18 @@ class NationalNode:
 
         subject, data = msg.subject, msg.data
         mid = (msg.headers or {}).get("Nats-Msg-Id")
-        if mid and mid in self.received_ids:
+        if mid and mid in self.received_ids and self._redelivery(subject, data, mid):
             self.counters["duplicates"] += 1
             return
+        # (an id already applied on a message that is not that message's signed bytes is no redelivery: the
+        # verifier rejects it below, with its reason, audited and dead-lettered)
         try:
             env, payload = self.verifier.open(subject, data)
         except Rejected as rej:
             self.counters["rejected"] += 1
             self.counters[f"rejected:{rej.reason.value}"] += 1
             self.audit.rejected(subject, data, rej)
-            await self._dead_letter(subject, data, rej.reason.value, rej.detail, rej.origin)
+            self._dead_letter(subject, data, rej.reason.value, rej.detail, rej.origin)
             return
         self._store_applied(subject, data, (msg.headers or {}).get("Wl-Prov") or "")
         self.audit.received(subject, data, env)
@@ -895,6 +1182,30 @@ class NationalNode:
         except Exception:
             self.counters["internal_errors"] += 1
             log.exception("applying %s %s failed", env.kind, env.msg_id)
+
+    def _redelivery(self, subject: str, data: bytes, mid: str) -> bool:
+        """Whether a message carrying the already applied id ``mid`` is a redelivery of it: an envelope with that
+        id, sealed for ``subject``, whose signature verifies with its origin's key. Audited as ``duplicate``."""
+        from warnlink.sharing.envelope import _ENV_DECODER
+
+        try:
+            env = _ENV_DECODER.decode(data)
+            ok = (env.msg_id == mid and env.subject == subject and self.keyring.node_of(env.key_id) == env.origin
+                  and self.keyring.verify(env.key_id, env.signature, env.signing_bytes()))
+        except Exception:
+            ok = False
+        if ok:
+            self.audit.duplicate(subject, data, env)
+        return ok
+
+    async def _on_reader_duplicate(self, msg) -> bool:
+        """A partner reader's hook for a message it has seen already: True (drop it) when it is a verified
+        redelivery (audited); otherwise it is handled as new (and rejected by the verifier with its reason)."""
+        mid = (msg.headers or {}).get("Nats-Msg-Id") or ""
+        if self._redelivery(msg.subject, msg.data, mid):
+            self.counters["redelivered"] += 1
+            return True
+        return False
 
     # the applied store: every accepted partner message, so that a restarted node rebuilds what it had applied
     def _store_applied(self, subject: str, data: bytes, prov: str) -> None:
@@ -955,21 +1266,24 @@ class NationalNode:
             old = self.partner_tracks.get(key)
             if old is None or payload.time >= old[0].time:
                 self.partner_tracks[key] = (payload, prov, wall)
-                self._schedule_rebuild()
+                if self._restoring or payload.status == "deleted" or (old is not None and old[0].status == "deleted"):
+                    self._schedule_rebuild()
+                else:
+                    self._queue_refuse(key)
             self.data_time = max(self.data_time, payload.time)
         elif env.kind == "launch":
             key = (origin, payload.event_id)
             old = self.partner_launches.get(key)
             if old is None or payload.time >= old.time:
                 self.partner_launches[key] = payload
-                self._picture_dirty = True
+                self._groups_dirty = True
             self._timing("launch_recv", event_id=payload.event_id, origin=origin, msg_id=env.msg_id)
         elif env.kind == "assessment":
             key = (origin, payload.object_id)
             old = self.partner_assessments.get(key)
             if old is None or payload.time >= old.time:
                 self.partner_assessments[key] = payload
-                self._picture_dirty = True
+                self._groups_dirty = True
         elif env.kind == "alert":
             if payload.id not in self.partner_alerts:
                 self.partner_alerts[payload.id] = (origin, payload)
@@ -978,39 +1292,197 @@ class NationalNode:
                 self._timing("alert_recv", alert_id=payload.id, origin=origin, status=payload.status,
                              msg_type=payload.msg_type)
 
+    def _own_entry(self, row: int) -> tuple:
+        """A fusion entry (origin, track id, x, P, t, phase, exercise, event, prov, wall) of own row ``row``."""
+        from warnlink.tracking.tracker import PHASES
+
+        tr = self.own
+        tid = int(tr.ids[row])
+        return (self.nation, self._own_track_id(tid), tr.x[row].copy(), tr.P[row].copy(), float(tr.t[row]),
+                PHASES[int(tr.phases[row])], getattr(self, "_exercise", False), self.own_event.get(tid),
+                self.own_prov.get(tid, {}), self.own_wall.get(tid, 0.0))
+
+    def _partner_entry(self, origin: str, tid: str) -> tuple | None:
+        """The fusion entry of a partner track, or None when it is deleted, stale or unusable."""
+        t, prov, wall = self.partner_tracks[(origin, tid)]
+        clock = max(self.origin_clock.get(origin, t.time), self.data_time - PARTNER_LAG_S)
+        if t.status == "deleted" or t.time < clock - FRESH_S:
+            return None
+        xs = np.asarray(t.state, float)
+        try:
+            Pt = _safe_cov(t.covariance())
+        except np.linalg.LinAlgError:
+            Pt = None
+        if Pt is None or not (np.all(np.isfinite(xs)) and np.all(np.isfinite(Pt))):
+            self.counters["unusable_partner_tracks"] += 1
+            return None
+        return (origin, tid, xs, Pt, t.time, t.phase, t.exercise, t.event_id, prov, wall)
+
+    @staticmethod
+    def _inflate_boost(Pa: np.ndarray, dt: np.ndarray, boost: np.ndarray) -> None:
+        """A track still in boost is aligned by the ballistic model: add (in place) what an unknown thrust (up
+        to ``BOOST_ACCEL_M_S2``) does over the gap ``dt``, so that the gate stays honest."""
+        if not boost.any():
+            return
+        a = BOOST_ACCEL_M_S2
+        dp, dv = 0.5 * a * dt[boost] ** 2, a * dt[boost]
+        eye = np.eye(3)
+        Pa[boost, :3, :3] += (dp**2)[:, None, None] * eye
+        Pa[boost, 3:, 3:] += (dv**2)[:, None, None] * eye
+        Pa[boost, :3, 3:] += (dp * dv)[:, None, None] * eye
+        Pa[boost, 3:, :3] += (dp * dv)[:, None, None] * eye
+
+    def _refuse(self, keys: list[tuple[str, str]]) -> bool:
+        """Fold updated contributor tracks ``keys`` ((origin, track id)) into the picture objects that already
+        hold them, without a rebuild: each such object is fused again from its members only (aligned to the
+        newest member's time, covariance intersection in the rebuild's order), all objects in one vectorised
+        pass; the hub publishes those system tracks at once. False when some key is not in an object (or its
+        object cannot be re-fused alone): the caller asks for a rebuild, where new tracks are associated; the
+        others are folded in already."""
+        oids: list[str] = []
+        complete = True
+        for origin, tid in keys:
+            oid = self.contrib_to_object.get((origin, tid))
+            obj = self.objects.get(oid) if oid else None
+            if obj is None or (origin, tid) not in obj.members:
+                self.counters["refuse_miss:" + ("new" if obj is None else "displaced")] += 1
+                complete = False
+            elif oid not in oids:
+                oids.append(oid)
+        t0 = time.perf_counter()
+        objs, groups = [], []
+        for oid in oids:
+            entries = self._member_entries(self.objects[oid])
+            if entries is None:
+                self.counters["refuse_miss:member"] += 1
+                complete = False
+            else:
+                objs.append(self.objects[oid])
+                groups.append(entries)
+        done = self._fuse_objects(objs, groups)
+        if len(done) < len(objs):
+            complete = False
+        if done:
+            self.counters["refused"] += len(done)
+            self._refuse_cost = 0.9 * self._refuse_cost + 0.1 * (time.perf_counter() - t0)
+            if self.nation == self.policy.hub:
+                self._publish_fused(done)
+        return complete
+
+    def _queue_refuse(self, key: tuple[str, str]) -> None:
+        """Fold a partner track update in at the next turn of the event loop, together with every other one the
+        readers hand over before that turn (a burst costs one vectorised pass, not one per message)."""
+        self._refuse_keys.append(key)
+        if self._refuse_handle is None:
+            self._refuse_handle = asyncio.get_running_loop().call_soon(self._flush_refuse)
+
+    def _flush_refuse(self) -> None:
+        self._refuse_handle = None
+        keys, self._refuse_keys = list(dict.fromkeys(self._refuse_keys)), []
+        try:
+            if keys and not self._refuse(keys):
+                self._schedule_rebuild()
+        except Exception:
+            self.counters["internal_errors"] += 1
+            log.exception("incremental fusion failed")
+            self._schedule_rebuild()
+
+    def _member_entries(self, obj: _PictureObject) -> list[tuple] | None:
+        """The fusion entries of an object's members (the rebuild's order), or None when one is gone."""
+        entries = []
+        for origin, tid in obj.members:  # own first, then partners, then merged ones
+            if origin == self.nation:
+                try:
+                    row = self.own.row.get(int(tid.rsplit("T", 1)[1]))
+                except (ValueError, IndexError):
+                    row = None
+                e = self._own_entry(row) if row is not None else None
+            else:
+                e = self._partner_entry(origin, tid) if (origin, tid) in self.partner_tracks else None
+            if e is None:
+                return None
+            entries.append(e)
+        return entries
+
+    def _fuse_objects(self, objs: list[_PictureObject], groups: list[list[tuple]]) -> list[_PictureObject]:
+        """Fuse each object of ``objs`` from its member entries ``groups``: one alignment call for every member
+        of every object (each to its object's newest member time), then covariance intersection member by
+        member, vectorised over the objects. Returns the objects updated."""
+        from warnlink.sharing.fusion import align, covariance_intersection
+
+        if not objs:
+            return []
+        flat = [e for g in groups for e in g]
+        sizes = np.array([len(g) for g in groups])
+        first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        t = np.array([e[4] for e in flat])
+        t_obj = np.array([max(e[4] for e in g) for g in groups])
+        target = np.repeat(t_obj, sizes)
+        X = np.array([e[2] for e in flat])
+        P = np.array([e[3] for e in flat])
+        need = t != target
+        if need.any():
+            X[need], P[need] = align(X[need], P[need], t[need], target[need])
+            dt = target - t
+            self._inflate_boost(P, dt, np.array([e[5] == "boost" for e in flat]) & (dt > 0))
+        fx, fP = X[first].copy(), P[first].copy()
+        ok = np.ones(len(objs), bool)
+        for k in range(1, int(sizes.max())):
+            sel = np.flatnonzero((sizes > k) & ok)
+            if not len(sel):
+                continue
+            try:
+                fx[sel], fP[sel], _ = covariance_intersection(fx[sel], fP[sel], X[first[sel] + k], P[first[sel] + k])
+            except np.linalg.LinAlgError:
+                self.counters["fusion_errors"] += 1
+                ok[sel] = False
+        wall = _now()
+        done = []
+        for i, obj in enumerate(objs):
+            if not ok[i]:
+                continue
+            g = groups[i]
+            obj.x, obj.P, obj.t = fx[i], fP[i], float(t_obj[i])
+            obj.phase = g[0][5]
+            obj.exercise = any(e[6] for e in g)
+            self._finish_object(obj, g, wall)
+            done.append(obj)
+        return done
+
+    def _finish_object(self, obj: _PictureObject, members: list[tuple], wall: float,
+                       old_contrib: dict | None = None) -> None:
+        """Provenance, source time and the ``fused`` timing record of an object fused from ``members``."""
+        prov = _prov_merge(*(e[8] for e in members))
+        obj.track_wall = max(e[9] for e in members)
+        obj.src_t = max(e[4] for e in members)
+        partner_in = any(e[0] != self.nation for e in members)
+        new = sorted(k for k, v in prov.items() if v > obj.prov.get(k, -1.0) and k != self.nation)
+        if partner_in and (new or (old_contrib is not None and old_contrib != obj.contributors)):
+            self._timing("fused", object_id=obj.object_id, event_id=obj.event_id, prov=prov, new=new,
+                         origins=sorted(obj.contributors), wall=wall)
+        obj.prov = prov
+
     # ------------------------------------------------------------------ picture
     def _rebuild_picture(self) -> None:
         """Own confirmed tracks + partner tracks -> fused objects, grouped into launches."""
         from warnlink.sharing.fusion import align, associate, covariance_intersection
-        from warnlink.tracking.tracker import CONFIRMED, PHASES
+        from warnlink.tracking.tracker import CONFIRMED
 
-        tr = self.tracker
+        tr = self.own
         rows = (np.flatnonzero((tr.status == CONFIRMED) & (tr.t_update >= self.data_time - FRESH_S)) if len(tr.ids)
                 else np.zeros(0, int))
         entries: list[tuple[str, str, np.ndarray, np.ndarray, float, str, bool, str | None, dict, float]] = []
-        phases = tr.phase(rows) if len(rows) else []
-        for k, row in enumerate(rows):
-            tid = int(tr.ids[row])
-            entries.append((self.nation, self._own_track_id(tid), tr.x[row, :6].copy(), tr.P[row, :6, :6].copy(),
-                            float(tr.t[row]), PHASES[int(phases[k])], getattr(self, "_exercise", False),
-                            self.own_event.get(tid), self.own_prov.get(tid, {}), self.own_wall.get(tid, 0.0)))
-        for (origin, tid), (t, prov, wall) in list(self.partner_tracks.items()):
+        for row in rows:
+            entries.append(self._own_entry(int(row)))
+        for (origin, tid), (t, _prov, _wall) in list(self.partner_tracks.items()):
             # the partner's clock: its latest track, or (when it has gone quiet or lags far behind) our own
             clock = max(self.origin_clock.get(origin, t.time), self.data_time - PARTNER_LAG_S)
             if t.time < clock - PARTNER_TRACK_TTL_S:
                 del self.partner_tracks[(origin, tid)]  # forgotten (a late copy is older and changes nothing)
                 continue
-            if t.status == "deleted" or t.time < clock - FRESH_S:
-                continue
-            xs = np.asarray(t.state, float)
-            try:
-                Pt = _safe_cov(t.covariance())
-            except np.linalg.LinAlgError:
-                Pt = None
-            if Pt is None or not (np.all(np.isfinite(xs)) and np.all(np.isfinite(Pt))):
-                self.counters["unusable_partner_tracks"] += 1
-                continue
-            entries.append((origin, tid, xs, Pt, t.time, t.phase, t.exercise, t.event_id, prov, wall))
+            e = self._partner_entry(origin, tid)
+            if e is not None:
+                entries.append(e)
         if not entries:
             lost = list(self.objects)
             self.objects = {}
@@ -1023,18 +1495,8 @@ class NationalNode:
         own = np.array([e[0] == self.nation for e in entries])
         t_ref = float(t[own].max()) if own.any() else float(t.max())
         xa, Pa = align(x, P, t, t_ref)
-        # a track still in boost is aligned by the ballistic model: add what an unknown thrust (up to
-        # BOOST_ACCEL_M_S2) does over the gap, so that the gate stays honest
         dt = np.abs(t_ref - t)
-        boost = np.array([e[5] == "boost" for e in entries]) & (dt > 0)
-        if boost.any():
-            a = BOOST_ACCEL_M_S2
-            dp, dv = 0.5 * a * dt[boost] ** 2, a * dt[boost]
-            eye = np.eye(3)
-            Pa[boost, :3, :3] += (dp**2)[:, None, None] * eye
-            Pa[boost, 3:, 3:] += (dv**2)[:, None, None] * eye
-            Pa[boost, :3, 3:] += (dp * dv)[:, None, None] * eye
-            Pa[boost, 3:, :3] += (dp * dv)[:, None, None] * eye
+        self._inflate_boost(Pa, dt, np.array([e[5] == "boost" for e in entries]) & (dt > 0))
         near = dt <= MAX_ALIGN_S
         # fold origins one at a time into the picture: own first, then partners in a fixed order
         origins = [self.nation, *sorted({e[0] for e in entries} - {self.nation})]
@@ -1103,15 +1565,8 @@ class NationalNode:
             obj.event_id = events[0] if events else None
             for e in events[1:]:
                 self._link(events[0], e)
-            prov = _prov_merge(*(entries[i][8] for i in members))
-            obj.track_wall = max(entries[i][9] for i in members)
-            obj.src_t = max(entries[i][4] for i in members)
-            partner_in = [i for i in members if entries[i][0] != self.nation]
-            new = sorted(k for k, v in prov.items() if v > obj.prov.get(k, -1.0) and k != self.nation)
-            if partner_in and (new or old_contrib != obj.contributors):
-                self._timing("fused", object_id=oid, event_id=obj.event_id, prov=prov, new=new,
-                             origins=sorted(obj.contributors), wall=wall)
-            obj.prov = prov
+            obj.members = keys
+            self._finish_object(obj, [entries[i] for i in members], wall, old_contrib)
             new_objects[oid] = obj
         lost = [oid for oid in self.objects if oid not in new_objects]
         self.objects = new_objects
@@ -1124,40 +1579,47 @@ class NationalNode:
     def _merge_duplicates(groups, gx, gP, exercise, gate: float = 16.81):
         """Merge picture objects that are one object (e.g. two own tracks of one missile from different radars,
         or a partner track left unassociated beside its twin): closest pair first, while its squared
-        Mahalanobis distance is within ``gate`` (chi-square 0.99, 6 dof), by covariance intersection."""
+        Mahalanobis distance is within ``gate`` (chi-square 0.99, 6 dof), by covariance intersection. The
+        distance matrix is computed once; a merge recomputes only the merged object's row and column."""
         from warnlink.sharing.fusion import covariance_intersection, mahalanobis2
 
         groups = [list(g) for g in groups]
+        if len(groups) < 2:
+            return groups, gx, gP
+        gx, gP = gx.copy(), gP.copy()
+        ex = np.array([exercise[g[0]] for g in groups])
+        d2 = mahalanobis2(gx, gP, gx, gP)
+        np.fill_diagonal(d2, np.inf)
+        d2[ex[:, None] != ex[None, :]] = np.inf
         while len(groups) > 1:
-            d2 = mahalanobis2(gx, gP, gx, gP)
-            np.fill_diagonal(d2, np.inf)
-            ex = np.array([exercise[g[0]] for g in groups])
-            d2[ex[:, None] != ex[None, :]] = np.inf
             i, j = np.unravel_index(int(np.argmin(d2)), d2.shape)
             if not d2[i, j] <= gate:
                 break
             i, j = min(i, j), max(i, j)
             x, P, _ = covariance_intersection(gx[i], gP[i], gx[j], gP[j])
-            gx, gP = gx.copy(), gP.copy()
             gx[i], gP[i] = x, P
             groups[i] += groups[j]
             del groups[j]
-            gx, gP = np.delete(gx, j, axis=0), np.delete(gP, j, axis=0)
+            gx, gP, ex = np.delete(gx, j, axis=0), np.delete(gP, j, axis=0), np.delete(ex, j)
+            d2 = np.delete(np.delete(d2, j, axis=0), j, axis=1)
+            row = mahalanobis2(gx[i:i + 1], gP[i:i + 1], gx, gP)[0]
+            row[i] = np.inf
+            row[ex != ex[i]] = np.inf
+            d2[i, :], d2[:, i] = row, row
         return groups, gx, gP
 
     def _lost(self, object_ids: list[str]) -> None:
         for oid in object_ids:
-            self._gt_cache.pop(oid, None)
-            self._prob_cache.pop(oid, None)
             try:
                 for alert in self.alert_engine.lost(oid, self.data_time):
                     self._send_alert(alert)
             except Exception:
                 self.counters["alert_input_errors"] += 1
 
-    def _publish_fused(self) -> None:
-        """The hub nation's system tracks: every picture object that changed, released to both allies."""
-        for obj in self.objects.values():
+    def _publish_fused(self, objs: list[_PictureObject] | None = None) -> None:
+        """The hub nation's system tracks: every picture object (or of ``objs``) that changed, released to
+        both allies."""
+        for obj in self.objects.values() if objs is None else objs:
             if self.nation not in obj.contributors:
                 continue  # only system tracks the hub's own sensors contribute to: an ally's track alone is not
                 #           re-released to the other ally (that ally receives warning data only)
@@ -1213,6 +1675,15 @@ class NationalNode:
                 best = cand
         return best
 
+    def _prune_partner_warnings(self) -> None:
+        """Forget partner assessments ``PARTNER_TRACK_TTL_S`` older (valid time) than this node's data, and
+        partner launch notices an hour older (the picture keeps a launch long after its tracks are gone)."""
+        horizon = self.data_time - PARTNER_TRACK_TTL_S
+        for k in [k for k, a in self.partner_assessments.items() if a.time < horizon]:
+            del self.partner_assessments[k]
+        for k in [k for k, ev in self.partner_launches.items() if ev.time < self.data_time - 3600.0]:
+            del self.partner_launches[k]
+
     def _group_events(self) -> None:
         # partner launch notices about the same launch as another event: link by proximity
         launches = {eid: est for eid, est in self.own_events.items()}
@@ -1254,46 +1725,55 @@ class NationalNode:
         self.picture_events = out
 
     # ------------------------------------------------------------------ assessment and alerts
-    def _assess(self) -> None:
-        """Predict the impact of every picture object (one vectorised call), publish the assessments of the
-        changed ones, and feed the alert engine."""
-        from warnlink.assessment import predict_impact
-        from warnlink.geo.regions import impact_probabilities
-
+    def _assess_start(self) -> None:
+        """Start an assessment round: take the picture objects that changed since their last assessment
+        (a copy of each, so that the round reflects the picture as it was now), compute in the assessment
+        worker process (``_assess_job``: impact prediction, ground tracks, region probabilities), then publish
+        and alert on the event loop (``_assess_finish``)."""
         objs = [o for o in self.objects.values() if o.assessment is None or o.assessment.get("t") != o.t]
         if not objs:
             return
-        self._round_t = max(self._round_t, max(o.t for o in objs))
-        x = np.array([o.x for o in objs])
-        P = np.array([_safe_cov(o.P) for o in objs])
-        t = np.array([o.t for o in objs])
-        launch = [self._launch_info(self._canon(o.event_id)) if o.event_id else None for o in objs]
+        snaps = []
+        for o in objs:
+            c = _PictureObject(o.object_id)
+            for name in _PictureObject.__slots__:
+                setattr(c, name, getattr(o, name))
+            snaps.append(c)
+        x = np.array([o.x for o in snaps])
+        P = np.array([o.P for o in snaps])
+        t = np.array([o.t for o in snaps])
+        launch = [self._launch_info(self._canon(o.event_id)) if o.event_id else None for o in snaps]
         lat0 = np.array([li["lat_deg"] if li else np.nan for li in launch])
         lon0 = np.array([li["lon_deg"] if li else np.nan for li in launch])
-        try:
-            pred = predict_impact(x, P, t, launch_lat_deg=lat0, launch_lon_deg=lon0)
-        except Exception as exc:
-            self.counters["assessment_errors"] += 1
-            log.warning("impact prediction failed: %s", exc)
-            return
-        ground_track: list = [None] * len(objs)
-        now = time.monotonic()
-        todo = []
-        for k, o in enumerate(objs):
-            c = self._gt_cache.get(o.object_id)
-            if (c is not None and now - c[0] < GROUND_TRACK_REUSE_S and np.isfinite(pred.lat_deg[k])
-                    and _ground_km(c[1], c[2], pred.lat_deg[k], pred.lon_deg[k]) < 10.0):
-                ground_track[k] = c[3]
-            else:
-                todo.append(k)
-        if todo:
-            fresh = self._ground_tracks(x[todo], t[todo], pred.impact_time_s[todo], pred.lat_deg[todo],
-                                        pred.lon_deg[todo])
-            for k, g in zip(todo, fresh, strict=True):
-                ground_track[k] = g
-                self._gt_cache[objs[k].object_id] = (now, float(pred.lat_deg[k]), float(pred.lon_deg[k]), g)
-        rng = np.random.default_rng(0)
-        unit = rng.standard_normal((_PROB_SAMPLES, 2))
+        self._assess_busy = True
+        t0 = time.perf_counter()
+        fut = asyncio.get_running_loop().run_in_executor(self._assess_exec, _assess_job, x, P, t, lat0, lon0,
+                                                         [o.object_id for o in snaps])
+
+        def done(f):
+            self._assess_busy = False
+            self._assess_cost = time.perf_counter() - t0
+            self.counters["assessment_rounds"] += 1
+            try:
+                result = f.result()
+            except Exception as exc:
+                self.counters["assessment_errors"] += 1
+                log.warning("impact prediction failed: %s", exc)
+                return
+            try:
+                self._assess_finish(snaps, launch, *result)
+            except Exception:
+                self.counters["internal_errors"] += 1
+                log.exception("assessment round failed")
+
+        fut.add_done_callback(done)
+
+    def _assess_finish(self, objs: list[_PictureObject], launch: list, pred, ground_track: list,
+                       probs: list) -> None:
+        """Back on the event loop: classify, record, publish the assessments and feed the alert engine.
+        ``objs`` are the copies the round was computed on; the live object (if still in the picture) gets the
+        assessment."""
+        self._round_t = max(self._round_t, max(o.t for o in objs))
         # classification: within a launch, objects falling well short of the longest range are stages
         by_event: dict[str, float] = {}
         for k, o in enumerate(objs):
@@ -1301,32 +1781,17 @@ class NationalNode:
                 by_event[o.event_id] = max(by_event.get(o.event_id, 0.0), float(pred.ground_range_m[k]) if
                                            np.isfinite(pred.ground_range_m[k]) else 0.0)
         for k, o in enumerate(objs):
+            live = self.objects.get(o.object_id)
             try:
                 if not pred.impacted[k]:
                     o.assessment = {"t": o.t, "impacted": False}
+                    if live is not None:
+                        live.assessment = o.assessment
                     continue
                 lat, lon = float(pred.lat_deg[k]), float(pred.lon_deg[k])
                 rng_m = float(pred.ground_range_m[k]) if np.isfinite(pred.ground_range_m[k]) else 0.0
                 longest = by_event.get(o.event_id, 0.0)
                 o.kind = "stage" if longest > 0 and rng_m < 0.6 * longest else "unknown"
-                semi = float(pred.semi_major_m[k])
-                pc = self._prob_cache.get(o.object_id)
-                if (pc is not None and now - pc[0] < GROUND_TRACK_REUSE_S and abs(semi - pc[3]) <= 0.2 * pc[3]
-                        and _ground_km(pc[1], pc[2], lat, lon) * 1e3 <= 0.1 * max(pc[3], 1e3)):
-                    probs = pc[4]  # the impact distribution barely moved: the region probabilities stand
-                else:
-                    L = np.linalg.cholesky(_safe_cov(np.asarray(pred.cov_en_m2[k])) + 1e-6 * np.eye(2))
-                    en = unit @ L.T
-                    slat = lat + np.degrees(en[:, 1] / 6.371e6)
-                    slon = lon + np.degrees(en[:, 0] / (6.371e6 * max(np.cos(np.radians(lat)), 1e-3)))
-                    slon = (slon + 180.0) % 360.0 - 180.0
-                    slat = np.clip(slat, -90, 90)
-                    try:
-                        probs = impact_probabilities(slat, slon)
-                    except Exception:
-                        probs = {}
-                    self._prob_cache[o.object_id] = (now, lat, lon, semi, probs)
-                over = ground_track[k]
                 apogee = float(pred.apogee_alt_m[k]) if np.isfinite(pred.apogee_alt_m[k]) else float(_geo(o.x)[2])
                 self._apogee[o.object_id] = max(self._apogee.get(o.object_id, 0.0), apogee, 0.0)
                 li = launch[k] or {}
@@ -1336,8 +1801,8 @@ class NationalNode:
                                 "semi_minor_m": float(pred.semi_minor_m[k]),
                                 "orientation_deg": float(pred.orientation_deg[k]) % 180.0,
                                 "range_m": rng_m, "apogee_m": self._apogee[o.object_id], "kind": o.kind,
-                                "probabilities": {r: p for r, p in probs.items() if p > 0},
-                                "overflights": over, "launch_origin": li.get("origin"),
+                                "probabilities": {r: p for r, p in (probs[k] or {}).items() if p > 0},
+                                "overflights": ground_track[k] or [], "launch_origin": li.get("origin"),
                                 "time_to_impact_s": float(pred.impact_time_s[k] - o.t)}
                 self.last_assessments[o.object_id] = {
                     **o.assessment, "object_id": o.object_id, "event_id": self._canon(o.event_id),
@@ -1347,6 +1812,8 @@ class NationalNode:
                     self.last_assessments.popitem(last=False)
                 self._publish_assessment(o, li)
                 o.coasted = o.coasted or o.phase != "boost"
+                if live is not None:
+                    live.assessment, live.kind, live.coasted = o.assessment, o.kind, live.coasted or o.coasted
                 if o.coasted:  # (once past burnout, a flicker of the boost model does not stop the warnings)
                     # while the object still burns, its "impact" is where it would fall if the engine stopped
                     # now: short of the real one, and often in a neighbour's waters. Warnings wait for burnout.
@@ -1354,43 +1821,6 @@ class NationalNode:
             except Exception as exc:  # one bad object must not stop the others' assessment and alerts
                 self.counters["assessment_errors"] += 1
                 log.warning("assessment of %s failed: %s", o.object_id, exc)
-
-    def _ground_tracks(self, x: np.ndarray, t: np.ndarray, t_impact: np.ndarray, lat_i: np.ndarray,
-                       lon_i: np.ndarray) -> list[list[dict]]:
-        """Future overflown land of each object (nation codes with entry/exit times), on the great circle from
-        the object's sub-point now to its predicted impact point, time linear along it (the Earth-fixed
-        ballistic ground track bends off the great circle by the Coriolis drift, tens of km over a 20-minute
-        flight: enough to decide whether a nation is overflown; a propagation per round would block the node
-        for 100+ ms)."""
-        from warnlink.geo import ecef2geodetic
-        from warnlink.geo.regions import overflights
-
-        n = len(x)
-        out: list[list[dict]] = [[] for _ in range(n)]
-        ok = np.isfinite(t_impact) & (t_impact - t > 1.0) & np.isfinite(lat_i) & np.isfinite(lon_i)
-        if not ok.any():
-            return out
-        lat0, lon0, _ = ecef2geodetic(x[:, 0], x[:, 1], x[:, 2])
-        a = np.stack([np.cos(lat0) * np.cos(lon0), np.cos(lat0) * np.sin(lon0), np.sin(lat0)], axis=1)
-        li, lo = np.radians(lat_i), np.radians(lon_i)
-        b = np.stack([np.cos(li) * np.cos(lo), np.cos(li) * np.sin(lo), np.sin(li)], axis=1)
-        omega = np.arccos(np.clip(np.einsum("ij,ij->i", a, b), -1.0, 1.0))
-        f = np.linspace(0.0, 1.0, GROUND_TRACK_POINTS)
-        for k in np.flatnonzero(ok):
-            if omega[k] < 1e-6:
-                p = np.repeat(a[k][None], len(f), axis=0)
-            else:
-                p = (np.sin((1 - f) * omega[k])[:, None] * a[k] + np.sin(f * omega[k])[:, None] * b[k]) / np.sin(
-                    omega[k])
-            lat = np.degrees(np.arcsin(np.clip(p[:, 2], -1, 1)))
-            lon = np.degrees(np.arctan2(p[:, 1], p[:, 0]))
-            times = t[k] + f * (t_impact[k] - t[k])
-            try:
-                passes = overflights(lat, lon, times)
-            except Exception:
-                continue
-            out[k] = [{"nation": q[0], "start": float(q[1]), "end": float(q[2])} for q in passes]
-        return out
 
     def _publish_assessment(self, o: _PictureObject, li: dict) -> None:
         a = o.assessment
@@ -1478,11 +1908,18 @@ class NationalNode:
             await asyncio.sleep(self.tick_s)
             try:
                 now = _now()
+                if (not self._picture_dirty and self.counters["refused"] != self._refused_at_rebuild
+                        and time.monotonic() - self._last_rebuild >= REASSOCIATE_S):
+                    self._picture_dirty = True  # incremental updates since the last rebuild: associate again
                 if self._picture_dirty and self._rebuild_handle is None:
-                    self._rebuild_now()
-                if now - self._last_assess >= self.assess_interval_s and self.objects:
+                    self._schedule_rebuild()
+                elif self._groups_dirty and not self._picture_dirty:  # launches / assessments: regroup only
+                    self._groups_dirty = False
+                    self._prune_partner_warnings()
+                    self._group_events()
+                if now - self._last_assess >= self.assess_interval_s and self.objects and not self._assess_busy:
                     self._last_assess = now
-                    self._assess()
+                    self._assess_start()
                 if self._round_t:
                     for alert in self.alert_engine.tick(self._round_t):
                         self._send_alert(alert)
@@ -1493,19 +1930,9 @@ class NationalNode:
                 if now - last_verifier >= 2.0:
                     last_verifier = now
                     self._save_verifier()
-                    self._trim_history()
             except Exception:
                 self.counters["internal_errors"] += 1
                 log.exception("periodic work failed")
-
-    def _trim_history(self, keep: int = 2000) -> None:
-        """The tracker records every update; a node that runs for days keeps only the recent part."""
-        h = self.tracker.history
-        if len(h.t_s) > 2 * keep:
-            for name in ("t_s", "track", "x", "P", "status", "phase", "p_boost"):
-                lst = getattr(h, name, None)
-                if isinstance(lst, list) and len(lst) > keep:
-                    del lst[:-keep]
 
     def _save_verifier(self) -> None:
         with contextlib.suppress(Exception):
@@ -1516,13 +1943,16 @@ class NationalNode:
     # ------------------------------------------------------------------ snapshot
     def snapshot(self, stopped: bool = False) -> dict:
         """The node's state as a JSON-able dict (see the module docstring)."""
-        from warnlink.sharing.messages import pack_cov
+        cov_cache, self._cov_json = self._cov_json, {}
 
         def obj_json(o: _PictureObject) -> dict:
-            try:
-                cov = list(pack_cov(_safe_cov(o.P)))
-            except ValueError:
-                cov = None
+            c = cov_cache.get(o.object_id)
+            if c is not None and c[0] is o.P:  # unchanged since the last snapshot
+                cov = c[1]
+            else:
+                P = _safe_cov(o.P)
+                cov = [float(v) for v in P[_TRIU6]] if np.all(np.isfinite(P)) else None
+            self._cov_json[o.object_id] = (o.P, cov)
             return {"object_id": o.object_id, "time": o.t, "state": [float(v) for v in o.x], "cov": cov,
                     "contributors": dict(o.contributors), "origins": sorted(o.contributors), "phase": o.phase,
                     "kind": o.kind, "exercise": o.exercise, "assessment": o.assessment, "prov": o.prov}
@@ -1556,6 +1986,9 @@ class NationalNode:
                 "readers": readers, "picture": picture, "partner_tracks": pt, "received_ids": len(self.received_ids),
                 "partner_launches": sorted(f"{o}:{e}" for o, e in self.partner_launches),
                 "association": self.assoc_diag, "rebuild_ms": round(self._rebuild_cost * 1e3, 3),
+                "costs_ms": {"rebuild": round(self._rebuild_cost * 1e3, 3), "refuse": round(self._refuse_cost * 1e3, 3),
+                             "track_push": round(self._track_cost * 1e3, 3),
+                             "assessment_round": round(self._assess_cost * 1e3, 3)},
                 "alerts": list(self.alerts_sent),
                 "assessments": [{**a, "event_id": self._canon(a["event_id"]), "live": oid in self.objects}
                                 for oid, a in self.last_assessments.items()],
@@ -1567,9 +2000,9 @@ class NationalNode:
 
     def _write_snapshot(self, stopped: bool = False) -> None:
         try:
-            data = json.dumps(self.snapshot(stopped), default=_json_default)
+            data = _SNAP_ENC.encode(self.snapshot(stopped))
             tmp = self.dir / "snapshot.json.tmp"
-            tmp.write_text(data)
+            tmp.write_bytes(data)
             tmp.replace(self.dir / "snapshot.json")
         except Exception:
             self.counters["snapshot_errors"] += 1
@@ -1586,26 +2019,30 @@ def _json_default(o):
     return str(o)
 
 
-# ---------------------------------------------------------------------------------------------- warm-up
-def warm_up() -> float:
-    """Run every compiled (Numba) path a node uses once on synthetic data, so that compilation (or loading
-    the on-disk cache) happens before the node says it is ready, not in the middle of an event. Returns the
-    seconds it took. ``warnlink up`` runs it once in a separate process first, so that the three nodes load
-    the cache instead of compiling in parallel."""
-    from warnlink.assessment import estimate_launch, predict_impact
-    from warnlink.geo import geodetic2ecef
-    from warnlink.geo.regions import impact_probabilities, overflights
-    from warnlink.sensors.reports import KIND_RADAR, ReportBatch
-    from warnlink.sharing.fusion import align, associate, covariance_intersection
-    from warnlink.tracking.measurement import measurement_h
-    from warnlink.tracking.tracker import Tracker
+_SNAP_ENC = msgspec.json.Encoder(enc_hook=_json_default)
+_TIMING_ENC = _SNAP_ENC
+"""The snapshot's encoder (msgspec: several times faster than ``json.dumps`` on a large picture)."""
 
-    t0 = time.perf_counter()
-    site = np.array(geodetic2ecef(35.0, 129.0, 0.0))
+
+# ---------------------------------------------------------------------------------------------- warm-up
+def _warm_states():
+    from warnlink.geo import geodetic2ecef
+
     p0 = np.array(geodetic2ecef(40.0, 127.0, 150e3))
     v = np.array([2500.0, 300.0, 1500.0])
     times = np.arange(0.0, 40.0, 4.0)
-    x = np.array([np.r_[p0 + v * t, v] for t in times])
+    return np.array([np.r_[p0 + v * t, v] for t in times]), times, np.diag([1e4] * 3 + [1e2] * 3)
+
+
+def _warm_tracker() -> None:
+    """Run the tracker's compiled paths once on synthetic data."""
+    from warnlink.geo import geodetic2ecef
+    from warnlink.sensors.reports import KIND_RADAR, ReportBatch
+    from warnlink.tracking.measurement import measurement_h
+    from warnlink.tracking.tracker import Tracker
+
+    site = np.array(geodetic2ecef(35.0, 129.0, 0.0))
+    x, times, _ = _warm_states()
     z = measurement_h(x, np.broadcast_to(site, (len(x), 3)), np.full(len(x), KIND_RADAR))
     z[:, 3] = np.nan
     n = len(times)
@@ -1616,7 +2053,14 @@ def warm_up() -> float:
     tr = Tracker()
     tr.push(batch)
     tr.phase()
-    P = np.diag([1e4] * 3 + [1e2] * 3)
+
+
+def _warm_assessment() -> None:
+    """Run the assessment's compiled paths (impact prediction, launch estimate, regions) once."""
+    from warnlink.assessment import estimate_launch, predict_impact
+    from warnlink.geo.regions import impact_probabilities, overflights
+
+    x, _, P = _warm_states()
     with contextlib.suppress(Exception):
         predict_impact(x[-1:], P[None], [1e9 + 36.0], launch_lat_deg=[40.0], launch_lon_deg=[127.0])
     with contextlib.suppress(Exception):
@@ -1624,9 +2068,25 @@ def warm_up() -> float:
     with contextlib.suppress(Exception):
         impact_probabilities([38.0, 39.0], [134.0, 135.0])
         overflights(np.linspace(40.0, 40.5, 5), np.linspace(127.0, 145.0, 5), np.arange(5.0))
+
+
+def _warm_fusion() -> None:
+    from warnlink.sharing.fusion import align, associate, covariance_intersection
+
+    x, _, P = _warm_states()
     xa, Pa = align(x[:2], np.broadcast_to(P, (2, 6, 6)), [0.0, 0.0], 1.0)
     associate(xa, Pa, xa, Pa)
     covariance_intersection(xa, Pa, xa, Pa)
+
+
+def warm_up(parts: tuple[str, ...] = ("tracker", "assessment", "fusion")) -> float:
+    """Run every compiled (Numba) path a node uses once on synthetic data, so that compilation (or loading
+    the on-disk cache) happens before the node says it is ready, not in the middle of an event. Returns the
+    seconds it took. ``warnlink up`` runs it once in a separate process first, so that the three nodes (and
+    their worker processes, which warm up their own parts) load the cache instead of compiling in parallel."""
+    t0 = time.perf_counter()
+    for part in parts:
+        {"tracker": _warm_tracker, "assessment": _warm_assessment, "fusion": _warm_fusion}[part]()
     return time.perf_counter() - t0
 
 

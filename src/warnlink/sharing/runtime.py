@@ -33,6 +33,7 @@ from typing import Any
 import msgspec
 
 from warnlink.sharing.fabric import Fabric, FabricConfig, FabricError, _pid_alive, _run_async, load_config
+from warnlink.sharing.ids import uuid7
 from warnlink.sharing.node import dead_letter_subject, encode_batch, feed_subject, node_dir
 
 RUNTIME_FILE = "runtime.json"
@@ -81,6 +82,7 @@ class Feeder:
 
     async def __aenter__(self) -> Feeder:
         self.nc = await self.runtime.fabric.connect(self.nation, "node", name=f"warnlink-feed-{self.nation.lower()}")
+        self.js = self.nc.jetstream(timeout=10.0)
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -93,13 +95,17 @@ class Feeder:
 
     async def send(self, batch, *, epoch: float, exercise: bool, batch_id: str | None = None) -> float:
         """Publish one batch; returns its ``Wl-Sent`` stamp."""
+        batch_id = batch_id or uuid7()
         data = encode_batch(batch, nation=self.nation, epoch=epoch, exercise=exercise, batch_id=batch_id)
-        return await self.send_raw(data)
+        return await self.send_raw(data, msg_id=batch_id)
 
-    async def send_raw(self, data: bytes) -> float:
-        """Publish raw bytes on the feed subject (for hostile-input tests)."""
+    async def send_raw(self, data: bytes, msg_id: str | None = None) -> float:
+        """Publish raw bytes on the feed subject (also for hostile-input tests) into the nation-local feed
+        stream ``<N>_FEED``, waiting for its acknowledgement (``Nats-Msg-Id``: ``msg_id`` or a fresh id; the
+        stream stores a re-sent id once), so that a batch sent while the node is down waits for it."""
         sent = time.time()
-        await self.nc.publish(feed_subject(self.nation), data, headers={"Wl-Sent": repr(sent)})
+        await self.js.publish(feed_subject(self.nation), data, timeout=10.0,
+                              headers={"Wl-Sent": repr(sent), "Nats-Msg-Id": msg_id or uuid7()})
         self.sent += 1
         return sent
 
@@ -168,23 +174,25 @@ class Runtime:
         """``nation``'s current audit log."""
         return self.node_dir(nation) / "audit.jsonl"
 
-    def _save(self) -> None:
+    def save_config(self) -> None:
+        """Write the runtime's settings (mode, node arguments) to ``<state>/runtime.json``, so that later
+        ``warnlink status``/``down`` and node restarts use the same; ``up`` does this first."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         (self.state_dir / RUNTIME_FILE).write_text(json.dumps({"mode": self.mode, "node_args": self.node_args}))
 
     # ------------------------------------------------------------------ up / down
-    def up(self, timeout: float = 60.0) -> dict:
+    def up(self, timeout: float = 180.0) -> dict:
         """Start servers and nodes, wait until every node is ready; returns ``status()``.
 
         On failure (or Ctrl-C) everything this call started is stopped again."""
         running = [n for n in self.nations if self.node_pid(n) is not None]
         if running:
             raise FabricError(f"{self.state_dir}: node(s) {', '.join(running)} already running; `warnlink down` first")
-        self._save()
+        self.save_config()
         ensure_keys(self.keys_dir, self.nations)
         try:
             self.fabric.up()
-            _run_async(self._provision_dead_letters)
+            _run_async(self.provision_local_streams)
             self.warm_up(timeout=timeout * 5)
             for n in self.local_nations:
                 self.start_node(n, wait=False)
@@ -221,10 +229,19 @@ class Runtime:
         if self.interrupt is not None and self.interrupt.is_set():
             raise KeyboardInterrupt("interrupted")
 
-    async def _provision_dead_letters(self) -> None:
-        from nats.js.api import StorageType, StreamConfig
+    async def provision_local_streams(self) -> None:
+        """Create (or update) each managed nation's nation-local streams: the dead-letter stream ``<N>_DEAD``
+        (subject ``wl.<N>.local.dead``, 7 days, at most 1 000 000 messages) and the sensor feed stream
+        ``<N>_FEED`` (subject ``wl.<N>.local.report``, one hour, deduplicated on ``Nats-Msg-Id``) with the
+        durable consumer its node reads (explicit acknowledgement), so that reports sent while a node is down
+        wait for it. The fabric must be up; ``up`` calls it, and so does a caller that starts the servers and
+        the nodes itself (the benchmark)."""
+        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
         from nats.js.errors import BadRequestError
 
+        from warnlink.sharing.fabric import FEED_CONSUMER, feed_stream_name
+
+        pol = self.fabric.config.streams
         for n in self.nations:
             s = self.fabric.config.home(n)
             if not s.managed:  # another machine's fabric provisions its own nation
@@ -232,13 +249,22 @@ class Runtime:
             nc = await self.fabric.connect(n, self.fabric._admin(n))
             try:
                 js = nc.jetstream(timeout=5)
-                sc = StreamConfig(name=f"{n}_DEAD", description=f"{n}'s rejected messages with the reason (headers)",
-                                  subjects=[dead_letter_subject(n)], storage=StorageType.FILE,
-                                  max_age=7 * 86400.0, max_msgs=1_000_000)
-                try:
-                    await js.add_stream(sc)
-                except BadRequestError:
-                    await js.update_stream(sc)
+                streams = [
+                    StreamConfig(name=f"{n}_DEAD", description=f"{n}'s rejected messages with the reason (headers)",
+                                 subjects=[dead_letter_subject(n)], storage=StorageType.FILE,
+                                 max_age=7 * 86400.0, max_msgs=1_000_000),
+                    StreamConfig(name=feed_stream_name(n), description=f"{n}'s own sensor report batches (local)",
+                                 subjects=[feed_subject(n)], storage=StorageType.FILE, max_age=3600.0,
+                                 duplicate_window=pol.duplicate_window_s, max_bytes=pol.max_bytes)]
+                for sc in streams:
+                    try:
+                        await js.add_stream(sc)
+                    except BadRequestError:
+                        await js.update_stream(sc)
+                await js.add_consumer(feed_stream_name(n), ConsumerConfig(
+                    durable_name=FEED_CONSUMER, description=f"{n}'s node reading its own sensor feed",
+                    deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.EXPLICIT, ack_wait=pol.ack_wait_s,
+                    max_ack_pending=pol.max_ack_pending))
             finally:
                 await nc.close()
 

@@ -1,0 +1,139 @@
+"""The node's handling of partner input, on a real fabric but without the node process: a redelivery is
+verified and audited before it is dropped, a message reusing an applied id is not taken for one, and
+rejected messages are dead-lettered without holding up the valid traffic behind them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from types import SimpleNamespace
+
+import msgspec
+import numpy as np
+
+from warnlink.sharing.envelope import KeyRing, Sealer
+from warnlink.sharing.messages import Track
+from warnlink.sharing.node import NationalNode, dead_letter_subject
+from warnlink.sharing.releasability import default_policy
+from warnlink.sharing.runtime import ensure_keys
+
+
+def _node(tmp_path, fabric) -> tuple[NationalNode, Sealer]:
+    keys = tmp_path / "keys"
+    ensure_keys(keys, ("USA", "KOR", "JPN"))
+    node = NationalNode("JPN", tmp_path / "state", fabric_dir=tmp_path / "fabric", keys_dir=keys)
+    node._setup_files()
+    return node, Sealer(KeyRing.load(keys, node_id="USA"), default_policy())
+
+
+def _track(k: int) -> Track:
+    x = np.array([-3.0e6 + 1e3 * k, 4.0e6, 3.9e6, 1500.0, 200.0, 900.0])
+    return Track.from_arrays(id=f"USA-T{k}", origin="USA", time=time.time() - 300.0 + k, x=x, P=np.eye(6) * 100.0,
+                             status="confirmed", phase="midcourse", exercise=True)
+
+
+def _msg(sealed, data: bytes | None = None) -> SimpleNamespace:
+    return SimpleNamespace(subject=sealed.subject, data=sealed.data if data is None else data,
+                           headers={"Nats-Msg-Id": sealed.msg_id})
+
+
+def _audit(node: NationalNode) -> list[dict]:
+    node.audit.flush()
+    return [json.loads(x) for x in (node.dir / "audit.jsonl").read_text().splitlines()]
+
+
+def test_a_redelivery_is_verified_and_audited_and_a_reused_id_is_not_taken_for_one(tmp_path, fabric):
+    async def main():
+        node, sealer = _node(tmp_path, fabric)
+        sealed = sealer.seal(_track(1))
+        await node._on_partner(_msg(sealed))
+        assert ("USA", "USA-T1") in node.partner_tracks
+        # the same signed bytes again (a JetStream redelivery): dropped, with an audit record
+        await node._on_partner(_msg(sealed))
+        assert await node._on_reader_duplicate(_msg(sealed)) is True
+        # other bytes under the applied id (a forgery that reuses it): not a redelivery, rejected with a reason
+        env = msgspec.msgpack.decode(sealed.data)
+        env[-1] = bytes(64)  # the signature zeroed
+        forged = msgspec.msgpack.encode(env)
+        assert await node._on_reader_duplicate(_msg(sealed, forged)) is False
+        await node._on_partner(_msg(sealed, forged))
+        return node
+
+    node = asyncio.run(main())
+    recs = _audit(node)
+    assert [r["direction"] for r in recs] == ["received", "duplicate", "duplicate", "rejected"]
+    assert {r["msg_id"] for r in recs} == {recs[0]["msg_id"]}
+    assert recs[1]["reason"] == "duplicate" and recs[1]["sha256"] == recs[0]["sha256"]
+    assert recs[3]["reason"] == "bad_signature", recs[3]
+    assert node.counters["duplicates"] == 1 and node.counters["redelivered"] == 1
+    assert node.counters["rejected:bad_signature"] == 1 and node.counters["dead_lettered"] == 1
+
+
+def test_dead_lettering_does_not_hold_up_valid_traffic(tmp_path, fabric):
+    """A flood of rejected messages is queued for the dead-letter stream (nothing is awaited per message): the
+    valid message behind them is applied while every dead letter is still waiting, and all of them reach
+    ``JPN_DEAD`` with their reason once the dead-letter task runs."""
+    from nats.js.api import StreamConfig
+
+    n_bad = 500
+
+    async def main():
+        node, sealer = _node(tmp_path, fabric)
+        node._dead_q = asyncio.Queue()
+        good = sealer.seal(_track(2))
+        for k in range(n_bad):
+            await node._on_partner(SimpleNamespace(subject=good.subject, data=b"\x00junk %d" % k, headers={}))
+        await node._on_partner(_msg(good))
+        applied_with_pending = (("USA", "USA-T2") in node.partner_tracks, node._dead_q.qsize())
+        admin = await fabric.connect("JPN", "admin")
+        await admin.jetstream().add_stream(StreamConfig(name="JPN_DEAD", subjects=[dead_letter_subject("JPN")]))
+        node.nc = await fabric.connect("JPN", "node")
+        node.js = node.nc.jetstream(timeout=2)
+        task = asyncio.create_task(node._dead_letterer())
+        await asyncio.wait_for(node._dead_q.join(), 30)
+        task.cancel()
+        info = await admin.jetstream().stream_info("JPN_DEAD")
+        last = await admin.jetstream().get_last_msg("JPN_DEAD", dead_letter_subject("JPN"))
+        await node.nc.close()
+        await admin.close()
+        return node, applied_with_pending, info.state.messages, last.headers
+
+    node, (applied, pending), stored, hdrs = asyncio.run(main())
+    assert applied and pending == n_bad
+    assert stored == n_bad and node.counters["dead_letter_fallback"] == 0
+    assert hdrs["Wl-Reason"] == "undecodable", hdrs
+
+
+def test_a_backlog_is_read_in_order_exactly_once_with_the_subscription_bookkeeping_intact(fabric):
+    """A reader started behind 2 000 stored messages takes the waiting ones straight from its inbox (not one
+    ``next_msg`` task each): all arrive once, in stream order, and the inbox's pending count returns to 0."""
+    from warnlink.sharing.fabric import PartnerReader, publish_durable
+
+    n = 2000
+
+    async def main():
+        kor, jpn = await fabric.connect("KOR"), await fabric.connect("JPN")
+        for start in range(0, n, 250):
+            await asyncio.gather(*(publish_durable(kor, "wl.KOR.JPN-USA.track.t", b"x" * 100, f"b{i}", timeout=10)
+                                   for i in range(start, start + 250)))
+        got: list[int] = []
+        done = asyncio.Event()
+
+        async def handle(msg):
+            got.append(msg.metadata.sequence.stream)
+            if len(got) >= n:
+                done.set()
+
+        reader = PartnerReader(jpn, fabric.feed("JPN", "KOR"), handle, expires_s=0.5)
+        async with reader:
+            await asyncio.wait_for(done.wait(), 60)
+            pending = reader._sub.pending_msgs, reader._sub.pending_bytes
+        await kor.close()
+        await jpn.close()
+        return got, reader, pending
+
+    got, reader, pending = asyncio.run(main())
+    assert got == sorted(got) and len(set(got)) == n
+    assert reader.received == n and reader.duplicates == 0 and reader.handler_errors == 0
+    assert pending == (0, 0)
