@@ -6,11 +6,14 @@ import pytest
 
 from warnlink.assessment.figures import (
     LINK_CHI2,
+    TrackLink,
     continuation_d2,
     max_range_km,
     min_energy_apogee_km,
     missile_category,
+    object_tracks,
     trajectory_shape,
+    whole_flight_apogee_m,
 )
 from warnlink.assessment.paths import ground_paths, overflown
 from warnlink.geo import distance_m, geodetic2ecef
@@ -104,6 +107,46 @@ def test_a_lost_track_is_linked_to_its_reacquisition_and_not_to_a_salvo_partner(
     assert sep[0] < LINK_CHI2
     with pytest.raises(ValueError, match="finite"):
         continuation_d2(np.full(6, np.nan), P1, t1, x1, P2, t2)
+
+
+def test_whole_flight_apogee_over_the_track_structures_a_tracker_gives():
+    """One lofted ICBM's tracks, as the tracker left them (2022-11-18, 2017-11-29): the first-stage track 0
+    (0-200 s, 300 km up), the missile parting from it while still boosting, track 1 (apogee 6 000 km, lost at
+    3 800 s) with a duplicate 2; in the terminal phase track 3 re-acquires 1, and track 4, born beside 3 two
+    seconds later, parts from 3 (it is the one with the re-entry vehicle's ballistic coefficient, so the
+    event's figures are read from it). Every terminal track carries the 6 000 km apogee; the first stage only
+    its own and the missile's flight up to the separation, never the missile's later apogee."""
+    km = 1e3
+
+    def climb(t0, t1, h0, h1):  # running highest altitude rising linearly from h0 to h1 over [t0, t1]
+        ts = list(np.linspace(t0, t1, 5))
+        return ts, [h0 + (h1 - h0) * (t - t0) / (t1 - t0) for t in ts]
+
+    tracks = {
+        0: TrackLink(end_s=900.0, apogee_m=300 * km, alt_t_s=climb(70, 400, 20 * km, 300 * km)[0],
+                     alt_m=climb(70, 400, 20 * km, 300 * km)[1]),
+        1: TrackLink(parent=0, split_s=200.0, end_s=3800.0, apogee_m=6000 * km,
+                     alt_t_s=climb(200, 2200, 150 * km, 6000 * km)[0], alt_m=climb(200, 2200, 150 * km, 6000 * km)[1]),
+        2: TrackLink(duplicate_of=1, end_s=2000.0, apogee_m=5990 * km),
+        3: TrackLink(same_as=1, apogee_m=1900 * km, alt_t_s=[3872.0], alt_m=[1900 * km]),
+        4: TrackLink(parent=3, split_s=3874.0, apogee_m=1896 * km, alt_t_s=[3874.0], alt_m=[1896 * km]),
+    }
+    assert object_tracks(tracks, 3) == [1, 2, 3] == object_tracks(tracks, 2)
+    for k in (1, 2, 3, 4):
+        assert whole_flight_apogee_m(tracks, k) == pytest.approx(6000 * km)
+    # the first stage shares the missile's flight only up to the separation (by 200 s: 168 km)
+    assert whole_flight_apogee_m(tracks, 0) == pytest.approx(300 * km)
+    s = {**tracks, 5: TrackLink(parent=1, split_s=300.0, apogee_m=250 * km, alt_t_s=[300.0], alt_m=[250 * km])}
+    # a second stage parting from the missile at 300 s: its own 250 km (the missile's track had reached 150 km;
+    # its next highest point is recorded at 700 s)
+    assert whole_flight_apogee_m(s, 5) == pytest.approx(250 * km)
+    assert tracks[1].highest_until(700.0) == pytest.approx((150 + 5850 / 4) * km)
+    assert tracks[1].highest_until(4000.0) == pytest.approx(6000 * km)  # ended by then: its whole figure
+    # cycles of links (a parted pair each naming the other) end; the other's later 2 km is not counted
+    cyc = {0: TrackLink(parent=1, split_s=10.0, apogee_m=1 * km), 1: TrackLink(parent=0, split_s=10.0, apogee_m=2 * km)}
+    assert whole_flight_apogee_m(cyc, 0) == pytest.approx(1 * km)
+    with pytest.raises(KeyError, match="no track 9"):
+        whole_flight_apogee_m(tracks, 9)
 
 
 def test_overflight_is_a_pass_over_land_not_the_descent_onto_it():

@@ -22,9 +22,23 @@ Pure functions over arrays (SI inside; km only where the name says so).
   and the spread that the ballistic coefficient's uncertainty gives (flights at ``beta * exp(+-2 sigma)``,
   half their difference as a 1-sigma); the new state is gated against it with the 6-D Mahalanobis
   distance (``LINK_CHI2``: the 99.9% point of chi-square with 6 degrees of freedom).
+* ``object_tracks`` and ``whole_flight_apogee_m``: the tracks of one object (``TrackLink`` records) and its
+  highest apogee. A tracker gives one object's flight in several shapes: a lost track re-acquired by a new
+  one (``same_as``), two tracks on one object at once (``duplicate_of``), a track parting from another
+  (``parent`` at ``split_s``: a separation, or a second terminal track born beside the re-acquired one).
+  The object's tracks are its re-acquisitions and duplicates, either way round; a parted track shares the
+  flight of the track it parted from *up to the split* (the stage and the missile flew as one), so that
+  flight's apogee counts only as far as it had been flown by then: the predicted apogee of a track that had
+  ended before the split, else the highest altitude it had reached (``alt_t_s``, ``alt_m``), through every
+  link of that object in turn. The figure therefore does not depend on which of its tracks the object's
+  estimate is read from, nor on the order in which the links were found.
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.stats import chi2
@@ -126,3 +140,68 @@ def continuation_d2(x_old, P_old, t_old_s, x_new, P_new, t_new_s, beta_kg_m2=Non
     w, v = np.linalg.eigh(0.5 * (S + np.swapaxes(S, 1, 2)))
     u = np.einsum("nji,nj->ni", v, d)
     return np.sum(u * u / np.maximum(w, 1e-9 * np.max(np.abs(w), axis=1, keepdims=True) + 1e-12), axis=1)
+
+
+@dataclass
+class TrackLink:
+    """What ``whole_flight_apogee_m`` needs of one track: its links to other tracks (their keys) and its
+    altitudes. ``apogee_m``: its own figure (predicted apogee of its latest prediction, else its highest
+    altitude); ``alt_t_s``, ``alt_m``: the times [s] at which its highest altitude so far rose and that
+    altitude [m] (ascending); ``end_s``: its last update [s]."""
+
+    same_as: int | None = None
+    duplicate_of: int | None = None
+    parent: int | None = None
+    split_s: float | None = None
+    end_s: float = math.inf
+    apogee_m: float = 0.0
+    alt_t_s: list = field(default_factory=list)
+    alt_m: list = field(default_factory=list)
+
+    def highest_until(self, t_s: float) -> float:
+        """Highest altitude [m] the track had reached by ``t_s``; its own figure if it had ended by then."""
+        if self.end_s <= t_s:
+            return max(self.apogee_m, self.alt_m[-1] if self.alt_m else 0.0)
+        k = int(np.searchsorted(np.asarray(self.alt_t_s, float), t_s, side="right"))
+        return float(self.alt_m[k - 1]) if k else 0.0
+
+
+def object_tracks(tracks: Mapping[int, TrackLink], key: int) -> list[int]:
+    """Keys (sorted) of every track of ``key``'s object: those linked to it by re-acquisition (``same_as``) or
+    duplication (``duplicate_of``), either way round, transitively."""
+    if key not in tracks:
+        raise KeyError(f"object_tracks: no track {key!r}")
+    nbrs: dict[int, set] = {k: set() for k in tracks}
+    for k, q in tracks.items():
+        for other in (q.same_as, q.duplicate_of):
+            if other is not None and other in tracks and other != k:
+                nbrs[k].add(other)
+                nbrs[other].add(k)
+    seen, todo = {key}, [key]
+    while todo:
+        for x in nbrs[todo.pop()]:
+            if x not in seen:
+                seen.add(x)
+                todo.append(x)
+    return sorted(seen)
+
+
+def whole_flight_apogee_m(tracks: Mapping[int, TrackLink], key: int, until_s: float = math.inf) -> float:
+    """Highest apogee [m] of ``key``'s object over its flight up to ``until_s`` (default: all of it): the
+    highest of its tracks' figures (``object_tracks``) and, for each of them that parted from another track,
+    of that track's object up to the split (see the module docstring)."""
+    return _apogee(tracks, key, until_s, set())
+
+
+def _apogee(tracks, key, until_s, visiting) -> float:
+    best = 0.0
+    group = object_tracks(tracks, key)
+    visiting = visiting | set(group)
+    for k in group:
+        q = tracks[k]
+        best = max(best, q.apogee_m if until_s == math.inf else q.highest_until(until_s))
+        if q.parent is None or q.parent not in tracks or q.parent in visiting:
+            continue
+        split = min(until_s, math.inf if q.split_s is None else q.split_s)
+        best = max(best, _apogee(tracks, q.parent, split, visiting))
+    return best

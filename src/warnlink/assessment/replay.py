@@ -14,13 +14,14 @@ updated is assessed (all of them at once, vectorised):
   never seen boosting falls back to a ballistic back-propagation to the ground (``launch_method``
   says which).
 * **figures** over the whole flight of the object: apogee (the highest of the highest estimate and the
-  predicted apogee of every track of the object, and of the track it separated from up to the
-  separation), ground range (launch to impact), flight time (predicted while in flight, final once the
-  predicted impact time has passed), class from the burnout energy and shape
-  (``warnlink.assessment.figures``). The tracks of one object are linked: a new track that a lost
-  track's last state, flown forward, gates with (``figures.continuation_d2``; else whose first
-  prediction matches the lost object's) re-acquires it; one born where a live coasting track is parted
-  from it (a pull-up or glide leaving its stage) and shares its launch and altitude so far.
+  predicted apogee of every track of the object, and of the flight of the track it separated or parted
+  from, with that track's own re-acquisitions, up to the split: ``figures.whole_flight_apogee_m``), ground
+  range (launch to impact), flight time (predicted while in flight, final once the predicted impact time has
+  passed), class from the burnout energy and shape (``warnlink.assessment.figures``). The tracks of one
+  object are linked: a new track that a lost track's last state, flown forward, gates with
+  (``figures.continuation_d2``; else whose first prediction matches the lost object's) re-acquires it; one
+  born where a live coasting track is parted from it (a pull-up or glide leaving its stage, or a second track
+  on a re-acquired object) and shares its launch and altitude so far.
 * **manoeuvre**: the new predicted impact is compared with the previous one; a jump beyond the
   99.9% ellipse of the previous prediction (both ellipses' covariances summed) while the track
   coasts, a descending track that climbs again (pull-up), or a predicted impact time that keeps
@@ -64,10 +65,12 @@ from warnlink.alerts import AlertEngine, AssessmentInput, ImpactArea, load_polic
 from warnlink.assessment.figures import (
     LINK_BETA_LOG_SIGMA,
     LINK_CHI2,
+    TrackLink,
     continuation_d2,
     max_range_km,
     missile_category,
     trajectory_shape,
+    whole_flight_apogee_m,
 )
 from warnlink.assessment.impact import predict_impact
 from warnlink.assessment.launch import estimate_launch
@@ -178,6 +181,9 @@ class _Obj:
     launch_burnout_s: float | None = None
     boost_state: tuple | None = None
     max_alt_m: float = 0.0
+    alt_t_s: list = field(default_factory=list)
+    alt_m: list = field(default_factory=list)
+    """Track times [s] at which ``max_alt_m`` rose, and its values (``figures.TrackLink``)."""
     prev_climb: float | None = None
     descended: bool = False
     pred: dict | None = None
@@ -194,7 +200,6 @@ class _Obj:
     duplicate_of: int | None = None
     dup_since: dict = field(default_factory=dict)
     same_as: int | None = None
-    split_alt_m: float = 0.0
     slip_hist: list = field(default_factory=list)
     born_beside: int | None = None
     first_coast_s: float | None = None
@@ -328,7 +333,10 @@ class Replay:
         tr = self.tracker
         x = tr.x[o.row]
         lat, lon, alt = ecef2geodetic(x[0], x[1], x[2])
-        o.max_alt_m = max(o.max_alt_m, float(alt))
+        if alt > o.max_alt_m:
+            o.max_alt_m = float(alt)
+            o.alt_t_s.append(float(tr.t[o.row]))
+            o.alt_m.append(o.max_alt_m)
         up = np.array([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
         climb = float(x[3:6] @ up)
         if tr.mu[o.row, 1] > 0.5 and tr.t[o.row] >= o.born_s + BOOST_SETTLE_S:
@@ -363,7 +371,6 @@ class Replay:
                 best, best_d = p, d
         if best is not None:
             o.parent, o.split_s = best.row, o.born_s
-            o.split_alt_m = best.max_alt_m
             o.kind, o.kind_basis = "stage", f"separated from track {best.row} at t={o.born_s:.0f} s (provisional)"
             return
         # born where a live coasting track is (``figures.continuation_d2``): an object parting from it in coast
@@ -372,7 +379,7 @@ class Replay:
         # and highest altitude; which of the two is the warhead the split rules decide
         p = None if o.born_beside is None else self.objs[o.born_beside]
         if p is not None and tr.status[p.row] != DELETED:
-            o.parent, o.split_s, o.split_alt_m = p.row, o.born_s, p.max_alt_m
+            o.parent, o.split_s = p.row, o.born_s
             o.kind_basis = f"parted from coasting track {p.row} at t={o.born_s:.0f} s"
 
     def _kinds(self, conf, t: float) -> None:
@@ -430,6 +437,12 @@ class Replay:
                         self._hand_over(p, o)
                     elif o.kind == "stage" and o.kind_basis.endswith("(provisional)"):
                         self._set_kind(o, "unknown", f"separated from track {p.row} at burnout; not yet resolved")
+                elif p.kind in ("stage", "debris") and p.kind_basis.startswith("ballistic coefficient") and (
+                        o.kind == "unknown" or o.kind_basis.endswith("(provisional)")):
+                    # parted from a track whose own drag says stage (or debris): this one carries the missile on
+                    # (its own ballistic coefficient, once measured, decides above)
+                    o.split_decided = True
+                    self._set_kind(o, "warhead", f"parted from track {p.row}, a {p.kind} by its ballistic coefficient")
                 elif tr.status[p.row] == DELETED and o.kind == "unknown" and p.kind == "warhead":
                     # parted in coast and the other track was lost: this one carries the object on
                     self._set_kind(o, "warhead", f"carries on track {p.row}, lost after they parted")
@@ -478,7 +491,6 @@ class Replay:
                 a = b.duplicate_of
                 b.duplicate_of = None
                 b.parent, b.split_s, b.split_decided = a, t, False
-                b.split_alt_m = self.objs[a].max_alt_m
                 b.kind, b.kind_basis = "stage", f"parted from track {a} at t={t:.0f} s (provisional)"
         for row in live:
             o = self.objs[row]
@@ -612,28 +624,15 @@ class Replay:
         return fallback or o.launch
 
     def _apogee_of(self, o: _Obj) -> float:
-        """Highest apogee [m] of the object over its whole flight: the highest of every track of the object
-        (``_tracks_of``: re-acquisitions and duplicates, each its predicted apogee or highest altitude) and
-        of the highest altitude of the track it separated from, up to the separation (both flew as one)."""
-        best = 0.0
-        for q in self._tracks_of(o):
-            own = q.pred["apogee_m"] if q.pred is not None and q.pred.get("ok") else q.max_alt_m
-            best = max(best, own, q.max_alt_m, q.split_alt_m)
-        return best
-
-    def _tracks_of(self, o: _Obj) -> list[_Obj]:
-        """Every track of ``o``'s object: those linked to it by re-acquisition or duplication, either way."""
-        seen, todo = {o.row}, [o.row]
-        while todo:
-            r = todo.pop()
-            q = self.objs[r]
-            nbrs = [x for x in (q.same_as, q.duplicate_of) if x is not None]
-            nbrs += [p.row for p in self.objs if p.same_as == r or p.duplicate_of == r]
-            for x in nbrs:
-                if x not in seen:
-                    seen.add(x)
-                    todo.append(x)
-        return [self.objs[r] for r in sorted(seen)]
+        """Highest apogee [m] of the object over its whole flight (``figures.whole_flight_apogee_m``): every
+        track of the object (re-acquisitions and duplicates, each its predicted apogee or highest altitude) and
+        the flight of any track one of them parted from, up to the split (both flew as one)."""
+        links = {q.row: TrackLink(same_as=q.same_as, duplicate_of=q.duplicate_of, parent=q.parent, split_s=q.split_s,
+                                  end_s=q.last_t if self.tracker.status[q.row] == DELETED else math.inf,
+                                  apogee_m=max(q.pred["apogee_m"] if q.pred is not None and q.pred.get("ok") else 0.0,
+                                               q.max_alt_m),
+                                  alt_t_s=q.alt_t_s, alt_m=q.alt_m) for q in self.objs}
+        return whole_flight_apogee_m(links, o.row)
 
     # ------------------------------------------------------------------ the assessment
     def _due(self, o: _Obj, t: float) -> bool:
@@ -982,6 +981,7 @@ class Replay:
                               "orientation_deg": round(pr["orientation_deg"], 1)},
                "apogee_km": round(self._apogee_of(o) / 1e3, 1), "range_km": None, "flight_time_s": None,
                "final": bool(pr["impact_t"] <= self.sim.duration_s and pr["impact_t"] <= o.last_t + 60.0),
+               "lower_bound": bool(pr["bound"]),
                "japan_eez": "inside" if pr["p_japan"] >= 0.5 else "outside",
                "p_japan_land_or_eez": round(pr["p_japan"], 4),
                "impact_probabilities": {k: round(v, 4) for k, v in pr["probs"].items()},
@@ -1102,15 +1102,19 @@ def main_object(result: dict) -> dict | None:
     duplicate track) the first launched (launch time to 10 s; salvo figures describe the first missile; a
     launch from a backward boost before one from a mere ballistic back-propagation, which is tens of seconds
     early), and of its tracks the one assessed last (the most mature estimate: a re-acquisition carries on
-    its object)."""
-    for kinds in (("warhead",), ("unknown",), ("stage", "debris")):
+    its object). An estimate that is only a lower bound (``BOUND``: a track lost while boosting or before its
+    staging was decided) stands only when there is no other."""
+    def key(o):
+        lt = o["estimate"]["launch_time"] or "9999"
+        ballistic = (o["estimate"]["launch_method"] or "ballistic").startswith("ballistic")
+        return (ballistic, lt[:18], -o["estimate"]["assessed_at_s"])
+
+    missile = ("warhead", "unknown")
+    for kinds, bounds in ((("warhead",), (False,)), (("unknown",), (False,)), (missile, (True,)),
+                          (("stage", "debris"), (False, True))):
         cands = [o for o in result["objects"] if o["kind"] in kinds and o["estimate"] is not None
-                 and o["duplicate_of"] is None]
+                 and o["duplicate_of"] is None and bool(o["estimate"].get("lower_bound")) in bounds]
         if cands:
-            def key(o):
-                lt = o["estimate"]["launch_time"] or "9999"
-                ballistic = (o["estimate"]["launch_method"] or "ballistic").startswith("ballistic")
-                return (ballistic, lt[:18], -o["estimate"]["assessed_at_s"])
             return min(cands, key=key)
     return None
 
