@@ -198,6 +198,8 @@ class _Obj:
     parent_checked: bool = False
     split_decided: bool = False
     duplicate_of: int | None = None
+    dup_was: int | None = None
+    """The lost primary this track duplicated and carries on from: still one object for the figures."""
     dup_since: dict = field(default_factory=dict)
     same_as: int | None = None
     slip_hist: list = field(default_factory=list)
@@ -495,7 +497,8 @@ class Replay:
         for row in live:
             o = self.objs[row]
             if o.duplicate_of is not None and tr.status[o.duplicate_of] == DELETED:
-                o.duplicate_of = None  # the primary is gone: this track carries on as the object
+                # the primary is gone: this track carries on as the object (and keeps its flight: ``dup_was``)
+                o.dup_was, o.duplicate_of = o.duplicate_of, None
 
     def _root_dup(self, row: int) -> int:
         seen = set()
@@ -611,7 +614,7 @@ class Replay:
             return o.launch
         fallback = None
         for link, what in ((o.same_as, "re-acquired from"), (o.parent, "separated from"),
-                           (o.duplicate_of, "duplicate of")):
+                           (o.duplicate_of, "duplicate of"), (o.dup_was, "carries on from")):
             if link is not None:
                 la = self._launch_of(self.objs[link], depth + 1)
                 if la is not None:
@@ -627,7 +630,8 @@ class Replay:
         """Highest apogee [m] of the object over its whole flight (``figures.whole_flight_apogee_m``): every
         track of the object (re-acquisitions and duplicates, each its predicted apogee or highest altitude) and
         the flight of any track one of them parted from, up to the split (both flew as one)."""
-        links = {q.row: TrackLink(same_as=q.same_as, duplicate_of=q.duplicate_of, parent=q.parent, split_s=q.split_s,
+        links = {q.row: TrackLink(same_as=q.same_as, duplicate_of=q.duplicate_of if q.duplicate_of is not None
+                                  else q.dup_was, parent=q.parent, split_s=q.split_s,
                                   end_s=q.last_t if self.tracker.status[q.row] == DELETED else math.inf,
                                   apogee_m=max(q.pred["apogee_m"] if q.pred is not None and q.pred.get("ok") else 0.0,
                                                q.max_alt_m),
