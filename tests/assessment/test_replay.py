@@ -122,3 +122,25 @@ def test_bad_input_is_rejected_with_a_reason():
                            (["replay"], "exactly one")):
         p = subprocess.run([sys.executable, "-m", "warnlink.cli", *args], capture_output=True, text=True, timeout=120)
         assert p.returncode == 2 and expected in p.stderr, (args, p.stderr)
+
+
+def test_main_object_is_no_lower_bound_while_another_estimate_is():
+    """2024-07-01's structure: the second missile's boosting track, lost at 70 s, kept a lower-bound
+    prediction (128 km off, 726 km range); the warheads carried on by the tracks parted from the stages
+    stand for the event, the first launched first; a lower bound only when nothing else is left, and a
+    missile's lower bound before a stage's estimate."""
+
+    def obj(track, kind, launch, range_km, bound, dup=None, at=300.0):
+        return {"object_id": f"e/track{track}", "kind": kind, "duplicate_of": dup,
+                "estimate": {"launch_time": launch, "launch_method": "backward boost (SRBM-solid)",
+                             "assessed_at_s": at, "range_km": range_km, "lower_bound": bound}}
+
+    # launched within the same 10 s as the second missile's other track and assessed later
+    boosting = obj(2, "warhead", "2024-06-30T20:05:22Z", 726.2, True, at=400.0)
+    first = obj(3, "warhead", "2024-06-30T20:05:01Z", 597.6, False)
+    second = obj(5, "warhead", "2024-06-30T20:05:21Z", 604.8, False)
+    stage = obj(1, "stage", "2024-06-30T20:05:01Z", 91.6, False)
+    assert main_object({"objects": [boosting, first, second, stage]}) is first
+    assert main_object({"objects": [boosting, second, stage]}) is second
+    assert main_object({"objects": [boosting, stage, obj(6, "warhead", "x", 1.0, False, dup=3)]}) is boosting
+    assert main_object({"objects": [stage]}) is stage
