@@ -157,6 +157,9 @@ propagated reliably over a long gap, and would otherwise stand beside its own co
 """A partner track with no update for this long (valid time) leaves the picture."""
 DEAD_LETTER_QUEUE = 10_000
 """Rejected messages waiting to be dead-lettered; beyond this they go straight to the file fallback."""
+RELEASE_FIRST_S = 0.002
+"""An ally node folds its own track updates into its picture this long after sealing them, so that the
+publishing tasks put them on the wire first (the fold-in costs tens of ms of loop time under load)."""
 AUDIT_SYNC_S = 5.0
 """The audit log is flushed to disk (fsync) from the node's I/O thread every ``snapshot_interval_s``; an
 append on the event loop syncs only when that fell this far behind (an fsync: 10-50 ms on the loop)."""
@@ -450,6 +453,7 @@ def _track_job(runs: list[dict]) -> list[dict]:
     tr, done = _WORKER["tracker"], _WORKER["early_done"]
     out = []
     for run in runs:
+        c0, w0 = time.process_time(), time.perf_counter()
         batch = run["batch"]
         rej0 = tr.rejected
         finite = np.isfinite(batch.t_s)
@@ -472,7 +476,8 @@ def _track_job(runs: list[dict]) -> list[dict]:
                     done.add(tid)
                     early[tid] = _early_states(tr, tid)
         out.append({**run, "batch": None, "own": _OwnTracks(tr, early), "unusable": tr.rejected - rej0,
-                    "t_first": t_first, "t_max": t_max, "done": _now()})
+                    "t_first": t_first, "t_max": t_max, "done": _now(),
+                    "cpu_s": time.process_time() - c0, "wall_s": time.perf_counter() - w0})
     _trim_history(tr)
     return out
 
@@ -702,6 +707,7 @@ class NationalNode:
         self._io_exec = None
         self._audit_flush = None
         self._entry_cache: dict[tuple[str, str], tuple] = {}  # partner track -> (message, x, repaired P)
+        self._track_cpu = [0.0, 0.0, 0]  # the tracking worker's CPU s, wall s (in jobs), reports
         self._pub_cost = [0.0, 0.0]  # moving averages [s]: outbox wait, publish -> PubAck
         self.last_assessments: OrderedDict[str, dict] = OrderedDict()
         """Valid time of the latest assessment round: the alert engine's clock (staleness is judged on it, so
@@ -990,6 +996,9 @@ class NationalNode:
         # an own track update exists (has "reached this node") when the tracker has made it: its wall time is
         # the push's end (the report -> track time is in the end-to-end latency, not in the assessment age)
         self._after_tracking(res["prov"], res["done"], res["exercise"], t_first)
+        self._track_cpu[0] += res["cpu_s"]
+        self._track_cpu[1] += res["wall_s"]
+        self._track_cpu[2] += sum(n for _, n in res["records"])
         for sent, n in res["records"]:
             self.counters["reports"] += n
             self._timing("batch", sent=sent, n=n, wall=res["wall"], tracked=res["done"])
@@ -1035,7 +1044,22 @@ class NationalNode:
             releases.append((row, tid, PHASES[int(phases[k])], "confirmed"))
             updated.append((self.nation, self._own_track_id(tid)))
         self._publish_own_tracks(releases, exercise, prov)
-        if structural or not self._refuse(updated):
+        if self.nation == self.policy.hub:  # (the hub's picture is its release: fold in at once)
+            self._fold_own(updated, structural)
+        else:  # release first: the sealed tracks go out before this node's own picture takes them in
+            with contextlib.suppress(RuntimeError):
+                asyncio.get_running_loop().call_later(RELEASE_FIRST_S, self._fold_own, updated, structural)
+                return
+            self._fold_own(updated, structural)
+
+    def _fold_own(self, updated: list[tuple[str, str]], structural: bool) -> None:
+        """Fold updated own tracks into the picture (incrementally; a rebuild for new or deleted ones)."""
+        try:
+            if structural or not self._refuse(updated):
+                self._schedule_rebuild()
+        except Exception:
+            self.counters["internal_errors"] += 1
+            log.exception("own tracks not folded in")
             self._schedule_rebuild()
 
     def _schedule_rebuild(self) -> None:
@@ -2078,14 +2102,18 @@ class NationalNode:
     def snapshot(self, stopped: bool = False) -> dict:
         """The node's state as a JSON-able dict (see the module docstring)."""
         cov_cache, self._cov_json = self._cov_json, {}
+        stale = [o for ev in self.picture_events for o in ev["objects"]
+                 if (c := cov_cache.get(o.object_id)) is None or c[0] is not o.P]
+        if stale:  # changed since the last snapshot: repaired all at once
+            Ps = np.array([o.P for o in stale])
+            good = np.isfinite(Ps).all(axis=(1, 2))
+            Ps[~good] = np.eye(6)
+            flat = _safe_covs(Ps)[:, _TRIU6[0], _TRIU6[1]].tolist()
+            for o, g, f in zip(stale, good, flat, strict=True):
+                cov_cache[o.object_id] = (o.P, f if g else None)
 
         def obj_json(o: _PictureObject) -> dict:
-            c = cov_cache.get(o.object_id)
-            if c is not None and c[0] is o.P:  # unchanged since the last snapshot
-                cov = c[1]
-            else:
-                P = _safe_cov(o.P)
-                cov = [float(v) for v in P[_TRIU6]] if np.all(np.isfinite(P)) else None
+            cov = cov_cache[o.object_id][1]
             self._cov_json[o.object_id] = (o.P, cov)
             return {"object_id": o.object_id, "time": o.t, "state": [float(v) for v in o.x], "cov": cov,
                     "contributors": dict(o.contributors), "origins": sorted(o.contributors), "phase": o.phase,
@@ -2123,6 +2151,8 @@ class NationalNode:
                 "costs_ms": {"rebuild": round(self._rebuild_cost * 1e3, 3), "refuse": round(self._refuse_cost * 1e3, 3),
                              "track_push": round(self._track_cost * 1e3, 3),
                              "assessment_round": round(self._assess_cost * 1e3, 3),
+                             "track_cpu_per_report": round(self._track_cpu[0] * 1e3 / max(self._track_cpu[2], 1), 4),
+                             "track_cpu_share": round(self._track_cpu[0] / max(self._track_cpu[1], 1e-9), 3),
                              "outbox_wait": round(self._pub_cost[0] * 1e3, 3),
                              "puback": round(self._pub_cost[1] * 1e3, 3)},
                 "alerts": list(self.alerts_sent),
