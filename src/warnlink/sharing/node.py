@@ -1045,21 +1045,22 @@ class NationalNode:
             updated.append((self.nation, self._own_track_id(tid)))
         self._publish_own_tracks(releases, exercise, prov)
         if self.nation == self.policy.hub:  # (the hub's picture is its release: fold in at once)
-            self._fold_own(updated, structural)
+            self._fold_in(updated, structural)
         else:  # release first: the sealed tracks go out before this node's own picture takes them in
             with contextlib.suppress(RuntimeError):
-                asyncio.get_running_loop().call_later(RELEASE_FIRST_S, self._fold_own, updated, structural)
+                asyncio.get_running_loop().call_later(RELEASE_FIRST_S, self._fold_in, updated, structural)
                 return
-            self._fold_own(updated, structural)
+            self._fold_in(updated, structural)
 
-    def _fold_own(self, updated: list[tuple[str, str]], structural: bool) -> None:
-        """Fold updated own tracks into the picture (incrementally; a rebuild for new or deleted ones)."""
+    def _fold_in(self, updated: list[tuple[str, str]], structural: bool) -> None:
+        """Fold updated contributor tracks into the picture (incrementally; a rebuild for new ones, or for all
+        when ``structural``: a track deleted)."""
         try:
             if structural or not self._refuse(updated):
                 self._schedule_rebuild()
         except Exception:
             self.counters["internal_errors"] += 1
-            log.exception("own tracks not folded in")
+            log.exception("incremental fusion failed")
             self._schedule_rebuild()
 
     def _schedule_rebuild(self) -> None:
@@ -1522,13 +1523,8 @@ class NationalNode:
     def _flush_refuse(self) -> None:
         self._refuse_handle = None
         keys, self._refuse_keys = list(dict.fromkeys(self._refuse_keys)), []
-        try:
-            if keys and not self._refuse(keys):
-                self._schedule_rebuild()
-        except Exception:
-            self.counters["internal_errors"] += 1
-            log.exception("incremental fusion failed")
-            self._schedule_rebuild()
+        if keys:
+            self._fold_in(keys, False)
 
     def _member_entries(self, obj: _PictureObject) -> list[tuple] | None:
         """The fusion entries of an object's members (the rebuild's order), or None when one is gone."""
