@@ -123,6 +123,19 @@ def test_pack_cov_catches_what_the_cheap_check_cannot():
         m.pack_cov(np.ones((2, 3)))
 
 
+def test_pack_covs_matches_pack_cov_matrix_by_matrix():
+    good = np.diag([4.0, 9.0, 1.0])
+    stack = np.array([good, [[1.0, 0.9, 0.9], [0.9, 1.0, -0.9], [0.9, -0.9, 1.0]],
+                      [[1.0, 0.5, 0.0], [0.4, 1.0, 0.0], [0.0, 0.0, 1.0]], np.full((3, 3), np.nan), 2 * good])
+    out = m.pack_covs(stack, "P")
+    assert out[0] == m.pack_cov(good) and out[4] == m.pack_cov(2 * good)
+    for k, match in ((1, "not positive semi-definite"), (2, "not symmetric"), (3, "NaN or inf")):
+        assert isinstance(out[k], ValueError) and match in str(out[k]) and str(out[k]).startswith("P:")
+    assert m.pack_covs(np.zeros((0, 3, 3))) == []
+    with pytest.raises(ValueError, match="stack of square"):
+        m.pack_covs(np.ones((2, 3)))
+
+
 def test_iso_helpers():
     assert m.to_iso(T0) == "2023-12-19T00:00:00.000000Z"
     assert m.from_iso("2023-12-19T00:00:00Z") == T0

@@ -38,6 +38,7 @@ for ``warnlink audit verify``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
@@ -244,10 +245,27 @@ class AuditLog:
                            detail=rejection.detail)
 
     def flush(self) -> None:
-        """Force the log and head to disk and renew the signed checkpoint."""
+        """Force the log and head to disk and renew the signed checkpoint. The log's ``fsync`` runs outside
+        the lock, so a flush from another thread (the node's I/O thread) does not hold up ``append``."""
         with self._lock:
-            if self._fd >= 0:
-                self._sync()
+            fd, seq, h = self._fd, self.seq, self.last_hash
+        if fd < 0:
+            return
+        if self.fsync != "never":
+            try:
+                os.fsync(fd)
+            except OSError:  # closed meanwhile (close() synced it)
+                return
+        with self._lock:
+            if self._fd < 0:
+                return
+            self._checkpoint(seq, h)  # what the fsync covered
+            self._write_head()
+            hfd = self._hfd
+        if self.fsync != "never":
+            with contextlib.suppress(OSError):
+                os.fsync(hfd)
+        self._last_sync = self._clock()
 
     def close(self) -> None:
         """Flush and close (idempotent)."""
@@ -268,14 +286,20 @@ class AuditLog:
     def _sync(self) -> None:
         if self.fsync != "never":
             os.fsync(self._fd)
-        if self.keyring is not None and self.seq > 0 and (self._head.cseq != self.seq
-                                                          or self._head.key_id != self.keyring.key_id):
-            sig = self.keyring.sign(_checkpoint_bytes(self.seq, self.last_hash)).hex()
-            self._head = _Head(self.seq, self.last_hash, self.seq, self.last_hash, self.keyring.key_id, sig)
+        self._checkpoint()
         self._write_head()
         if self.fsync != "never":
             os.fsync(self._hfd)
         self._last_sync = self._clock()
+
+    def _checkpoint(self, seq: int | None = None, h: str | None = None) -> None:
+        """Sign the chain's end up to ``seq`` / ``h`` (default: the current end; only what is on disk) into
+        the head, when it moved or the key changed."""
+        seq, h = (self.seq, self.last_hash) if seq is None else (seq, h)
+        if self.keyring is not None and seq > 0 and (self._head.cseq != seq
+                                                     or self._head.key_id != self.keyring.key_id):
+            sig = self.keyring.sign(_checkpoint_bytes(seq, h)).hex()
+            self._head = _Head(self.seq, self.last_hash, seq, h, self.keyring.key_id, sig)
 
     def _write_head(self) -> None:
         h = self._head

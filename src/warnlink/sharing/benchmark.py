@@ -250,6 +250,81 @@ def _audit_received(state_dir: Path, nation: str) -> dict[str, float]:
     return out
 
 
+def _audit_times(state_dir: Path, nation: str, direction: str) -> dict[str, float]:
+    """msg id -> time of the node's first audit record of ``direction`` (``sent``: at its PubAck)."""
+    out: dict[str, float] = {}
+    tag = f'"direction":"{direction}"'.encode()
+    for p in sorted((state_dir / "nodes" / nation).glob("audit*.jsonl")):
+        with contextlib.suppress(OSError), open(p, "rb") as fh:
+            for line in fh:
+                if tag in line:
+                    with contextlib.suppress(ValueError):
+                        r = json.loads(line)
+                        out.setdefault(r["msg_id"], r["time"])
+    return out
+
+
+def _applied_tracks(state_dir: Path, nation: str, origin: str) -> list[tuple[str, dict]]:
+    """(msg id, Wl-Prov) of every ``origin`` track the node applied (its ``applied.bin``)."""
+    import msgspec
+
+    from warnlink.sharing.envelope import _ENV_DECODER
+
+    out = []
+    with contextlib.suppress(OSError):
+        data = (state_dir / "nodes" / nation / "applied.bin").read_bytes()
+        dec = msgspec.msgpack.Decoder(tuple[str, bytes, str])
+        pos = 0
+        while pos + 4 <= len(data):
+            size = int.from_bytes(data[pos:pos + 4], "big")
+            with contextlib.suppress(Exception):
+                _subject, raw, prov = dec.decode(data[pos + 4:pos + 4 + size])
+                env = _ENV_DECODER.decode(raw)
+                if env.kind == "track" and env.origin == origin:
+                    out.append((env.msg_id, json.loads(prov) if prov else {}))
+            pos += 4 + size
+    return out
+
+
+def _first_reflection(prov, when, sent: np.ndarray) -> np.ndarray:
+    """Per batch sent at ``sent``: the earliest ``when`` among records with ``prov >= sent`` (NaN: none)."""
+    prov, when = np.asarray(prov, float), np.asarray(when, float)
+    if not len(prov):
+        return np.full(len(sent), np.nan)
+    o = np.argsort(prov)
+    prov, first = prov[o], np.minimum.accumulate(when[o][::-1])[::-1]
+    k = np.searchsorted(prov, sent - 1e-6)
+    return np.where(k < len(prov), first[np.minimum(k, len(prov) - 1)], np.nan)
+
+
+def stage_latencies(state_dir: Path, sent: np.ndarray, origin: str = "KOR", hub: str = "USA",
+                    receiver: str = "JPN") -> dict[str, dict]:
+    """Where the time goes, stage by stage: per ``origin`` report batch (``sent``: its Wl-Sent), the first
+    moment its reports are reflected at each stage of the path origin -> hub -> receiver (the tracks'
+    ``Wl-Prov``; the audit logs' times: ``*_released`` at the PubAck of the sealed track, ``*_received``
+    when the receiver verified it; ``*_fused`` the picture's ``fused`` records). Returns stage -> ``{p50_ms,
+    p99_ms}`` of the time since the batch was sent, over the batches reflected at the receiver."""
+    sent = np.asarray(sent, float)
+    batches = {r["sent"]: r for r in _timing(state_dir, origin) if r.get("ev") == "batch" and r.get("sent")}
+    at: dict[str, np.ndarray] = {
+        f"{origin.lower()}_tracked": np.array([batches.get(s, {}).get("tracked", np.nan) for s in sent], float)}
+    for src, dst in ((origin, hub), (hub, receiver)):
+        applied = _applied_tracks(state_dir, dst, src)
+        for name, times in ((f"{src.lower()}_released", _audit_times(state_dir, src, "sent")),
+                            (f"{dst.lower()}_received", _audit_times(state_dir, dst, "received"))):
+            pv = [(p[origin], times[m]) for m, p in applied if origin in p and m in times]
+            at[name] = _first_reflection([a for a, _ in pv], [b for _, b in pv], sent)
+        fused = [r for r in _timing(state_dir, dst) if r.get("ev") == "fused" and origin in (r.get("prov") or {})]
+        at[f"{dst.lower()}_fused"] = _first_reflection([r["prov"][origin] for r in fused],
+                                                       [r["wall"] for r in fused], sent)
+    ok = np.isfinite(at[f"{receiver.lower()}_fused"])
+    out = {}
+    for name, t in at.items():
+        d = (t - sent)[ok & np.isfinite(t)] * 1e3
+        out[name] = {"p50_ms": _pct(d, 50), "p99_ms": _pct(d, 99)}
+    return out
+
+
 def report_latencies(sent: np.ndarray, n: np.ndarray, fused: list[dict], origin: str = "KOR",
                      due: np.ndarray | None = None, steady: bool = False) -> dict:
     """Latency of each fed report to the first fused record whose provenance includes its batch
@@ -452,10 +527,11 @@ async def node_end_to_end(rt, rates, duration_s: float, *, warm_up_s: float = 2.
         # where the time goes: the same KOR reports reflected at KOR's tracker, in the hub's picture, in JPN's
         kb = [r for r in kor_batches if t0 <= r["wall"] <= t1]
         row["stages_p50_ms"] = {
-            "kor_tracked": _pct([(r["wall"] - r["sent"]) * 1e3 for r in kb], 50),
+            "kor_tracked": _pct([(r["tracked"] - r["sent"]) * 1e3 for r in kb if r.get("tracked")], 50),
             "hub_fused": report_latencies(sent, n, [r for r in hub_fused if t0 <= r["wall"] <= t1],
                                           due=due, steady=True)["p50_ms"],
             "jpn_fused": row["p50_ms"]}
+        row["stages"] = stage_latencies(sd, sent)
         ages = assessment_ages(sd, rt.nations, t0, t1)
         row["assessment_age_p99_s"] = _pct(ages, 99)
         notices = launch_notices(sd, "KOR", others, t0, t1, openers)
@@ -513,7 +589,7 @@ async def _run(rates, duration_s: float, state_dir: Path, durable: bool, end_to_
             entry["raw_durable_p50_ms"] = raw[rate]["durable"]["p50_ms"]
             entry["raw_durable_p99_ms"] = raw[rate]["durable"]["p99_ms"]
         for k in ("lost", "fused_n", "max_ms", "drained", "assessment_age_p99_s", "launch_notice_max_s",
-                  "stages_p50_ms"):
+                  "stages_p50_ms", "stages"):
             if k in r:
                 entry[k] = r[k]
         if entry["p99_ms"] is not None and entry["raw_p99_ms"]:

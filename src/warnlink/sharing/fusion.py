@@ -26,6 +26,7 @@ noise). States are ECEF ``[x, y, z, vx, vy, vz]`` [m, m/s]; any dimension works 
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,6 +137,35 @@ def _ci_objective(Ia, Ib, w, criterion):
         return np.array([np.trace(np.linalg.pinv(m)) for m in info])
 
 
+def _pencil_omega(Ia, Ib, criterion, tol):
+    """The CI weight by grid refinement on the pencil form of the criterion (no matrix work per step): with
+    ``Ib = L L^T`` and ``L^-1 Ia L^-T = U diag(lam) U^T``, ``w Ia + (1 - w) Ib = L U diag(1 + w (lam - 1)) U^T
+    L^T``, so ``trace(P) = sum_i m_i / (1 + w (lam_i - 1))`` (``m_i``: squared column norms of ``L^-T U``)
+    and ``-ln det P^-1 = -ln det Ib - sum_i ln(1 + w (lam_i - 1))``: one decomposition per pair, then each
+    round evaluates 33 weights at once and keeps the bracket around the best (both criteria are unimodal);
+    rounds until the grid step is below ``tol``. ``LinAlgError`` when ``Ib`` is not positive definite."""
+    L = np.linalg.cholesky(Ib)
+    Li = np.linalg.inv(L)
+    lam, U = np.linalg.eigh(_sym(Li @ Ia @ np.swapaxes(Li, -1, -2)))
+    lam = np.maximum(lam, 0.0)[:, None, :] - 1.0  # Ia is positive semi-definite
+    m = ((np.swapaxes(Li, -1, -2) @ U) ** 2).sum(axis=1)[:, None, :]
+    n = len(Ia)
+    rows = np.arange(n)
+    lo, width = np.zeros(n), 1.0
+    steps = np.linspace(0.0, 1.0, 33)
+    while True:
+        grid = np.clip(lo[:, None] + width * steps[None, :], 0.0, 1.0)  # (n, 33)
+        den = 1.0 + grid[:, :, None] * lam
+        ok = (den > 0).all(axis=2)
+        den = np.where(den > 0, den, 1.0)
+        val = -np.log(den).sum(axis=2) if criterion == "det" else (m / den).sum(axis=2)
+        best = grid[rows, np.argmin(np.where(ok, val, np.inf), axis=1)]
+        h = width / 32
+        if h <= tol:
+            return best
+        lo, width = best - h, 2 * h
+
+
 def ci_omega(Pa, Pb, criterion: str = "trace", tol: float = OMEGA_TOL) -> np.ndarray:
     """The CI weights ``w`` (n,) in [0, 1] minimising ``trace(P)`` or ``det(P)`` of each fused pair
     (covariances (n, d, d), or one (d, d) pair giving shape (1,))."""
@@ -148,11 +178,17 @@ def ci_omega(Pa, Pb, criterion: str = "trace", tol: float = OMEGA_TOL) -> np.nda
     Ia = _sym(np.linalg.inv(Pa))
     Ib = _sym(np.linalg.inv(Pb))
     n = len(Pa)
+    with contextlib.suppress(np.linalg.LinAlgError):  # (else Ib is not positive definite: golden section)
+        return _pencil_omega(Ia, Ib, criterion, tol)
+
+    def f(w):
+        return _ci_objective(Ia, Ib, w, criterion)
+
     lo, hi = np.zeros(n), np.ones(n)
     c = hi - _GOLD * (hi - lo)
     d = lo + _GOLD * (hi - lo)
-    fc = _ci_objective(Ia, Ib, c, criterion)
-    fd = _ci_objective(Ia, Ib, d, criterion)
+    fc = f(c)
+    fd = f(d)
     iters = int(np.ceil(np.log(tol) / np.log(_GOLD)))
     for _ in range(iters):
         left = fc < fd  # the minimum lies in [lo, d]: d becomes hi, c becomes d; else the mirror image
@@ -160,14 +196,12 @@ def ci_omega(Pa, Pb, criterion: str = "trace", tol: float = OMEGA_TOL) -> np.nda
         lo = np.where(left, lo, c)
         new_c = np.where(left, hi - _GOLD * (hi - lo), d)
         new_d = np.where(left, c, lo + _GOLD * (hi - lo))
-        fp = _ci_objective(Ia, Ib, np.where(left, new_c, new_d), criterion)
+        fp = f(np.where(left, new_c, new_d))
         fc, fd = np.where(left, fp, fd), np.where(left, fc, fp)
         c, d = new_c, new_d
     w = 0.5 * (lo + hi)
     # the end points can be optimal (one estimate dominates): compare with them
-    f_w = _ci_objective(Ia, Ib, w, criterion)
-    f0 = _ci_objective(Ia, Ib, np.zeros(n), criterion)
-    f1 = _ci_objective(Ia, Ib, np.ones(n), criterion)
+    f_w, f0, f1 = f(w), f(np.zeros(n)), f(np.ones(n))
     best = np.stack([f_w, f0, f1], axis=1).argmin(axis=1)
     return np.choose(best, [w, np.zeros(n), np.ones(n)])
 

@@ -154,6 +154,33 @@ def pack_cov(P, name: str = "cov") -> tuple[float, ...]:
     return tuple(P[_triu(P.shape[0])].tolist())
 
 
+def pack_covs(P, name: str = "cov") -> list[tuple[float, ...] | ValueError]:
+    """``pack_cov`` of a stack of matrices (k, n, n) in one vectorised pass (the same checks); per matrix the
+    packed tuple, or the ``ValueError`` that ``pack_cov`` would raise for it."""
+    P = np.asarray(P, dtype=float)
+    if P.ndim != 3 or P.shape[1] != P.shape[2]:
+        raise ValueError(f"{name}: expected a stack of square matrices, got shape {P.shape}")
+    if not len(P):
+        return []
+    finite = np.isfinite(P).all(axis=(1, 2))
+    Pf = np.where(finite[:, None, None], P, 0.0)
+    scale = np.maximum(np.abs(Pf).max(axis=(1, 2)), 1e-300)
+    sym = np.abs(Pf - np.swapaxes(Pf, 1, 2)).max(axis=(1, 2)) <= 1e-9 * scale
+    w = np.linalg.eigvalsh(0.5 * (Pf + np.swapaxes(Pf, 1, 2)))
+    psd = w[:, 0] >= -1e-9 * np.maximum(w[:, -1], 1e-300)
+    flat = P[:, _triu(P.shape[1])[0], _triu(P.shape[1])[1]].tolist()
+    out: list = []
+    for k in range(len(P)):
+        if finite[k] and sym[k] and psd[k]:
+            out.append(tuple(flat[k]))
+        else:  # the single-matrix check names the problem
+            try:
+                out.append(pack_cov(P[k], name))
+            except ValueError as exc:
+                out.append(exc)
+    return out
+
+
 def unpack_cov(flat, n: int) -> np.ndarray:
     """Row-major upper triangle -> the full symmetric n x n matrix."""
     if len(flat) != tri_size(n):
