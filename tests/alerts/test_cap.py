@@ -61,8 +61,9 @@ def chain(mode: str, exercise: bool, reason: str = "track_lost"):
         msgs += eng.lost("L1/m1/warhead", 302.5)
     elif reason == "reclassified":
         msgs += eng.update(inp(302.0, kind="stage"))
-    elif reason == "below_threshold":
+    elif reason == "below_threshold":  # below the release level for the policy's release hold
         msgs += eng.update(inp(302.0, land=0.0, eez=0.0, overflight=0.0))
+        msgs += eng.update(inp(302.0 + eng.policy.release_hold_s, land=0.0, eez=0.0, overflight=0.0))
     else:
         msgs += eng.tick(310.0)
     assert [m.msg_type for m in msgs] == ["Alert", "Update", "Cancel"]

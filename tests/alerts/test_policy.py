@@ -232,7 +232,8 @@ def test_threshold_hysteresis_at_the_edge(jpn):
     assert [m.msg_type for m in eng.update(inp(1.0, land=on))] == ["Alert"]
     for k, p in enumerate([on - 0.5 * jpn.release_margin, on + 0.01, off, on - 0.001]):
         assert eng.update(inp(2.0 + k, land=p)) == []                   # inside the band: no churn
-    c = eng.update(inp(10.0, land=off - 1e-9))
+    assert eng.update(inp(10.0, land=off - 1e-9)) == []                # below: the release hold begins
+    c = eng.update(inp(10.0 + jpn.release_hold_s, land=off - 1e-9))
     assert [m.msg_type for m in c] == ["Cancel"] and c[0].reason == "below_threshold"
 
 
@@ -485,6 +486,7 @@ def _all_paths(eng: AlertEngine, exercise: bool) -> list[Alert]:
     out += eng.update(inp(2.0, object_id="c", kind="stage", land=0.5, **kw))
     out += eng.update(inp(1.0, object_id="d", land=0.5, **kw))
     out += eng.update(inp(2.0, object_id="d", land=0.0, **kw))
+    out += eng.update(inp(2.0 + eng.policy.release_hold_s, object_id="d", land=0.0, **kw))
     out += eng.update(inp(1.0, object_id="e", land=0.5, **kw))
     out += eng.tick(10.0)
     return out

@@ -60,7 +60,15 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from scipy.stats import chi2
 
-from warnlink.alerts import AlertEngine, AssessmentInput, ImpactArea, load_policies, to_cap_xml, validate_cap
+from warnlink.alerts import (
+    AlertEngine,
+    AssessmentInput,
+    ImpactArea,
+    is_lower_bound,
+    load_policies,
+    to_cap_xml,
+    validate_cap,
+)
 from warnlink.assessment.figures import (
     LINK_BETA_LOG_SIGMA,
     LINK_CHI2,
@@ -113,11 +121,9 @@ DUP_GATE_M_S = 150.0
 ALERT_AFTER_S = 4.0
 """An object's assessments reach the alert engines (and count as verdicts) once it has coasted under
 assessment this long [s]: the first predictions of a young track are too crude to warn anyone on."""
-STAGING_WATCH_S = 8.0
-"""After a track stops boosting, its impact prediction is no impact warning for this long [s], nor while a
-separation from it is undecided (2023-04-13: a warning computed from a separated booster): a spent stage's
-missile re-appears boosting beside it within this time, or the track resumes boosting. Overflight is warned
-meanwhile (see ``BOUND``)."""
+# ``STAGING_WATCH_S`` (warnlink.alerts): after a track stops boosting, its impact prediction is no impact warning
+# for this long [s], nor while a separation from it is undecided (2023-04-13: a warning computed from a
+# separated booster); overflight is warned meanwhile (see ``BOUND`` and ``warnlink.alerts.is_lower_bound``).
 BOUND = "lower bound"
 """The ballistic prediction of a track that may still gain range (boosting, in ``STAGING_WATCH_S`` after its
 last boost, or a separation from it undecided) is a *lower bound* of the missile's flight: whatever it is
@@ -760,12 +766,13 @@ class Replay:
         boosts, for ``STAGING_WATCH_S`` after it last boosted (a spent stage's missile re-appears boosting
         beside it, or the tracker briefly lost the thrust), and while a separation from it or of it is
         undecided (at most ``SPLIT_DECIDE_S``)."""
-        if self.tracker.mu[o.row, 1] >= 0.5 or t - o.last_boost_s < STAGING_WATCH_S:
-            return True
-        if o.parent is not None and o.split_s is not None and not o.split_decided and t - o.split_s < SPLIT_DECIDE_S:
-            return True
-        return any(q.parent == o.row and q.split_s is not None and not q.split_decided
-                   and t - q.split_s < SPLIT_DECIDE_S for q in self.objs)
+        undecided = (o.parent is not None and o.split_s is not None and not o.split_decided
+                     and t - o.split_s < SPLIT_DECIDE_S) or any(
+            q.parent == o.row and q.split_s is not None and not q.split_decided and t - q.split_s < SPLIT_DECIDE_S
+            for q in self.objs)
+        return is_lower_bound(boosting=bool(self.tracker.mu[o.row, 1] >= 0.5), t_s=t,
+                              last_boost_s=o.last_boost_s if math.isfinite(o.last_boost_s) else None,
+                              separation_undecided=undecided)
 
     def _link_reacquired(self, o: _Obj) -> None:
         """A track born in coast (no parent, never boosting) is an earlier, lost object re-acquired when the
@@ -927,26 +934,23 @@ class Replay:
             passed = pr["impact_t"] + 5.0 < t
             if o.extrapolating and passed:
                 o.done = True
-            # a lower-bound prediction (``BOUND``) warns of overflight only: no impact probabilities, time or area
+            # a lower-bound prediction (``BOUND``) warns of overflight only: the engines apply the rule
             bound = pr["bound"] or (not o.extrapolating and self._bound(o, t))
-            probs = {} if bound else {k: 0.0 if passed else float(min(max(v, 0.0), 1.0))
-                                      for k, v in pr["probs"].items()}
-            impact = None if bound else ImpactArea(
+            probs = {k: 0.0 if passed else float(min(max(v, 0.0), 1.0)) for k, v in pr["probs"].items()}
+            impact = ImpactArea(
                 lat_deg=pr["lat"], lon_deg=float((pr["lon"] + 180) % 360 - 180),
                 semi_major_m=min(pr["semi_major_m"], 2e7),
                 semi_minor_m=min(pr["semi_minor_m"], pr["semi_major_m"], 2e7), orientation_deg=pr["orientation_deg"])
-            # an overflight once flown is over for good; a lower bound's counts only where its mean path flies
-            # over
+            # an overflight once flown is over for good
             o.over_done |= {m for m in NATIONS if pr["over_t"].get(m) and pr["over_t"][m][1] < t}
-            over = {f"{m}_land": 0.0 if passed or m in o.over_done or (bound and m not in pr["over_t"])
-                    else pr["over_p"][m] for m in NATIONS}
+            over = {f"{m}_land": 0.0 if passed or m in o.over_done else pr["over_p"][m] for m in NATIONS}
             for n, eng in self.engines.items():
                 ov = pr["over_t"].get(n)
                 a = AssessmentInput(
                     t_s=t, object_id=self._oid(o.row), event_id=self.event_id, kind=o.kind, track_alive=True,
                     exercise=self.exercise, impact_probability=probs, overflight_probability=over,
                     overflight_start_s=ov[0] if ov else None, overflight_end_s=ov[1] if ov else None,
-                    impact_t_s=None if bound else pr["impact_t"], impact=impact)
+                    impact_t_s=pr["impact_t"], impact=impact, lower_bound=bound)
                 self._emit(eng.update(a))
         for eng in self.engines.values():
             self._emit(eng.tick(t))
