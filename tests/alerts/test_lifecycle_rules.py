@@ -42,11 +42,11 @@ def eng() -> AlertEngine:
     return AlertEngine(decode_policies(POLICY)["JPN"], mode="test", epoch=EPOCH)
 
 
-def inp(t, eez=0.0, overflight=0.0, *, kind="warhead", alive=True, impact=EEZ, over_t=None, bound=False):
+def inp(t, eez=0.0, overflight=0.0, *, kind="warhead", alive=True, impact=EEZ, over_t=(None, None), bound=False):
     return AssessmentInput(
         t_s=t, object_id="E/track1", event_id="E", kind=kind, track_alive=alive, exercise=False,
         impact_probability={"JPN_eez": eez}, overflight_probability={"JPN_land": overflight},
-        overflight_start_s=None if over_t is None else over_t[0], overflight_end_s=None if over_t is None else over_t[1],
+        overflight_start_s=over_t[0], overflight_end_s=over_t[1],
         impact_t_s=1500.0, impact=impact, lower_bound=bound)
 
 
