@@ -87,6 +87,34 @@ def test_a_chain_whose_object_resumes_boosting_drops_its_impact_region(eng):
     assert types(c) == ["Cancel"] and c[0].reason == "below_threshold"
 
 
+# ------------------------------------------------------------------------------------- confirmation, ellipse limit
+
+
+def test_a_region_is_alerted_once_confirmed_and_a_blip_never(eng):
+    """2017-05-14: a re-acquired track's first predictions gave P(JPN_eez)=0.29 for 2 s (Alert, then Cancel)."""
+    e = AlertEngine(msgspec.structs.replace(eng.policy, confirm_s=3.0), mode="test", epoch=EPOCH)
+    assert e.update(inp(0.0, eez=0.29)) == [] and e.update(inp(1.0, eez=0.29)) == []
+    assert e.update(inp(2.0, eez=0.05)) == []                         # the blip is over: never alerted
+    for t in (3.0, 4.0, 5.0):
+        assert e.update(inp(t, eez=0.3)) == []
+    assert types(e.update(inp(6.0, eez=0.3))) == ["Alert"]            # above the threshold for 3 s
+    assert e.update(inp(7.0, eez=0.3, overflight=0.5)) == []          # a joining region is confirmed too ...
+    e.update(inp(20.0, eez=0.3, overflight=0.5))                      # ... but a gap restarts the count
+    assert e.active()["E/track1"].overflight_regions == ()
+
+
+def test_an_ellipse_too_long_to_locate_the_impact_warns_of_nothing_but_overflight(eng):
+    """2025-05-08 and 2025-01-06: 95% ellipses of 682 and 905 km semi-major axis along the track crossed Japan's
+    EEZ and land (P = 0.84, 0.28) for 200 s while the impact was outside."""
+    e = AlertEngine(msgspec.structs.replace(eng.policy, impact_max_semi_major_km=370.0), mode="test", epoch=EPOCH)
+    line = msgspec.structs.replace(EEZ, semi_major_m=682e3, semi_minor_m=2.5e3)
+    assert e.update(inp(0.0, eez=0.84, impact=line)) == []
+    m = e.update(inp(1.0, eez=0.84, overflight=0.5, impact=line))
+    assert types(m) == ["Alert"] and m[0].regions == () and m[0].overflight_regions == ("JPN_land",)
+    m = e.update(inp(2.0, eez=0.84, overflight=0.5, impact=msgspec.structs.replace(line, semi_major_m=300e3)))
+    assert types(m) == ["Update"] and m[0].regions == ("JPN_eez",)  # located: the impact warning joins
+
+
 # ------------------------------------------------------------------------------------------------ release hold
 
 
@@ -161,8 +189,9 @@ def test_a_deferred_update_that_reverted_is_never_sent(eng):
     assert eng.tick(10.0) == [] and eng.stats["Update"] == 0
 
 
-def test_the_packaged_policy_sets_the_hold_and_the_floor():
+def test_the_packaged_policy_sets_the_hold_the_floor_the_confirmation_and_the_ellipse_limit():
     p = load_policy("JPN")
     assert 0.0 < p.release_hold_s <= 60.0 and p.update.ellipse_min_km > 0.0
+    assert 0.0 < p.confirm_s <= 5.0 and p.impact_max_semi_major_km == pytest.approx(370.0)  # 200 nmi
     with pytest.raises(Exception, match="release_hold_s"):
         decode_policies(POLICY.replace("release_hold_s: 10", "release_hold_s: -1"))

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import msgspec
+
 from warnlink.alerts import STAGING_WATCH_S, AlertEngine, load_policy
 from warnlink.sharing.node import NationalNode, _PictureObject
 
 
 def _node(tmp_path) -> tuple[NationalNode, list]:
     node = NationalNode("JPN", tmp_path / "state", mode="test")
-    node.alert_engine = AlertEngine(load_policy("JPN"), mode="test", epoch=datetime(1970, 1, 1, tzinfo=UTC))
+    policy = msgspec.structs.replace(load_policy("JPN"), confirm_s=0.0)  # each input decides at once
+    node.alert_engine = AlertEngine(policy, mode="test", epoch=datetime(1970, 1, 1, tzinfo=UTC))
     sent: list = []
     node._send_alert = sent.append
     return node, sent

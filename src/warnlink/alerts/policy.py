@@ -138,10 +138,16 @@ class Regions(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
 class AlertPolicy(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """One nation's alert policy. Checked on construction; ``PolicyError`` names the field.
 
-    Hysteresis on the alerted regions: a region enters at its threshold and leaves once its probability has
-    stayed below ``threshold - release_margin`` for ``release_hold_s`` (assessment time; a dip that recovers
-    within the hold changes nothing). The hold delays only a *probability* release (``below_threshold``);
-    a lost track or a re-classified object is cancelled at once.
+    Hysteresis on the alerted regions: a region enters once its probability has been at or above its
+    threshold for ``confirm_s`` (every assessment in that span; 0: at once), and leaves once it has stayed
+    below ``threshold - release_margin`` for ``release_hold_s`` (assessment time; a dip that recovers within
+    the hold changes nothing). The hold delays only a *probability* release (``below_threshold``); a lost
+    track or a re-classified object is cancelled at once.
+
+    ``impact_max_semi_major_km``: an impact probability counts only from a prediction whose 95% ellipse has
+    a semi-major axis of at most this (None: no limit). A longer ellipse does not locate the impact (the
+    along-track speed at burnout not yet measured): its region probabilities are the share of a line of
+    hundreds of kilometres that crosses the region, not evidence. Such an input warns of overflight only.
     """
 
     nation: str
@@ -152,6 +158,8 @@ class AlertPolicy(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True)
     alert_kinds: tuple[str, ...] = ALERTING_KINDS
     staleness_s: float = 3.0
     release_hold_s: float = 0.0
+    confirm_s: float = 0.0
+    impact_max_semi_major_km: float | None = None
 
     def __post_init__(self):
         _check_policy(self)
@@ -191,6 +199,9 @@ def _check_policy(p: AlertPolicy) -> None:
     _finite("update.min_interval_s", p.update.min_interval_s, 0.0, 3600.0)
     _finite("staleness_s", p.staleness_s, 0.0, MAX_STALENESS_S, lo_open=True)
     _finite("release_hold_s", p.release_hold_s, 0.0, 3600.0)
+    _finite("confirm_s", p.confirm_s, 0.0, MAX_STALENESS_S)
+    if p.impact_max_semi_major_km is not None:
+        _finite("impact_max_semi_major_km", p.impact_max_semi_major_km, 0.0, 20000.0, lo_open=True)
     kinds = p.alert_kinds
     if not isinstance(kinds, tuple | list) or not kinds:
         raise PolicyError(f"alert_kinds: must be a non-empty list, got {kinds!r}")
@@ -238,6 +249,8 @@ class _SectionIn(Struct, forbid_unknown_fields=True):
     thresholds: _ThresholdsIn | None = None
     release_margin: Annotated[float, Meta(ge=0.0, lt=1.0)] | None = None
     release_hold_s: Annotated[float, Meta(ge=0.0)] | None = None
+    confirm_s: Annotated[float, Meta(ge=0.0, le=MAX_STALENESS_S)] | None = None
+    impact_max_semi_major_km: _Pos | None = None
     update: _UpdateIn | None = None
     alert_kinds: list[str] | None = None
     staleness_s: Annotated[float, Meta(gt=0.0, le=MAX_STALENESS_S)] | None = None
@@ -276,14 +289,18 @@ def _merge(nation: str, default: _SectionIn, own: _SectionIn) -> AlertPolicy:
         vals = [getattr(u, f) for u in (own.update, default.update) if u is not None and getattr(u, f) is not None]
         optional[f] = vals[0] if vals else 0.0
     update = msgspec.structs.replace(update, **optional)
-    hold = own.release_hold_s if own.release_hold_s is not None else default.release_hold_s
+    def opt(name, none=0.0):
+        v = getattr(own, name)
+        v = getattr(default, name) if v is None else v
+        return none if v is None else v
     kinds = own.alert_kinds if own.alert_kinds is not None else default.alert_kinds
     return AlertPolicy(
         nation=nation, regions=regions, thresholds=thresholds, update=update,
         release_margin=pick("release_margin", default.release_margin, own.release_margin),
         alert_kinds=tuple(kinds) if kinds is not None else ALERTING_KINDS,
         staleness_s=pick("staleness_s", default.staleness_s, own.staleness_s),
-        release_hold_s=0.0 if hold is None else hold,
+        release_hold_s=opt("release_hold_s"), confirm_s=opt("confirm_s"),
+        impact_max_semi_major_km=opt("impact_max_semi_major_km", None),
     )
 
 
@@ -364,13 +381,18 @@ class AssessmentInput(Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
     lower_bound: bool = False
 
 
-def _bounded(a: AssessmentInput) -> AssessmentInput:
-    """What the engine uses of a lower-bound input (``AssessmentInput.lower_bound``): overflight only."""
-    if not a.lower_bound:
-        return a
-    over = a.overflight_probability if a.overflight_start_s is not None else {}
-    return msgspec.structs.replace(a, impact_probability={}, impact_t_s=None, impact=None,
-                                   overflight_probability=over)
+def _usable(a: AssessmentInput, policy: AlertPolicy) -> AssessmentInput:
+    """What the engine uses of an input: of a lower bound (``AssessmentInput.lower_bound``) overflight only,
+    where its mean path crosses; of a prediction whose ellipse is longer than ``impact_max_semi_major_km``
+    no impact probabilities."""
+    if a.lower_bound:
+        over = a.overflight_probability if a.overflight_start_s is not None else {}
+        return msgspec.structs.replace(a, impact_probability={}, impact_t_s=None, impact=None,
+                                       overflight_probability=over)
+    limit = policy.impact_max_semi_major_km
+    if limit is not None and a.impact is not None and a.impact.semi_major_m > limit * 1e3 and a.impact_probability:
+        return msgspec.structs.replace(a, impact_probability={})
+    return a
 
 
 def _check_input(a: AssessmentInput) -> None:
@@ -425,9 +447,11 @@ class _Chain:
 
 
 class _ObjectState:
-    __slots__ = ("chain", "chains", "exercise", "last_t", "lost_at")
+    __slots__ = ("above", "chain", "chains", "exercise", "last_t", "lost_at")
 
     def __init__(self):
+        self.above: dict[tuple[bool, str], float] = {}
+        """Regions ((overflight?, name)) at or above their threshold, with the time they got there (``confirm_s``)."""
         self.exercise: bool | None = None
         self.last_t: float | None = None
         self.lost_at: float | None = None
@@ -490,7 +514,9 @@ class AlertEngine:
                 f"exercise: object {a.object_id!r} was seen as {'exercise' if st.exercise else 'real'} data but this "
                 f"input is marked exercise={a.exercise}; mixed markings for one object are refused")
         st.exercise = a.exercise
-        a = _bounded(a)
+        a = _usable(a, self.policy)
+        if st.last_t is not None and a.t_s - st.last_t > self.policy.staleness_s:
+            st.above.clear()  # a gap in the assessments: confirmation starts again
         chain = st.chain
         st.last_t = a.t_s
         st.lost_at = None
@@ -498,7 +524,7 @@ class AlertEngine:
         if chain is None:
             if not a.track_alive or a.kind not in p.alert_kinds:
                 return []
-            regions, overflight = self._select(a, None)
+            regions, overflight = self._select(a, None, st)
             if not regions and not overflight:
                 return []
             st.chains += 1
@@ -508,7 +534,7 @@ class AlertEngine:
             return [self._cancel(st, a.object_id, a.t_s, "track_lost", a.kind)]
         if a.kind not in p.alert_kinds:
             return [self._cancel(st, a.object_id, a.t_s, "reclassified", a.kind)]
-        regions, overflight = self._select(a, chain)
+        regions, overflight = self._select(a, chain, st)
         if not regions and not overflight:
             return [self._cancel(st, a.object_id, a.t_s, "below_threshold", a.kind)]
         joined = (regions - chain.regions) or (overflight - chain.overflight)
@@ -569,28 +595,35 @@ class AlertEngine:
 
     # --- internals
 
-    def _select(self, a: AssessmentInput, chain: _Chain | None):
-        """Alerted regions with hysteresis: enter at the threshold, leave once below threshold - release_margin
-        for ``release_hold_s`` (the chain's ``below`` records since when; a recovery clears it).
+    def _select(self, a: AssessmentInput, chain: _Chain | None, st: _ObjectState):
+        """Alerted regions with hysteresis: enter once at or above the threshold for ``confirm_s`` (``st.above``
+        records since when), leave once below threshold - release_margin for ``release_hold_s`` (the chain's
+        ``below`` records since when; a recovery clears it).
 
         Each region's own probability is compared with its class's threshold (land, eez, overflight).
         """
         p, m, hold = self.policy, self.policy.release_margin, self.policy.release_hold_s
         below = chain.below if chain is not None else {}
+        above = st.above
 
         def pick(names, probs, threshold, current, overflight=False):
             out = set()
             for n in names:
                 v, key = probs.get(n, 0.0), (overflight, n)  # impact and overflight of one region held apart
-                if v >= threshold or (n in current and v >= threshold - m):
-                    out.add(n)
-                    below.pop(key, None)
-                elif n in current:
-                    since = below.setdefault(key, a.t_s)
-                    if a.t_s - since < hold:
+                if v >= threshold:
+                    since = above.setdefault(key, a.t_s)
+                else:
+                    above.pop(key, None)
+                if n in current:
+                    if v >= threshold - m:
+                        out.add(n)
+                        below.pop(key, None)
+                    elif a.t_s - below.setdefault(key, a.t_s) < hold:
                         out.add(n)
                     else:
                         del below[key]
+                elif v >= threshold and a.t_s - since >= p.confirm_s:
+                    out.add(n)
             return frozenset(out)
 
         cur_regions = chain.regions if chain is not None else frozenset()
