@@ -515,8 +515,6 @@ class AlertEngine:
                 f"input is marked exercise={a.exercise}; mixed markings for one object are refused")
         st.exercise = a.exercise
         a = _usable(a, self.policy)
-        if st.last_t is not None and a.t_s - st.last_t > self.policy.staleness_s:
-            st.above.clear()  # a gap in the assessments: confirmation starts again
         chain = st.chain
         st.last_t = a.t_s
         st.lost_at = None
@@ -563,6 +561,7 @@ class AlertEngine:
             return []
         st.lost_at = t_s
         st.last_t = t_s
+        st.above.clear()  # a re-acquired track confirms afresh
         if st.chain is None:
             return []
         return [self._cancel(st, object_id, t_s, "track_lost", st.chain.last.object_kind)]
