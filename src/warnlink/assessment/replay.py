@@ -77,7 +77,7 @@ from warnlink.assessment.figures import (
     missile_category,
     trajectory_shape,
 )
-from warnlink.assessment.impact import predict_impact
+from warnlink.assessment.impact import LIFT_ALT_M, predict_impact
 from warnlink.assessment.launch import estimate_launch
 from warnlink.assessment.paths import ground_paths, overflown
 from warnlink.geo import direct, distance_m, ecef2geodetic, inverse
@@ -179,6 +179,13 @@ class _Obj:
     kind_basis: str = "no evidence yet"
     seen_boost: bool = False
     last_boost_s: float = -math.inf
+    ascent_boost_s: float = -math.inf
+    """Last time it was seen boosting while climbing (``_bound``: a descending object's "boost" is the drag of
+    re-entry read by the boost model; 2024-11-05: 14 KOR chains for 7 SRBMs, each cancelled and re-issued)."""
+    thrust_s: float = -math.inf
+    """Last time its impact prediction jumped (beyond the 99.9% ellipses) while above ``LIFT_ALT_M``: there is
+    no air there to manoeuvre in, so the jump is thrust the boost model missed (2023-07-12: a third stage's
+    burn, read as a manoeuvre for 8 s, moved the prediction into Japan's EEZ). Counts as a boost in ``_bound``."""
     launch: dict | None = None
     launch_due_s: float | None = None
     launch_burnout_s: float | None = None
@@ -340,6 +347,8 @@ class Replay:
         if tr.mu[o.row, 1] > 0.5 and tr.t[o.row] >= o.born_s + BOOST_SETTLE_S:
             o.seen_boost = True
             o.last_boost_s = float(tr.t[o.row])
+            if climb > 0.0:
+                o.ascent_boost_s = o.last_boost_s
             if tr.mu[o.row, 1] > 0.9 and tr.t[o.row] >= o.born_s + LAUNCH_AFTER_S:
                 o.boost_state = (float(tr.t[o.row]), x[:6].copy(), tr.P[o.row, :6, :6].copy())
         elif o.prev_climb is not None:
@@ -682,6 +691,8 @@ class Replay:
                     if not o.manoeuvre:
                         o.manoeuvre, o.manoeuvre_s = True, t
                     o.widen_m2 = max(o.widen_m2, float(d @ d))
+                    if float(ecef2geodetic(*x[i, :3])[2]) > LIFT_ALT_M:
+                        o.thrust_s = t  # no air to manoeuvre in: a burn the boost model missed (``_bound``)
             if not man[i]:
                 self._impact_slip(o, float(ts[i]), float(pr.impact_time_s[i]), float(pr.impact_time_sigma_s[i]), t)
             if o.manoeuvre:
@@ -763,16 +774,18 @@ class Replay:
 
     def _bound(self, o: _Obj, t: float) -> bool:
         """Is the track's ballistic prediction only a lower bound of the missile's flight (``BOUND``)? While it
-        boosts, for ``STAGING_WATCH_S`` after it last boosted (a spent stage's missile re-appears boosting
+        boosts while climbing (or its prediction jumps above the air: ``thrust_s``), for ``STAGING_WATCH_S``
+        after it last so boosted (a spent stage's missile re-appears boosting
         beside it, or the tracker briefly lost the thrust), and while a separation from it or of it is
         undecided (at most ``SPLIT_DECIDE_S``)."""
         undecided = (o.parent is not None and o.split_s is not None and not o.split_decided
                      and t - o.split_s < SPLIT_DECIDE_S) or any(
             q.parent == o.row and q.split_s is not None and not q.split_decided and t - q.split_s < SPLIT_DECIDE_S
             for q in self.objs)
-        return is_lower_bound(boosting=bool(self.tracker.mu[o.row, 1] >= 0.5), t_s=t,
-                              last_boost_s=o.last_boost_s if math.isfinite(o.last_boost_s) else None,
-                              separation_undecided=undecided)
+        last = max(o.ascent_boost_s, o.thrust_s)  # seen boosting, or its prediction jumped above the air
+        climbing = o.prev_climb is None or o.prev_climb > 0.0
+        return is_lower_bound(boosting=bool(self.tracker.mu[o.row, 1] >= 0.5) and climbing, t_s=t,
+                              last_boost_s=last if math.isfinite(last) else None, separation_undecided=undecided)
 
     def _link_reacquired(self, o: _Obj) -> None:
         """A track born in coast (no parent, never boosting) is an earlier, lost object re-acquired when the
