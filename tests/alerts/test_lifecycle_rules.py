@@ -63,6 +63,7 @@ def test_the_lower_bound_rule():
     assert not is_lower_bound(boosting=False, t_s=100.0, last_boost_s=100.0 - STAGING_WATCH_S)
     assert not is_lower_bound(boosting=False, t_s=100.0, last_boost_s=None)
     assert is_lower_bound(boosting=False, t_s=100.0, last_boost_s=None, separation_undecided=True)
+    assert not is_lower_bound(boosting=True, climbing=False, t_s=100.0, last_boost_s=None)  # re-entry drag
 
 
 def test_a_lower_bound_input_never_yields_an_impact_alert(eng):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import msgspec
+import numpy as np
 
 from warnlink.alerts import STAGING_WATCH_S, AlertEngine, load_policy
 from warnlink.sharing.node import NationalNode, _PictureObject
@@ -23,9 +24,11 @@ def _node(tmp_path) -> tuple[NationalNode, list]:
     return node, sent
 
 
-def _obj(t: float, phase: str, last_boost_t: float | None, overflight: bool = False) -> _PictureObject:
+def _obj(t: float, phase: str, last_boost_t: float | None, overflight: bool = False,
+         climb: float = 2000.0) -> _PictureObject:
     o = _PictureObject("JPN-O1")
     o.t, o.phase, o.event_id, o.kind, o.exercise = t, phase, "JPN-E1", "unknown", False
+    o.x = np.array([6.5e6, 0.0, 0.0, climb, 3000.0, 0.0])  # ECEF: climbing (or descending) over 0N 0E
     o.assessment = {
         "t": t, "impacted": True, "lat_deg": 40.5, "lon_deg": 139.0, "impact_time": t + 600.0,
         "semi_major_m": 60e3, "semi_minor_m": 20e3, "orientation_deg": 80.0,
@@ -48,3 +51,11 @@ def test_a_boosting_object_never_gives_an_impact_alert(tmp_path):
     assert len(sent) == 1
     node._alert(_obj(last + STAGING_WATCH_S, "midcourse", last, overflight=True))      # no longer a bound
     assert sent[-1].msg_type == "Update" and sent[-1].regions == ("JPN_eez",) and sent[-1].impact is not None
+
+
+def test_a_descending_object_read_as_boosting_keeps_its_impact_warning(tmp_path):
+    """Re-entry drag read by the boost model as thrust (2024-11-05) is no lower bound: no cancel and re-issue."""
+    node, sent = _node(tmp_path)
+    node._alert(_obj(300.0, "midcourse", None, climb=-3000.0))
+    node._alert(_obj(301.0, "boost", None, climb=-3000.0))
+    assert [(a.msg_type, a.regions) for a in sent] == [("Alert", ("JPN_eez",))]

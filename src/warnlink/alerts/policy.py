@@ -77,18 +77,20 @@ def derive_status(exercise: bool, mode: str) -> str:
     return "Test" if mode == "test" else "Actual"
 
 
-def is_lower_bound(*, boosting: bool, t_s: float, last_boost_s: float | None,
+def is_lower_bound(*, boosting: bool, t_s: float, last_boost_s: float | None, climbing: bool = True,
                    separation_undecided: bool = False, staging_watch_s: float = STAGING_WATCH_S) -> bool:
     """Is an object's ballistic prediction at ``t_s`` only a *lower bound* of the missile's flight?
 
-    It is while the object boosts, for ``staging_watch_s`` after it last boosted (``last_boost_s``; None:
-    never seen boosting), and while a separation from it (or of it) is undecided: whatever the missile still
-    burns carries it further along the same ground track. A lower-bound assessment may warn of overflight
-    where its mean path crosses the land, never of impact: give it to ``AlertEngine.update`` with
-    ``AssessmentInput.lower_bound=True`` and the engine withholds its impact probabilities, time and area.
+    It is while the object boosts (and climbs: a descending object's "boost" is the drag of re-entry read
+    by the boost model, 2024-11-05), for ``staging_watch_s`` after it last boosted climbing
+    (``last_boost_s``; None: never seen boosting), and while a separation from it (or of it) is undecided:
+    whatever the missile still burns carries it further along the same ground track. A lower-bound
+    assessment may warn of overflight where its mean path crosses the land, never of impact: give it to
+    ``AlertEngine.update`` with ``AssessmentInput.lower_bound=True`` and the engine withholds its impact
+    probabilities, time and area.
     The one rule for every caller (replay, national node). Times in seconds on one clock.
     """
-    if boosting or separation_undecided:
+    if (boosting and climbing) or separation_undecided:
         return True
     return last_boost_s is not None and t_s - last_boost_s < staging_watch_s
 

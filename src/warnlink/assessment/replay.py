@@ -783,8 +783,8 @@ class Replay:
             q.parent == o.row and q.split_s is not None and not q.split_decided and t - q.split_s < SPLIT_DECIDE_S
             for q in self.objs)
         last = max(o.ascent_boost_s, o.thrust_s)  # seen boosting, or its prediction jumped above the air
-        climbing = o.prev_climb is None or o.prev_climb > 0.0
-        return is_lower_bound(boosting=bool(self.tracker.mu[o.row, 1] >= 0.5) and climbing, t_s=t,
+        return is_lower_bound(boosting=bool(self.tracker.mu[o.row, 1] >= 0.5), t_s=t,
+                              climbing=o.prev_climb is None or o.prev_climb > 0.0,
                               last_boost_s=last if math.isfinite(last) else None, separation_undecided=undecided)
 
     def _link_reacquired(self, o: _Obj) -> None:

@@ -264,6 +264,11 @@ def _geo(x: np.ndarray) -> tuple[float, float, float]:
     return float(np.degrees(lat)), float(np.degrees(lon)), float(alt)
 
 
+def _climb(x: np.ndarray) -> float:
+    """Vertical speed [m/s] of ECEF state ``x`` (geocentric up; positive climbing)."""
+    return float(np.dot(x[3:6], x[:3]) / max(np.linalg.norm(x[:3]), 1.0))
+
+
 def _ground_km(lat1, lon1, lat2, lon2) -> float:
     p1, p2 = np.radians([lat1, lon1]), np.radians([lat2, lon2])
     a = np.sin((p2[0] - p1[0]) / 2) ** 2 + np.cos(p1[0]) * np.cos(p2[0]) * np.sin((p2[1] - p1[1]) / 2) ** 2
@@ -1783,8 +1788,9 @@ class NationalNode:
         for k, o in enumerate(objs):
             live = self.objects.get(o.object_id)
             try:
-                # when the object last boosted (the lower-bound rule of ``_alert`` needs it)
-                boost_t = o.t if o.phase == "boost" else (o.assessment or {}).get("last_boost_t")
+                # when the object last boosted climbing (the lower-bound rule of ``_alert`` needs it)
+                boost_t = (o.t if o.phase == "boost" and _climb(o.x) > 0
+                           else (o.assessment or {}).get("last_boost_t"))
                 if not pred.impacted[k]:
                     o.assessment = {"t": o.t, "impacted": False, "last_boost_t": boost_t}
                     if live is not None:
@@ -1857,9 +1863,9 @@ class NationalNode:
         self.counters["assessments_sent"] += 1
 
     def _alert(self, o: _PictureObject) -> None:
-        """Feed the alert engine one object's assessment (``o.assessment``). While the object boosts, and for
-        ``STAGING_WATCH_S`` after it last boosted (``last_boost_t`` of the assessment record), its prediction is
-        a lower bound (``warnlink.alerts.is_lower_bound``, the replay's rule): it warns of overflight where the
+        """Feed the alert engine one object's assessment (``o.assessment``). While the object boosts climbing,
+        and for ``STAGING_WATCH_S`` after it last did (``last_boost_t`` of the assessment record), its prediction
+        is a lower bound (``warnlink.alerts.is_lower_bound``, the replay's rule): it warns of overflight where the
         mean path crosses the nation's land, never of impact. (The node decides no separations, so none is
         undecided here.)"""
         from warnlink.alerts import AlertInputError, ImpactArea, is_lower_bound
@@ -1867,7 +1873,8 @@ class NationalNode:
 
         a = o.assessment
         over = [p for p in a["overflights"] if p["nation"] == self.nation]
-        bound = is_lower_bound(boosting=o.phase == "boost", t_s=o.t, last_boost_s=a.get("last_boost_t"))
+        bound = is_lower_bound(boosting=o.phase == "boost", climbing=_climb(o.x) > 0, t_s=o.t,
+                               last_boost_s=a.get("last_boost_t"))
         try:
             inp = AssessmentInput(
                 t_s=o.t, object_id=o.object_id, event_id=self._canon(o.event_id), kind=o.kind, track_alive=True,
