@@ -108,12 +108,12 @@ def test_a_region_is_alerted_once_confirmed_and_a_blip_never(eng):
 def test_an_ellipse_too_long_to_locate_the_impact_warns_of_nothing_but_overflight(eng):
     """2025-05-08 and 2025-01-06: 95% ellipses of 682 and 905 km semi-major axis along the track crossed Japan's
     EEZ and land (P = 0.84, 0.28) for 200 s while the impact was outside."""
-    e = AlertEngine(msgspec.structs.replace(eng.policy, impact_max_semi_major_km=370.0), mode="test", epoch=EPOCH)
+    e = AlertEngine(msgspec.structs.replace(eng.policy, impact_max_semi_major_km=185.0), mode="test", epoch=EPOCH)
     line = msgspec.structs.replace(EEZ, semi_major_m=682e3, semi_minor_m=2.5e3)
     assert e.update(inp(0.0, eez=0.84, impact=line)) == []
     m = e.update(inp(1.0, eez=0.84, overflight=0.5, impact=line))
     assert types(m) == ["Alert"] and m[0].regions == () and m[0].overflight_regions == ("JPN_land",)
-    m = e.update(inp(2.0, eez=0.84, overflight=0.5, impact=msgspec.structs.replace(line, semi_major_m=300e3)))
+    m = e.update(inp(2.0, eez=0.84, overflight=0.5, impact=msgspec.structs.replace(line, semi_major_m=180e3)))
     assert types(m) == ["Update"] and m[0].regions == ("JPN_eez",)  # located: the impact warning joins
 
 
@@ -194,6 +194,6 @@ def test_a_deferred_update_that_reverted_is_never_sent(eng):
 def test_the_packaged_policy_sets_the_hold_the_floor_the_confirmation_and_the_ellipse_limit():
     p = load_policy("JPN")
     assert 0.0 < p.release_hold_s <= 60.0 and p.update.ellipse_min_km > 0.0
-    assert 0.0 < p.confirm_s <= 5.0 and p.impact_max_semi_major_km == pytest.approx(370.0)  # 200 nmi
+    assert 0.0 < p.confirm_s <= 5.0 and 2 * p.impact_max_semi_major_km == pytest.approx(370.0)  # 200 nmi
     with pytest.raises(Exception, match="release_hold_s"):
         decode_policies(POLICY.replace("release_hold_s: 10", "release_hold_s: -1"))
