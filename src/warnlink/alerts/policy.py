@@ -140,8 +140,10 @@ class Regions(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
 class AlertPolicy(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """One nation's alert policy. Checked on construction; ``PolicyError`` names the field.
 
-    Hysteresis on the alerted regions: a region enters once its probability has been at or above its
-    threshold for ``confirm_s`` (every assessment in that span; 0: at once), and leaves once it has stayed
+    Hysteresis on the alerted regions: an impact region enters once its probability has been at or above its
+    threshold for ``confirm_s`` (every assessment in that span; 0: at once; an overflight region enters at
+    once: the missile is over the land minutes after launch, and the national node's assessment rounds are
+    seconds apart, so a confirmation there cost 100 s in the 2022-10-04 demo), and leaves once it has stayed
     below ``threshold - release_margin`` for ``release_hold_s`` (assessment time; a dip that recovers within
     the hold changes nothing). The hold delays only a *probability* release (``below_threshold``); a lost
     track or a re-classified object is cancelled at once.
@@ -623,8 +625,8 @@ class AlertEngine:
                         out.add(n)
                     else:
                         del below[key]
-                elif v >= threshold and a.t_s - since >= p.confirm_s:
-                    out.add(n)
+                elif v >= threshold and (overflight or a.t_s - since >= p.confirm_s):
+                    out.add(n)  # (an overflight is warned at once: the missile is over the land minutes in)
             return frozenset(out)
 
         cur_regions = chain.regions if chain is not None else frozenset()
