@@ -192,6 +192,6 @@ def test_a_deferred_update_that_reverted_is_never_sent(eng):
 def test_the_packaged_policy_sets_the_hold_the_floor_the_confirmation_and_the_ellipse_limit():
     p = load_policy("JPN")
     assert 0.0 < p.release_hold_s <= 60.0 and p.update.ellipse_min_km > 0.0
-    assert 0.0 < p.confirm_s <= 5.0 and 2 * p.impact_max_semi_major_km == pytest.approx(370.0)  # 200 nmi
+    assert 0.0 < p.confirm_s <= 5.0 and p.impact_max_semi_major_km == pytest.approx(370.0)  # 200 nmi
     with pytest.raises(Exception, match="release_hold_s"):
         decode_policies(POLICY.replace("release_hold_s: 10", "release_hold_s: -1"))
