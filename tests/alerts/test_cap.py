@@ -47,7 +47,7 @@ needs_schema = pytest.mark.skipif(SCHEMA is None, reason=f"OASIS CAP 1.2 schema 
 
 def chain(mode: str, exercise: bool, reason: str = "track_lost"):
     """Alert, Update and Cancel (for ``reason``) from the real engine."""
-    eng = AlertEngine(load_policy("JPN"), mode=mode, epoch=EPOCH)
+    eng = AlertEngine(msgspec.structs.replace(load_policy("JPN"), confirm_s=0.0), mode=mode, epoch=EPOCH)
 
     def inp(t, kind="warhead", alive=True, land=0.5, eez=0.0, overflight=0.5):
         return AssessmentInput(t_s=t, object_id="L1/m1/warhead", event_id="2022-10-04_1", kind=kind,
@@ -61,8 +61,9 @@ def chain(mode: str, exercise: bool, reason: str = "track_lost"):
         msgs += eng.lost("L1/m1/warhead", 302.5)
     elif reason == "reclassified":
         msgs += eng.update(inp(302.0, kind="stage"))
-    elif reason == "below_threshold":
+    elif reason == "below_threshold":  # below the release level for the policy's release hold
         msgs += eng.update(inp(302.0, land=0.0, eez=0.0, overflight=0.0))
+        msgs += eng.update(inp(302.0 + eng.policy.release_hold_s, land=0.0, eez=0.0, overflight=0.0))
     else:
         msgs += eng.tick(310.0)
     assert [m.msg_type for m in msgs] == ["Alert", "Update", "Cancel"]

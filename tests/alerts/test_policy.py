@@ -44,9 +44,15 @@ HOKKAIDO = ImpactArea(lat_deg=43.0, lon_deg=142.0, semi_major_m=120e3, semi_mino
 FAR_EAST = ImpactArea(lat_deg=41.0, lon_deg=150.0, semi_major_m=90e3, semi_minor_m=30e3, orientation_deg=80.0)
 
 
+def immediate(policy: AlertPolicy) -> AlertPolicy:
+    """The policy with no entry confirmation (``confirm_s``, tested in test_lifecycle_rules): an input at or above
+    a threshold alerts at once, so that each test here can drive the chain one input at a time."""
+    return msgspec.structs.replace(policy, confirm_s=0.0)
+
+
 @pytest.fixture(scope="module")
 def jpn() -> AlertPolicy:
-    return load_policy("JPN")
+    return immediate(load_policy("JPN"))
 
 
 def inp(t, object_id="L1/m1/warhead", kind="warhead", alive=True, exercise=False, land=0.0, eez=0.0,
@@ -232,7 +238,8 @@ def test_threshold_hysteresis_at_the_edge(jpn):
     assert [m.msg_type for m in eng.update(inp(1.0, land=on))] == ["Alert"]
     for k, p in enumerate([on - 0.5 * jpn.release_margin, on + 0.01, off, on - 0.001]):
         assert eng.update(inp(2.0 + k, land=p)) == []                   # inside the band: no churn
-    c = eng.update(inp(10.0, land=off - 1e-9))
+    assert eng.update(inp(10.0, land=off - 1e-9)) == []                # below: the release hold begins
+    c = eng.update(inp(10.0 + jpn.release_hold_s, land=off - 1e-9))
     assert [m.msg_type for m in c] == ["Cancel"] and c[0].reason == "below_threshold"
 
 
@@ -485,6 +492,7 @@ def _all_paths(eng: AlertEngine, exercise: bool) -> list[Alert]:
     out += eng.update(inp(2.0, object_id="c", kind="stage", land=0.5, **kw))
     out += eng.update(inp(1.0, object_id="d", land=0.5, **kw))
     out += eng.update(inp(2.0, object_id="d", land=0.0, **kw))
+    out += eng.update(inp(2.0 + eng.policy.release_hold_s, object_id="d", land=0.0, **kw))
     out += eng.update(inp(1.0, object_id="e", land=0.5, **kw))
     out += eng.tick(10.0)
     return out
@@ -557,7 +565,7 @@ if st is not None:
     @settings(max_examples=150, deadline=None)
     @given(mode=st.sampled_from(["live", "test", "exercise"]), ops=st.lists(_op, max_size=40))
     def test_randomised_exercise_input_never_gives_actual(mode, ops):
-        eng = AlertEngine(load_policy("JPN"), mode=mode, epoch=EPOCH)
+        eng = AlertEngine(immediate(load_policy("JPN")), mode=mode, epoch=EPOCH)
         t = 0.0
         out = []
         for op in ops:

@@ -3,6 +3,8 @@
 ``AlertEngine`` turns assessment updates into ``Alert`` chains under a nation's ``AlertPolicy`` (YAML,
 packaged default in ``warnlink/data/alert_policy.yaml``); ``to_cap_xml`` writes each message as CAP 1.2
 and ``validate_cap`` checks it against the OASIS schema. Exercise input can never yield status ``Actual``.
+``is_lower_bound`` is the one rule (used by the replay and the national node) for when a prediction is only
+a lower bound of the flight: such an input warns of overflight, never of impact.
 """
 
 from warnlink.alerts.cap import (
@@ -31,6 +33,7 @@ from warnlink.alerts.model import (
 )
 from warnlink.alerts.policy import (
     MODES,
+    STAGING_WATCH_S,
     AlertEngine,
     AlertInputError,
     AlertPolicy,
@@ -42,6 +45,7 @@ from warnlink.alerts.policy import (
     decode_policies,
     default_policy_path,
     derive_status,
+    is_lower_bound,
     load_policies,
     load_policy,
 )
@@ -52,6 +56,7 @@ __all__ = [
     "KINDS",
     "MODES",
     "SCHEMA_VERSION",
+    "STAGING_WATCH_S",
     "Alert",
     "AlertEngine",
     "AlertError",
@@ -76,6 +81,7 @@ __all__ = [
     "derive_status",
     "ellipse_polygon",
     "encode_alert",
+    "is_lower_bound",
     "load_policies",
     "load_policy",
     "to_cap_xml",

@@ -49,6 +49,9 @@ MODES = ("live", "exercise", "test")
 Mode = Literal["live", "exercise", "test"]
 MAX_STALENESS_S = 5.0
 ALERTING_KINDS = ("warhead", "unknown")
+STAGING_WATCH_S = 8.0
+"""After a track last boosted, its ballistic prediction stays a lower bound this long [s] (``is_lower_bound``):
+a spent stage's missile re-appears boosting beside it within this time, or the track resumes boosting."""
 
 
 class PolicyError(ValueError):
@@ -74,6 +77,24 @@ def derive_status(exercise: bool, mode: str) -> str:
     return "Test" if mode == "test" else "Actual"
 
 
+def is_lower_bound(*, boosting: bool, t_s: float, last_boost_s: float | None, climbing: bool = True,
+                   separation_undecided: bool = False, staging_watch_s: float = STAGING_WATCH_S) -> bool:
+    """Is an object's ballistic prediction at ``t_s`` only a *lower bound* of the missile's flight?
+
+    It is while the object boosts (and climbs: a descending object's "boost" is the drag of re-entry read
+    by the boost model, 2024-11-05), for ``staging_watch_s`` after it last boosted climbing
+    (``last_boost_s``; None: never seen boosting), and while a separation from it (or of it) is undecided:
+    whatever the missile still burns carries it further along the same ground track. A lower-bound
+    assessment may warn of overflight where its mean path crosses the land, never of impact: give it to
+    ``AlertEngine.update`` with ``AssessmentInput.lower_bound=True`` and the engine withholds its impact
+    probabilities, time and area.
+    The one rule for every caller (replay, national node). Times in seconds on one clock.
+    """
+    if (boosting and climbing) or separation_undecided:
+        return True
+    return last_boost_s is not None and t_s - last_boost_s < staging_watch_s
+
+
 # ----------------------------------------------------------------------------------------------------- policy
 
 
@@ -92,15 +113,19 @@ class UpdateRules(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True)
     What counts: the alerted region set (impact or overflight), the object's kind, the impact or overflight
     probability leaving the band of +-``probability`` around the last message's, the expected impact (or
     overflight) time moving by ``impact_time_s``, the impact point by ``impact_point_km``, the 95% ellipse's
-    semi-major axis by the fraction ``ellipse_fraction``, or an impact area appearing or disappearing. A region
-    *joining* the alerted set is sent at once (a new region at risk never waits); every other change waits out
-    ``min_interval_s`` (a change that has reverted by then is never sent). A Cancel is never delayed.
+    semi-major axis by the fraction ``ellipse_fraction`` *and* by at least ``ellipse_min_km`` (a young track's
+    ellipse shrinking from 4 to 2 km is no news to a recipient), or an impact area appearing or disappearing.
+    A region *joining* the alerted set is sent at once (a new region at risk never waits); every other change
+    waits out ``min_interval_s`` after the chain's last message (a change that has reverted by then is never
+    sent; one still standing is sent by ``AlertEngine.tick`` when the interval ends, even if no later
+    assessment arrives). A Cancel is never delayed.
     """
 
     probability: float
     impact_time_s: float
     impact_point_km: float
     ellipse_fraction: float
+    ellipse_min_km: float = 0.0
     min_interval_s: float = 0.0
 
 
@@ -113,7 +138,21 @@ class Regions(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
 
 
 class AlertPolicy(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """One nation's alert policy. Checked on construction; ``PolicyError`` names the field."""
+    """One nation's alert policy. Checked on construction; ``PolicyError`` names the field.
+
+    Hysteresis on the alerted regions: an impact region enters once its probability has been at or above its
+    threshold for ``confirm_s`` (every assessment in that span; 0: at once; an overflight region enters at
+    once: the missile is over the land minutes after launch, and the national node's assessment rounds are
+    seconds apart, so a confirmation there cost 100 s in the 2022-10-04 demo), and leaves once it has stayed
+    below ``threshold - release_margin`` for ``release_hold_s`` (assessment time; a dip that recovers within
+    the hold changes nothing). The hold delays only a *probability* release (``below_threshold``); a lost
+    track or a re-classified object is cancelled at once.
+
+    ``impact_max_semi_major_km``: an impact probability counts only from a prediction whose 95% ellipse has
+    a semi-major axis of at most this (None: no limit). A longer ellipse does not locate the impact (the
+    along-track speed at burnout not yet measured): its region probabilities are the share of a line of
+    hundreds of kilometres that crosses the region, not evidence. Such an input warns of overflight only.
+    """
 
     nation: str
     regions: Regions
@@ -122,6 +161,9 @@ class AlertPolicy(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True)
     update: UpdateRules
     alert_kinds: tuple[str, ...] = ALERTING_KINDS
     staleness_s: float = 3.0
+    release_hold_s: float = 0.0
+    confirm_s: float = 0.0
+    impact_max_semi_major_km: float | None = None
 
     def __post_init__(self):
         _check_policy(self)
@@ -157,8 +199,13 @@ def _check_policy(p: AlertPolicy) -> None:
     _finite("update.impact_time_s", p.update.impact_time_s, 0.0, 86400.0, lo_open=True)
     _finite("update.impact_point_km", p.update.impact_point_km, 0.0, 20000.0, lo_open=True)
     _finite("update.ellipse_fraction", p.update.ellipse_fraction, 0.0, 100.0, lo_open=True)
+    _finite("update.ellipse_min_km", p.update.ellipse_min_km, 0.0, 20000.0)
     _finite("update.min_interval_s", p.update.min_interval_s, 0.0, 3600.0)
     _finite("staleness_s", p.staleness_s, 0.0, MAX_STALENESS_S, lo_open=True)
+    _finite("release_hold_s", p.release_hold_s, 0.0, 3600.0)
+    _finite("confirm_s", p.confirm_s, 0.0, MAX_STALENESS_S)
+    if p.impact_max_semi_major_km is not None:
+        _finite("impact_max_semi_major_km", p.impact_max_semi_major_km, 0.0, 20000.0, lo_open=True)
     kinds = p.alert_kinds
     if not isinstance(kinds, tuple | list) or not kinds:
         raise PolicyError(f"alert_kinds: must be a non-empty list, got {kinds!r}")
@@ -191,6 +238,7 @@ class _UpdateIn(Struct, forbid_unknown_fields=True):
     impact_time_s: _Pos | None = None
     impact_point_km: _Pos | None = None
     ellipse_fraction: _Pos | None = None
+    ellipse_min_km: Annotated[float, Meta(ge=0.0)] | None = None
     min_interval_s: Annotated[float, Meta(ge=0.0)] | None = None
 
 
@@ -204,6 +252,9 @@ class _SectionIn(Struct, forbid_unknown_fields=True):
     regions: _RegionsIn | None = None
     thresholds: _ThresholdsIn | None = None
     release_margin: Annotated[float, Meta(ge=0.0, lt=1.0)] | None = None
+    release_hold_s: Annotated[float, Meta(ge=0.0)] | None = None
+    confirm_s: Annotated[float, Meta(ge=0.0, le=MAX_STALENESS_S)] | None = None
+    impact_max_semi_major_km: _Pos | None = None
     update: _UpdateIn | None = None
     alert_kinds: list[str] | None = None
     staleness_s: Annotated[float, Meta(gt=0.0, le=MAX_STALENESS_S)] | None = None
@@ -237,14 +288,23 @@ def _merge(nation: str, default: _SectionIn, own: _SectionIn) -> AlertPolicy:
     regions = sub("regions", ("land", "eez", "overflight"), Regions, required=False)
     thresholds = sub("thresholds", ("land", "eez", "overflight"), Thresholds)
     update = sub("update", ("probability", "impact_time_s", "impact_point_km", "ellipse_fraction"), UpdateRules)
-    gaps = [u.min_interval_s for u in (own.update, default.update) if u is not None and u.min_interval_s is not None]
-    update = msgspec.structs.replace(update, min_interval_s=gaps[0] if gaps else 0.0)
+    optional = {}
+    for f in ("min_interval_s", "ellipse_min_km"):  # optional: 0 (no floor, no interval) unless given
+        vals = [getattr(u, f) for u in (own.update, default.update) if u is not None and getattr(u, f) is not None]
+        optional[f] = vals[0] if vals else 0.0
+    update = msgspec.structs.replace(update, **optional)
+    def opt(name, none=0.0):
+        v = getattr(own, name)
+        v = getattr(default, name) if v is None else v
+        return none if v is None else v
     kinds = own.alert_kinds if own.alert_kinds is not None else default.alert_kinds
     return AlertPolicy(
         nation=nation, regions=regions, thresholds=thresholds, update=update,
         release_margin=pick("release_margin", default.release_margin, own.release_margin),
         alert_kinds=tuple(kinds) if kinds is not None else ALERTING_KINDS,
         staleness_s=pick("staleness_s", default.staleness_s, own.staleness_s),
+        release_hold_s=opt("release_hold_s"), confirm_s=opt("confirm_s"),
+        impact_max_semi_major_km=opt("impact_max_semi_major_km", None),
     )
 
 
@@ -303,6 +363,11 @@ class AssessmentInput(Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
     (``JPN_eez`` is the EEZ's sea without the land); regions of other nations are ignored. ``impact_t_s``,
     ``overflight_start_s`` and ``overflight_end_s`` are also seconds after the epoch. ``exercise`` is the
     marking of the data.
+
+    ``lower_bound`` marks a prediction that is only a lower bound of the flight (``is_lower_bound``): the
+    engine then ignores its impact probabilities, impact time and area (no impact warning, and nothing of
+    an impact in an overflight warning) and counts its overflight probability only where the mean path
+    itself crosses the land (``overflight_start_s`` given).
     """
 
     t_s: float
@@ -317,13 +382,28 @@ class AssessmentInput(Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
     overflight_end_s: float | None = None
     impact_t_s: float | None = None
     impact: ImpactArea | None = None
+    lower_bound: bool = False
+
+
+def _usable(a: AssessmentInput, policy: AlertPolicy) -> AssessmentInput:
+    """What the engine uses of an input: of a lower bound (``AssessmentInput.lower_bound``) overflight only,
+    where its mean path crosses; of a prediction whose ellipse is longer than ``impact_max_semi_major_km``
+    no impact probabilities."""
+    if a.lower_bound:
+        over = a.overflight_probability if a.overflight_start_s is not None else {}
+        return msgspec.structs.replace(a, impact_probability={}, impact_t_s=None, impact=None,
+                                       overflight_probability=over)
+    limit = policy.impact_max_semi_major_km
+    if limit is not None and a.impact is not None and a.impact.semi_major_m > limit * 1e3 and a.impact_probability:
+        return msgspec.structs.replace(a, impact_probability={})
+    return a
 
 
 def _check_input(a: AssessmentInput) -> None:
     """Reject what msgspec does not check on construction (bools, NaN, ranges, kinds)."""
     if not isinstance(a, AssessmentInput):
         raise AlertInputError(f"expected an AssessmentInput, got {type(a).__name__}")
-    for name in ("track_alive", "exercise"):
+    for name in ("track_alive", "exercise", "lower_bound"):
         if type(getattr(a, name)) is not bool:
             raise AlertInputError(f"{name}: must be true or false, got {getattr(a, name)!r}")
     for name in ("object_id", "event_id"):
@@ -354,7 +434,7 @@ def _check_input(a: AssessmentInput) -> None:
 class _Chain:
     """One open alert chain: what was sent last and the regions currently alerted."""
 
-    __slots__ = ("exercise", "last", "number", "overflight", "refs", "regions")
+    __slots__ = ("below", "exercise", "last", "number", "overflight", "pending", "refs", "regions")
 
     def __init__(self, number: int, exercise: bool):
         self.number = number
@@ -363,12 +443,19 @@ class _Chain:
         self.last: Alert | None = None
         self.regions: frozenset[str] = frozenset()
         self.overflight: frozenset[str] = frozenset()
+        self.below: dict[tuple[bool, str], float] = {}
+        """Alerted regions ((overflight?, name)) below their release level, with the time they fell there
+        (``release_hold_s``)."""
+        self.pending: tuple[float, dict, str] | None = None
+        """A deferred Update (assessment time, content, reason), sent by ``tick`` when its interval ends."""
 
 
 class _ObjectState:
-    __slots__ = ("chain", "chains", "exercise", "last_t", "lost_at")
+    __slots__ = ("above", "chain", "chains", "exercise", "last_t", "lost_at")
 
     def __init__(self):
+        self.above: dict[tuple[bool, str], float] = {}
+        """Regions ((overflight?, name)) at or above their threshold, with the time they got there (``confirm_s``)."""
         self.exercise: bool | None = None
         self.last_t: float | None = None
         self.lost_at: float | None = None
@@ -431,6 +518,7 @@ class AlertEngine:
                 f"exercise: object {a.object_id!r} was seen as {'exercise' if st.exercise else 'real'} data but this "
                 f"input is marked exercise={a.exercise}; mixed markings for one object are refused")
         st.exercise = a.exercise
+        a = _usable(a, self.policy)
         chain = st.chain
         st.last_t = a.t_s
         st.lost_at = None
@@ -438,7 +526,7 @@ class AlertEngine:
         if chain is None:
             if not a.track_alive or a.kind not in p.alert_kinds:
                 return []
-            regions, overflight = self._select(a, frozenset(), frozenset())
+            regions, overflight = self._select(a, None, st)
             if not regions and not overflight:
                 return []
             st.chains += 1
@@ -448,19 +536,22 @@ class AlertEngine:
             return [self._cancel(st, a.object_id, a.t_s, "track_lost", a.kind)]
         if a.kind not in p.alert_kinds:
             return [self._cancel(st, a.object_id, a.t_s, "reclassified", a.kind)]
-        regions, overflight = self._select(a, chain.regions, chain.overflight)
+        regions, overflight = self._select(a, chain, st)
         if not regions and not overflight:
             return [self._cancel(st, a.object_id, a.t_s, "below_threshold", a.kind)]
+        joined = (regions - chain.regions) or (overflight - chain.overflight)
+        chain.pending = None
+        if chain.below and not joined:
+            return []  # a region is in its release hold: nothing but a joining region is news until it ends
         content = self._content(a, regions, overflight)
         why = self._changed(chain.last, content)
         if why is None:
             return []
-        joined = (regions - chain.regions) or (overflight - chain.overflight)
-        if not joined and a.t_s - (chain.last.valid_at - self.epoch).total_seconds() < p.update.min_interval_s:
+        if not joined and a.t_s - (chain.last.sent - self.epoch).total_seconds() < p.update.min_interval_s:
             self.stats["Update_deferred"] += 1
+            chain.pending = (a.t_s, content, why)  # sent by ``tick`` once the interval ends, unless superseded
             return []
-        self.stats["update_reasons"][why] = self.stats["update_reasons"].get(why, 0) + 1
-        return [self._emit(st, a.object_id, "Update", a.t_s, content)]
+        return [self._update(st, a.object_id, a.t_s, content, why)]
 
     def lost(self, object_id: str, t_s: float) -> list[Alert]:
         """The track of ``object_id`` was lost at ``t_s``: cancel its open chain (if any) now."""
@@ -474,21 +565,29 @@ class AlertEngine:
             return []
         st.lost_at = t_s
         st.last_t = t_s
+        st.above.clear()  # a re-acquired track confirms afresh
         if st.chain is None:
             return []
         return [self._cancel(st, object_id, t_s, "track_lost", st.chain.last.object_kind)]
 
     def tick(self, t_s: float) -> list[Alert]:
-        """Advance the clock to ``t_s``: cancel chains whose object had no update for ``staleness_s``."""
+        """Advance the clock to ``t_s``: cancel chains whose object had no update for ``staleness_s``, and send
+        a deferred Update whose minimum interval (``UpdateRules.min_interval_s``) has ended by ``t_s`` (its
+        content is that of the latest assessment, valid at that assessment's time, sent at ``t_s``)."""
         if isinstance(t_s, bool) or not isinstance(t_s, int | float) or not math.isfinite(t_s):
             raise AlertInputError(f"t_s: must be a finite number of seconds, got {t_s!r}")
         out = []
+        gap = self.policy.update.min_interval_s
         for object_id, st in list(self._objects.items()):
             if st.last_t is None:
                 continue
             age = t_s - st.last_t
             if st.chain is not None and age >= self.policy.staleness_s:
                 out.append(self._cancel(st, object_id, t_s, "stale", st.chain.last.object_kind))
+            elif st.chain is not None and st.chain.pending is not None:
+                valid_s, content, why = st.chain.pending
+                if t_s - (st.chain.last.sent - self.epoch).total_seconds() >= gap:
+                    out.append(self._update(st, object_id, valid_s, content, why, sent_s=t_s))
             elif st.chain is None and age > self.forget_after_s:
                 del self._objects[object_id]
         return out
@@ -499,20 +598,43 @@ class AlertEngine:
 
     # --- internals
 
-    def _select(self, a: AssessmentInput, cur_regions: frozenset, cur_overflight: frozenset):
-        """Alerted regions with hysteresis: enter at the threshold, leave below threshold - release_margin.
+    def _select(self, a: AssessmentInput, chain: _Chain | None, st: _ObjectState):
+        """Alerted regions with hysteresis: enter once at or above the threshold for ``confirm_s`` (``st.above``
+        records since when), leave once below threshold - release_margin for ``release_hold_s`` (the chain's
+        ``below`` records since when; a recovery clears it).
 
         Each region's own probability is compared with its class's threshold (land, eez, overflight).
         """
-        p, m = self.policy, self.policy.release_margin
+        p, m, hold = self.policy, self.policy.release_margin, self.policy.release_hold_s
+        below = chain.below if chain is not None else {}
+        above = st.above
 
-        def pick(names, probs, threshold, current):
-            return frozenset(n for n in names if probs.get(n, 0.0) >= threshold
-                             or (n in current and probs.get(n, 0.0) >= threshold - m))
+        def pick(names, probs, threshold, current, overflight=False):
+            out = set()
+            for n in names:
+                v, key = probs.get(n, 0.0), (overflight, n)  # impact and overflight of one region held apart
+                if v >= threshold:
+                    since = above.setdefault(key, a.t_s)
+                else:
+                    above.pop(key, None)
+                if n in current:
+                    if v >= threshold - m:
+                        out.add(n)
+                        below.pop(key, None)
+                    elif a.t_s - below.setdefault(key, a.t_s) < hold:
+                        out.add(n)
+                    else:
+                        del below[key]
+                elif v >= threshold and (overflight or a.t_s - since >= p.confirm_s):
+                    out.add(n)  # (an overflight is warned at once: the missile is over the land minutes in)
+            return frozenset(out)
 
+        cur_regions = chain.regions if chain is not None else frozenset()
+        cur_overflight = chain.overflight if chain is not None else frozenset()
         regions = (pick(p.regions.land, a.impact_probability, p.thresholds.land, cur_regions)
                    | pick(p.regions.eez, a.impact_probability, p.thresholds.eez, cur_regions))
-        overflight = pick(p.regions.overflight, a.overflight_probability, p.thresholds.overflight, cur_overflight)
+        overflight = pick(p.regions.overflight, a.overflight_probability, p.thresholds.overflight, cur_overflight,
+                          overflight=True)
         return regions, overflight
 
     def _time(self, t_s: float | None) -> datetime | None:
@@ -559,10 +681,17 @@ class AlertEngine:
         if new is not None:
             if float(distance_m(old.lat_deg, old.lon_deg, new.lat_deg, new.lon_deg)) >= u.impact_point_km * 1e3:
                 return "impact_point"
-            if (new.semi_major_m > 0.0 if old.semi_major_m == 0.0
-                    else abs(new.semi_major_m - old.semi_major_m) / old.semi_major_m >= u.ellipse_fraction):
+            change = abs(new.semi_major_m - old.semi_major_m)
+            if change >= u.ellipse_min_km * 1e3 and (new.semi_major_m > 0.0 if old.semi_major_m == 0.0
+                                                     else change / old.semi_major_m >= u.ellipse_fraction):
                 return "ellipse"
         return None
+
+    def _update(self, st: _ObjectState, object_id: str, t_s: float, content: dict, why: str,
+                sent_s: float | None = None) -> Alert:
+        self.stats["update_reasons"][why] = self.stats["update_reasons"].get(why, 0) + 1
+        st.chain.pending = None
+        return self._emit(st, object_id, "Update", t_s, content, sent_s=sent_s)
 
     def _cancel(self, st: _ObjectState, object_id: str, t_s: float, reason: str, kind: str) -> Alert:
         last = st.chain.last
@@ -575,7 +704,7 @@ class AlertEngine:
         return msg
 
     def _emit(self, st: _ObjectState, object_id: str, msg_type: str, t_s: float, c: dict,
-              reason: str | None = None) -> Alert:
+              reason: str | None = None, sent_s: float | None = None) -> Alert:
         chain = st.chain
         status = derive_status(chain.exercise, self.mode)
         exercise = chain.exercise or self.mode == "exercise"
@@ -585,7 +714,8 @@ class AlertEngine:
         if chain.exercise and status == "Actual":
             raise RuntimeError(f"refusing to emit an Actual alert from exercise input (object {object_id!r})")
         valid_at = self.epoch + timedelta(seconds=float(t_s))
-        sent = valid_at if chain.last is None else max(valid_at, chain.last.sent)
+        sent = valid_at if sent_s is None else max(valid_at, self.epoch + timedelta(seconds=float(sent_s)))
+        sent = sent if chain.last is None else max(sent, chain.last.sent)
         seq = len(chain.refs)
         entropy = "\x1f".join((self.policy.nation, c["event_id"], object_id, str(chain.number), str(seq), status))
         alert_id = uuid7(int(sent.timestamp() * 1000), entropy.encode())

@@ -61,7 +61,15 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from scipy.stats import chi2
 
-from warnlink.alerts import AlertEngine, AssessmentInput, ImpactArea, load_policies, to_cap_xml, validate_cap
+from warnlink.alerts import (
+    AlertEngine,
+    AssessmentInput,
+    ImpactArea,
+    is_lower_bound,
+    load_policies,
+    to_cap_xml,
+    validate_cap,
+)
 from warnlink.assessment.figures import (
     LINK_BETA_LOG_SIGMA,
     LINK_CHI2,
@@ -72,7 +80,7 @@ from warnlink.assessment.figures import (
     trajectory_shape,
     whole_flight_apogee_m,
 )
-from warnlink.assessment.impact import predict_impact
+from warnlink.assessment.impact import LIFT_ALT_M, predict_impact
 from warnlink.assessment.launch import estimate_launch
 from warnlink.assessment.paths import ground_paths, overflown
 from warnlink.geo import direct, distance_m, ecef2geodetic, inverse
@@ -116,11 +124,9 @@ DUP_GATE_M_S = 150.0
 ALERT_AFTER_S = 4.0
 """An object's assessments reach the alert engines (and count as verdicts) once it has coasted under
 assessment this long [s]: the first predictions of a young track are too crude to warn anyone on."""
-STAGING_WATCH_S = 8.0
-"""After a track stops boosting, its impact prediction is no impact warning for this long [s], nor while a
-separation from it is undecided (2023-04-13: a warning computed from a separated booster): a spent stage's
-missile re-appears boosting beside it within this time, or the track resumes boosting. Overflight is warned
-meanwhile (see ``BOUND``)."""
+# ``STAGING_WATCH_S`` (warnlink.alerts): after a track stops boosting, its impact prediction is no impact warning
+# for this long [s], nor while a separation from it is undecided (2023-04-13: a warning computed from a
+# separated booster); overflight is warned meanwhile (see ``BOUND`` and ``warnlink.alerts.is_lower_bound``).
 BOUND = "lower bound"
 """The ballistic prediction of a track that may still gain range (boosting, in ``STAGING_WATCH_S`` after its
 last boost, or a separation from it undecided) is a *lower bound* of the missile's flight: whatever it is
@@ -176,6 +182,13 @@ class _Obj:
     kind_basis: str = "no evidence yet"
     seen_boost: bool = False
     last_boost_s: float = -math.inf
+    ascent_boost_s: float = -math.inf
+    """Last time it was seen boosting while climbing (``_bound``: a descending object's "boost" is the drag of
+    re-entry read by the boost model; 2024-11-05: 14 KOR chains for 7 SRBMs, each cancelled and re-issued)."""
+    thrust_s: float = -math.inf
+    """Last time its impact prediction jumped (beyond the 99.9% ellipses) while above ``LIFT_ALT_M``: there is
+    no air there to manoeuvre in, so the jump is thrust the boost model missed (2023-07-12: a third stage's
+    burn, read as a manoeuvre for 8 s, moved the prediction into Japan's EEZ). Counts as a boost in ``_bound``."""
     launch: dict | None = None
     launch_due_s: float | None = None
     launch_burnout_s: float | None = None
@@ -344,6 +357,8 @@ class Replay:
         if tr.mu[o.row, 1] > 0.5 and tr.t[o.row] >= o.born_s + BOOST_SETTLE_S:
             o.seen_boost = True
             o.last_boost_s = float(tr.t[o.row])
+            if climb > 0.0:
+                o.ascent_boost_s = o.last_boost_s
             if tr.mu[o.row, 1] > 0.9 and tr.t[o.row] >= o.born_s + LAUNCH_AFTER_S:
                 o.boost_state = (float(tr.t[o.row]), x[:6].copy(), tr.P[o.row, :6, :6].copy())
         elif o.prev_climb is not None:
@@ -679,6 +694,8 @@ class Replay:
                     if not o.manoeuvre:
                         o.manoeuvre, o.manoeuvre_s = True, t
                     o.widen_m2 = max(o.widen_m2, float(d @ d))
+                    if float(ecef2geodetic(*x[i, :3])[2]) > LIFT_ALT_M:
+                        o.thrust_s = t  # no air to manoeuvre in: a burn the boost model missed (``_bound``)
             if not man[i]:
                 self._impact_slip(o, float(ts[i]), float(pr.impact_time_s[i]), float(pr.impact_time_sigma_s[i]), t)
             if o.manoeuvre:
@@ -760,15 +777,18 @@ class Replay:
 
     def _bound(self, o: _Obj, t: float) -> bool:
         """Is the track's ballistic prediction only a lower bound of the missile's flight (``BOUND``)? While it
-        boosts, for ``STAGING_WATCH_S`` after it last boosted (a spent stage's missile re-appears boosting
+        boosts while climbing (or its prediction jumps above the air: ``thrust_s``), for ``STAGING_WATCH_S``
+        after it last so boosted (a spent stage's missile re-appears boosting
         beside it, or the tracker briefly lost the thrust), and while a separation from it or of it is
         undecided (at most ``SPLIT_DECIDE_S``)."""
-        if self.tracker.mu[o.row, 1] >= 0.5 or t - o.last_boost_s < STAGING_WATCH_S:
-            return True
-        if o.parent is not None and o.split_s is not None and not o.split_decided and t - o.split_s < SPLIT_DECIDE_S:
-            return True
-        return any(q.parent == o.row and q.split_s is not None and not q.split_decided
-                   and t - q.split_s < SPLIT_DECIDE_S for q in self.objs)
+        undecided = (o.parent is not None and o.split_s is not None and not o.split_decided
+                     and t - o.split_s < SPLIT_DECIDE_S) or any(
+            q.parent == o.row and q.split_s is not None and not q.split_decided and t - q.split_s < SPLIT_DECIDE_S
+            for q in self.objs)
+        last = max(o.ascent_boost_s, o.thrust_s)  # seen boosting, or its prediction jumped above the air
+        return is_lower_bound(boosting=bool(self.tracker.mu[o.row, 1] >= 0.5), t_s=t,
+                              climbing=o.prev_climb is None or o.prev_climb > 0.0,
+                              last_boost_s=last if math.isfinite(last) else None, separation_undecided=undecided)
 
     def _link_reacquired(self, o: _Obj) -> None:
         """A track born in coast (no parent, never boosting) is an earlier, lost object re-acquired when the
@@ -930,26 +950,23 @@ class Replay:
             passed = pr["impact_t"] + 5.0 < t
             if o.extrapolating and passed:
                 o.done = True
-            # a lower-bound prediction (``BOUND``) warns of overflight only: no impact probabilities, time or area
+            # a lower-bound prediction (``BOUND``) warns of overflight only: the engines apply the rule
             bound = pr["bound"] or (not o.extrapolating and self._bound(o, t))
-            probs = {} if bound else {k: 0.0 if passed else float(min(max(v, 0.0), 1.0))
-                                      for k, v in pr["probs"].items()}
-            impact = None if bound else ImpactArea(
+            probs = {k: 0.0 if passed else float(min(max(v, 0.0), 1.0)) for k, v in pr["probs"].items()}
+            impact = ImpactArea(
                 lat_deg=pr["lat"], lon_deg=float((pr["lon"] + 180) % 360 - 180),
                 semi_major_m=min(pr["semi_major_m"], 2e7),
                 semi_minor_m=min(pr["semi_minor_m"], pr["semi_major_m"], 2e7), orientation_deg=pr["orientation_deg"])
-            # an overflight once flown is over for good; a lower bound's counts only where its mean path flies
-            # over
+            # an overflight once flown is over for good
             o.over_done |= {m for m in NATIONS if pr["over_t"].get(m) and pr["over_t"][m][1] < t}
-            over = {f"{m}_land": 0.0 if passed or m in o.over_done or (bound and m not in pr["over_t"])
-                    else pr["over_p"][m] for m in NATIONS}
+            over = {f"{m}_land": 0.0 if passed or m in o.over_done else pr["over_p"][m] for m in NATIONS}
             for n, eng in self.engines.items():
                 ov = pr["over_t"].get(n)
                 a = AssessmentInput(
                     t_s=t, object_id=self._oid(o.row), event_id=self.event_id, kind=o.kind, track_alive=True,
                     exercise=self.exercise, impact_probability=probs, overflight_probability=over,
                     overflight_start_s=ov[0] if ov else None, overflight_end_s=ov[1] if ov else None,
-                    impact_t_s=None if bound else pr["impact_t"], impact=impact)
+                    impact_t_s=pr["impact_t"], impact=impact, lower_bound=bound)
                 self._emit(eng.update(a))
         for eng in self.engines.values():
             self._emit(eng.tick(t))

@@ -280,6 +280,11 @@ def _geo(x: np.ndarray) -> tuple[float, float, float]:
     return float(np.degrees(lat)), float(np.degrees(lon)), float(alt)
 
 
+def _climb(x: np.ndarray) -> float:
+    """Vertical speed [m/s] of ECEF state ``x`` (geocentric up; positive climbing)."""
+    return float(np.dot(x[3:6], x[:3]) / max(np.linalg.norm(x[:3]), 1.0))
+
+
 def _ground_km(lat1, lon1, lat2, lon2) -> float:
     p1, p2 = np.radians([lat1, lon1]), np.radians([lat2, lon2])
     a = np.sin((p2[0] - p1[0]) / 2) ** 2 + np.cos(p1[0]) * np.cos(p2[0]) * np.sin((p2[1] - p1[1]) / 2) ** 2
@@ -1921,8 +1926,11 @@ class NationalNode:
         for k, o in enumerate(objs):
             live = self.objects.get(o.object_id)
             try:
+                # when the object last boosted climbing (the lower-bound rule of ``_alert`` needs it)
+                boost_t = (o.t if o.phase == "boost" and _climb(o.x) > 0
+                           else (o.assessment or {}).get("last_boost_t"))
                 if not pred.impacted[k]:
-                    o.assessment = {"t": o.t, "impacted": False}
+                    o.assessment = {"t": o.t, "impacted": False, "last_boost_t": boost_t}
                     if live is not None:
                         live.assessment = o.assessment
                     continue
@@ -1941,7 +1949,7 @@ class NationalNode:
                                 "range_m": rng_m, "apogee_m": self._apogee[o.object_id], "kind": o.kind,
                                 "probabilities": {r: p for r, p in (probs[k] or {}).items() if p > 0},
                                 "overflights": ground_track[k] or [], "launch_origin": li.get("origin"),
-                                "time_to_impact_s": float(pred.impact_time_s[k] - o.t)}
+                                "time_to_impact_s": float(pred.impact_time_s[k] - o.t), "last_boost_t": boost_t}
                 self.last_assessments[o.object_id] = {
                     **o.assessment, "object_id": o.object_id, "event_id": self._canon(o.event_id),
                     "origins": sorted(o.contributors), "exercise": o.exercise}
@@ -1952,10 +1960,9 @@ class NationalNode:
                 o.coasted = o.coasted or o.phase != "boost"
                 if live is not None:
                     live.assessment, live.kind, live.coasted = o.assessment, o.kind, live.coasted or o.coasted
-                if o.coasted:  # (once past burnout, a flicker of the boost model does not stop the warnings)
-                    # while the object still burns, its "impact" is where it would fall if the engine stopped
-                    # now: short of the real one, and often in a neighbour's waters. Warnings wait for burnout.
-                    self._alert(o)
+                # while the object still burns (or may: ``_alert``), its "impact" is where it would fall if the
+                # engine stopped now: short of the real one. ``_alert`` warns of overflight only then.
+                self._alert(o)
             except Exception as exc:  # one bad object must not stop the others' assessment and alerts
                 self.counters["assessment_errors"] += 1
                 log.warning("assessment of %s failed: %s", o.object_id, exc)
@@ -1994,11 +2001,18 @@ class NationalNode:
         self.counters["assessments_sent"] += 1
 
     def _alert(self, o: _PictureObject) -> None:
-        from warnlink.alerts import AlertInputError, ImpactArea
+        """Feed the alert engine one object's assessment (``o.assessment``). While the object boosts climbing,
+        and for ``STAGING_WATCH_S`` after it last did (``last_boost_t`` of the assessment record), its prediction
+        is a lower bound (``warnlink.alerts.is_lower_bound``, the replay's rule): it warns of overflight where the
+        mean path crosses the nation's land, never of impact. (The node decides no separations, so none is
+        undecided here.)"""
+        from warnlink.alerts import AlertInputError, ImpactArea, is_lower_bound
         from warnlink.alerts.policy import AssessmentInput
 
         a = o.assessment
         over = [p for p in a["overflights"] if p["nation"] == self.nation]
+        bound = is_lower_bound(boosting=o.phase == "boost", climbing=_climb(o.x) > 0, t_s=o.t,
+                               last_boost_s=a.get("last_boost_t"))
         try:
             inp = AssessmentInput(
                 t_s=o.t, object_id=o.object_id, event_id=self._canon(o.event_id), kind=o.kind, track_alive=True,
@@ -2008,7 +2022,8 @@ class NationalNode:
                 overflight_end_s=over[-1]["end"] if over else None, impact_t_s=a["impact_time"],
                 impact=ImpactArea(lat_deg=a["lat_deg"], lon_deg=a["lon_deg"], semi_major_m=min(a["semi_major_m"], 2e7),
                                   semi_minor_m=min(a["semi_minor_m"], a["semi_major_m"], 2e7),
-                                  orientation_deg=a["orientation_deg"], confidence=0.95))
+                                  orientation_deg=a["orientation_deg"], confidence=0.95),
+                lower_bound=bound)
             alerts = self.alert_engine.update(inp)
         except (AlertInputError, ValueError, TypeError) as exc:
             self.counters["alert_input_errors"] += 1

@@ -1,0 +1,37 @@
+"""The replay's inputs to the shared lower-bound rule (``Replay._bound`` -> ``warnlink.alerts.is_lower_bound``):
+boosting counts only while the object climbs (2024-11-05: the boost model read re-entry drag as thrust and
+each SRBM's KOR chain was cancelled and issued again), and a prediction jump above the air counts as a burn
+the boost model missed (2023-07-12: a third stage's burn moved the prediction into Japan's EEZ). A bare
+replay object with a stand-in tracker table: no simulation is run."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from warnlink.alerts import STAGING_WATCH_S
+from warnlink.assessment.replay import Replay, _Obj
+
+
+def _replay(p_boost: float, obj: _Obj) -> Replay:
+    r = Replay.__new__(Replay)
+    r.tracker = SimpleNamespace(mu=np.array([[1.0 - p_boost, p_boost]]))
+    r.objs = [obj]
+    return r
+
+
+def test_boost_counts_for_the_lower_bound_only_while_climbing():
+    climbing = _Obj(row=0, born_s=0.0, prev_climb=2500.0)
+    assert _replay(0.8, climbing)._bound(climbing, 100.0)
+    descending = _Obj(row=0, born_s=0.0, prev_climb=-3000.0, descended=True, last_boost_s=299.0,
+                      ascent_boost_s=60.0)
+    assert not _replay(0.8, descending)._bound(descending, 300.0)   # re-entry drag, not thrust
+    assert not _replay(0.1, descending)._bound(descending, 300.0)
+
+
+def test_a_prediction_jump_above_the_air_is_a_missed_burn():
+    o = _Obj(row=0, born_s=0.0, prev_climb=1500.0, ascent_boost_s=100.0, thrust_s=400.0)
+    r = _replay(0.1, o)
+    assert r._bound(o, 400.0 + STAGING_WATCH_S - 1.0)
+    assert not r._bound(o, 400.0 + STAGING_WATCH_S)
