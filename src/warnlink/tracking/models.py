@@ -46,6 +46,11 @@ DENSE_STEP_S = 1.0
 """Largest step [s] for a track within ``DENSE_TOP_M`` of the surface, where drag changes fast
 (5 s steps err by 1 m over 10 s of re-entry at 60 km, 1 s steps by 3 mm)."""
 DENSE_TOP_M = 80_000.0
+STIFF_LIMIT = 1.0
+"""Largest ``|h| rho kappa |v|`` of a Runge-Kutta step in the dense atmosphere: the drag's velocity
+Jacobian has eigenvalues down to ``-rho kappa |v|``, and RK4 diverges past 2.8 (a falling stage at
+15 km and 1 km/s: ``rho kappa |v|`` ~ 0.3-4 /s, so 1 s steps blew its covariance up to 1e24 m over a
+38 s coast); 1 keeps each step well inside the stability region. Steps are split only where needed."""
 DRAG_TOP_M = 150_000.0
 """Above this height drag is left out of the model (density below 3e-9 kg/m^3)."""
 
@@ -221,35 +226,12 @@ def _propagate_kernel(X, dt, with_stm, max_step, dense_step, dense_r):
         for d in range(8):
             phi[d, d] = 1.0
         for _ in range(steps):
-            _deriv_kernel(x, k1, a1, with_stm)
-            for d in range(8):
-                xt[d] = x[d] + 0.5 * h * k1[d]
-            _deriv_kernel(xt, k2, a2, with_stm)
-            for d in range(8):
-                xt[d] = x[d] + 0.5 * h * k2[d]
-            _deriv_kernel(xt, k3, a3, with_stm)
-            for d in range(8):
-                xt[d] = x[d] + h * k3[d]
-            _deriv_kernel(xt, k4, a4, with_stm)
-            if with_stm:
-                _a_times(a1, phi, p1)
-                for u in range(8):
-                    for v in range(8):
-                        tmp[u, v] = phi[u, v] + 0.5 * h * p1[u, v]
-                _a_times(a2, tmp, p2)
-                for u in range(8):
-                    for v in range(8):
-                        tmp[u, v] = phi[u, v] + 0.5 * h * p2[u, v]
-                _a_times(a3, tmp, p3)
-                for u in range(8):
-                    for v in range(8):
-                        tmp[u, v] = phi[u, v] + h * p3[u, v]
-                _a_times(a4, tmp, p4)
-                for u in range(8):
-                    for v in range(8):
-                        phi[u, v] += h / 6.0 * (p1[u, v] + 2.0 * p2[u, v] + 2.0 * p3[u, v] + p4[u, v])
-            for d in range(8):
-                x[d] += h / 6.0 * (k1[d] + 2.0 * k2[d] + 2.0 * k3[d] + k4[d])
+            sub = 1
+            if r < dense_r:  # drag stiffness: RK4 is unstable for |h| * rho kappa |v| > 2.8
+                sub = max(1, int(np.ceil(abs(h) * _drag_rate(x) / STIFF_LIMIT)))
+            for _ in range(sub):
+                _rk4_step(x, phi, h / sub, with_stm, k1, k2, k3, k4, a1, a2, a3, a4, p1, p2, p3, p4, tmp, xt)
+            r = np.sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2])
         out[i] = x
         if with_stm:
             phis[i] = phi
@@ -257,6 +239,50 @@ def _propagate_kernel(X, dt, with_stm, max_step, dense_step, dense_r):
             for d in range(8):
                 phis[i, d, d] = 1.0
     return out, phis
+
+
+@njit(cache=True, nogil=True)
+def _drag_rate(x):
+    """``rho(h) kappa |v|`` [1/s] of state ``x``: the largest eigenvalue of the drag's velocity Jacobian."""
+    _, _, h = ecef2geodetic_kernel(x[0], x[1], x[2])
+    if h >= DRAG_TOP_M:
+        return 0.0
+    return density_kernel(max(h, 0.0)) * max(x[7], 0.0) * np.sqrt(x[3] * x[3] + x[4] * x[4] + x[5] * x[5])
+
+
+@njit(cache=True, nogil=True)
+def _rk4_step(x, phi, h, with_stm, k1, k2, k3, k4, a1, a2, a3, a4, p1, p2, p3, p4, tmp, xt):
+    """One fourth-order Runge-Kutta step of ``h`` [s] of state ``x`` (8,) and (``with_stm``) of its
+    state-transition matrix ``phi`` (8, 8), in place (the other arguments are work buffers)."""
+    _deriv_kernel(x, k1, a1, with_stm)
+    for d in range(8):
+        xt[d] = x[d] + 0.5 * h * k1[d]
+    _deriv_kernel(xt, k2, a2, with_stm)
+    for d in range(8):
+        xt[d] = x[d] + 0.5 * h * k2[d]
+    _deriv_kernel(xt, k3, a3, with_stm)
+    for d in range(8):
+        xt[d] = x[d] + h * k3[d]
+    _deriv_kernel(xt, k4, a4, with_stm)
+    if with_stm:
+        _a_times(a1, phi, p1)
+        for u in range(8):
+            for v in range(8):
+                tmp[u, v] = phi[u, v] + 0.5 * h * p1[u, v]
+        _a_times(a2, tmp, p2)
+        for u in range(8):
+            for v in range(8):
+                tmp[u, v] = phi[u, v] + 0.5 * h * p2[u, v]
+        _a_times(a3, tmp, p3)
+        for u in range(8):
+            for v in range(8):
+                tmp[u, v] = phi[u, v] + h * p3[u, v]
+        _a_times(a4, tmp, p4)
+        for u in range(8):
+            for v in range(8):
+                phi[u, v] += h / 6.0 * (p1[u, v] + 2.0 * p2[u, v] + 2.0 * p3[u, v] + p4[u, v])
+    for d in range(8):
+        x[d] += h / 6.0 * (k1[d] + 2.0 * k2[d] + 2.0 * k3[d] + k4[d])
 
 
 def process_noise(dt, q_acc, q_thrust, q_kappa):

@@ -631,36 +631,32 @@ def _jpda_exact_kernel(lik, B, max_events):
 
 @njit(cache=True, nogil=True)
 def _quad_logdet(S, v):
-    """``(v^T S^-1 v, ln |det S|)`` of a small square ``S`` by Gaussian elimination with partial pivoting
-    (as LAPACK's LU, without its per-call overhead); a singular ``S`` gives ``(inf, -inf)``."""
+    """``(v^T S^-1 v, ln det S)`` of a small symmetric ``S`` by Cholesky (without LAPACK's per-call
+    overhead); an ``S`` that is not positive definite (a covariance broken by rounding) gives
+    ``(inf, -inf)``, outside every gate."""
     m = S.shape[0]
-    A = S.copy()
-    b = v.copy()
+    L = np.zeros((m, m))
+    y = np.empty(m)
     ld = 0.0
+    q = 0.0
     for i in range(m):
-        p = i
-        for r in range(i + 1, m):
-            if abs(A[r, i]) > abs(A[p, i]):
-                p = r
-        if A[p, i] == 0.0:
-            return np.inf, -np.inf
-        if p != i:
-            for c in range(m):
-                A[i, c], A[p, c] = A[p, c], A[i, c]
-            b[i], b[p] = b[p], b[i]
-        ld += np.log(abs(A[i, i]))
-        for r in range(i + 1, m):
-            f = A[r, i] / A[i, i]
-            for c in range(i, m):
-                A[r, c] -= f * A[i, c]
-            b[r] -= f * b[i]
-    x = np.empty(m)
-    for i in range(m - 1, -1, -1):
-        acc = b[i]
-        for c in range(i + 1, m):
-            acc -= A[i, c] * x[c]
-        x[i] = acc / A[i, i]
-    return v @ x, ld
+        for j in range(i + 1):
+            acc = S[i, j]
+            for k in range(j):
+                acc -= L[i, k] * L[j, k]
+            if i == j:
+                if not acc > 0.0:
+                    return np.inf, -np.inf
+                L[i, i] = np.sqrt(acc)
+            else:
+                L[i, j] = acc / L[j, j]
+        acc = v[i]
+        for k in range(i):
+            acc -= L[i, k] * y[k]
+        y[i] = acc / L[i, i]
+        q += y[i] * y[i]
+        ld += 2.0 * np.log(L[i, i])
+    return q, ld
 
 
 @njit(cache=True, nogil=True)
