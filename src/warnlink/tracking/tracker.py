@@ -3,7 +3,9 @@ neighbour or JPDA association, two-point initiation, M-of-N confirmation and del
 columnar sensor reports.
 
 Tracks live in arrays (per-model states and covariances, mode probabilities, times, counters); a scan
-(the reports one sensor made at one time) is processed in a handful of vectorised steps:
+(the reports one sensor made at one time) is processed in a handful of steps, with the extended filters
+in two compiled passes (``_ekf_front_kernel``: steps 1-2; ``_imm_update_kernel``: step 4, GNN and JPDA
+alike) and only the assignment, the JPDA weights' bookkeeping and the history in Python:
 
 1. IMM mixing and prediction of every live track to the scan time with both motion models of
    ``warnlink.tracking.models`` (coast: ballistic with estimated drag; boost: thrust along the
@@ -636,9 +638,26 @@ def _quad_logdet(S, v):
     ``(inf, -inf)``, outside every gate."""
     m = S.shape[0]
     L = np.zeros((m, m))
+    ld = _cholesky(S, L)
+    if ld == -np.inf:
+        return np.inf, -np.inf
     y = np.empty(m)
-    ld = 0.0
     q = 0.0
+    for i in range(m):
+        acc = v[i]
+        for k in range(i):
+            acc -= L[i, k] * y[k]
+        y[i] = acc / L[i, i]
+        q += y[i] * y[i]
+    return q, ld
+
+
+@njit(cache=True, nogil=True)
+def _cholesky(S, L):
+    """Lower Cholesky factor of a small symmetric ``S`` into ``L`` (zeros above the diagonal); returns
+    ``ln det S``, or ``-inf`` if ``S`` is not positive definite."""
+    m = S.shape[0]
+    ld = 0.0
     for i in range(m):
         for j in range(i + 1):
             acc = S[i, j]
@@ -646,17 +665,12 @@ def _quad_logdet(S, v):
                 acc -= L[i, k] * L[j, k]
             if i == j:
                 if not acc > 0.0:
-                    return np.inf, -np.inf
+                    return -np.inf
                 L[i, i] = np.sqrt(acc)
+                ld += 2.0 * np.log(L[i, i])
             else:
                 L[i, j] = acc / L[j, j]
-        acc = v[i]
-        for k in range(i):
-            acc -= L[i, k] * y[k]
-        y[i] = acc / L[i, i]
-        q += y[i] * y[i]
-        ld += 2.0 * np.log(L[i, i])
-    return q, ld
+    return ld
 
 
 @njit(cache=True, nogil=True)
@@ -678,20 +692,10 @@ def _gate_kernel(zhat, H, P, Om, z, R, radar, gate):
     S = np.empty((m, m))
     nu = np.empty(m)
     for t in range(T):
-        Ht, Pt = H[t], P[t]
+        _sandwich(H[t], P[t], HP, HPH)
         for q in range(m):
-            for u in range(N):
-                acc = 0.0
-                for v in range(N):
-                    acc += Ht[q, v] * Pt[v, u]
-                HP[q, u] = acc
-        for q in range(m):
-            for r in range(q + 1):
-                acc = 0.0
-                for u in range(N):
-                    acc += HP[q, u] * Ht[r, u]
-                HPH[q, r] = acc + 0.5 * (Om[t, q, r] + Om[t, r, q])
-                HPH[r, q] = HPH[q, r]
+            for r in range(m):
+                HPH[q, r] += 0.5 * (Om[t, q, r] + Om[t, r, q])
         for k in range(M):
             for q in range(m):
                 nu[q] = z[k, q] - zhat[t, q]
@@ -717,20 +721,10 @@ def _chol_inv(S, Sinv):
     ``ln det S`` (``-inf`` if ``S`` is not positive definite, ``Sinv`` then from LAPACK's LU)."""
     m = S.shape[0]
     L = np.zeros((m, m))
-    ld = 0.0
-    for i in range(m):
-        for j in range(i + 1):
-            acc = S[i, j]
-            for k in range(j):
-                acc -= L[i, k] * L[j, k]
-            if i == j:
-                if acc <= 0.0:
-                    Sinv[:, :] = np.linalg.inv(S)
-                    return -np.inf
-                L[i, i] = np.sqrt(acc)
-                ld += 2.0 * np.log(L[i, i])
-            else:
-                L[i, j] = acc / L[j, j]
+    ld = _cholesky(S, L)
+    if ld == -np.inf:
+        Sinv[:, :] = np.linalg.inv(S)
+        return -np.inf
     Li = np.zeros((m, m))  # L^-1 (lower)
     for i in range(m):
         Li[i, i] = 1.0 / L[i, i]
@@ -751,15 +745,15 @@ def _chol_inv(S, Sinv):
 
 @njit(cache=True, nogil=True)
 def _sandwich(A, P, tmp, out):
-    """``out = A P A^T`` of square matrices (no temporaries beyond ``tmp``)."""
-    d = P.shape[0]
-    for i in range(d):
+    """``out = A P A^T`` (r, r) of ``A`` (r, d) and symmetric ``P`` (d, d), through ``tmp`` (r, d)."""
+    r, d = A.shape
+    for i in range(r):
         for j in range(d):
             acc = 0.0
             for k in range(d):
                 acc += A[i, k] * P[k, j]
             tmp[i, j] = acc
-    for i in range(d):
+    for i in range(r):
         for j in range(i + 1):
             acc = 0.0
             for k in range(d):
@@ -798,7 +792,7 @@ def _imm_update_kernel(xp, Pp, zh_m, H_m, Om_m, z, R_all, rows, cols, c, beta, c
     xc = np.empty((n, N))
     Pc = np.empty((n, N, N))
     ll = np.empty(2)
-    PHt = np.empty((N, m))
+    HP = np.empty((m, N))
     S = np.empty((m, m))
     Sinv = np.empty((m, m))
     K = np.empty((N, m))
@@ -825,29 +819,16 @@ def _imm_update_kernel(xp, Pp, zh_m, H_m, Om_m, z, R_all, rows, cols, c, beta, c
             for q in range(m):
                 for r in range(m):
                     R[q, r] = R_all[cols[k], q, r] + (Om_m[t, j, q, r] if has_om else 0.0)
-            for i in range(N):
-                for q in range(m):
-                    acc = 0.0
-                    for u in range(N):
-                        acc += P[i, u] * H[q, u]
-                    PHt[i, q] = acc
+            _sandwich(H, P, HP, S)  # S = H P H^T + R (symmetrised), HP = H P = (P H^T)^T
             for q in range(m):
                 for r in range(m):
-                    acc = R[q, r]
-                    for u in range(N):
-                        acc += H[q, u] * PHt[u, r]
-                    S[q, r] = acc
-            for q in range(m):
-                for r in range(q):
-                    s = 0.5 * (S[q, r] + S[r, q])
-                    S[q, r] = s
-                    S[r, q] = s
+                    S[q, r] += 0.5 * (R[q, r] + R[r, q])
             logdet = _chol_inv(S, Sinv)
             for i in range(N):
                 for q in range(m):
                     acc = 0.0
                     for r in range(m):
-                        acc += PHt[i, r] * Sinv[r, q]
+                        acc += HP[r, i] * Sinv[r, q]
                     K[i, q] = acc
             for q in range(m):
                 nu_g[q] = z[cols[k], q] - zh_m[t, j, q]
