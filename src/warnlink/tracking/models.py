@@ -46,6 +46,11 @@ DENSE_STEP_S = 1.0
 """Largest step [s] for a track within ``DENSE_TOP_M`` of the surface, where drag changes fast
 (5 s steps err by 1 m over 10 s of re-entry at 60 km, 1 s steps by 3 mm)."""
 DENSE_TOP_M = 80_000.0
+STIFF_LIMIT = 1.0
+"""Largest ``|h| rho kappa |v|`` of a Runge-Kutta step in the dense atmosphere: the drag's velocity
+Jacobian has eigenvalues down to ``-rho kappa |v|``, and RK4 diverges past 2.8 (a falling stage at
+15 km and 1 km/s: ``rho kappa |v|`` ~ 0.3-4 /s, so 1 s steps blew its covariance up to 1e24 m over a
+38 s coast); 1 keeps each step well inside the stability region. Steps are split only where needed."""
 DRAG_TOP_M = 150_000.0
 """Above this height drag is left out of the model (density below 3e-9 kg/m^3)."""
 
@@ -180,38 +185,104 @@ def _deriv_kernel(x, dx, A, want_jac):
 
 
 @njit(cache=True, nogil=True)
+def _a_times(A, M, out):
+    """``out = A @ M`` for a dynamics Jacobian ``A`` (8, 8) of ``_deriv_kernel`` (rows 0-2 the identity
+    block on the velocity, rows 3-5 full, rows 6-7 zero) and any (8, 8) ``M``: 192 products, not 512."""
+    for i in range(3):
+        for c in range(8):
+            out[i, c] = M[3 + i, c]
+    for i in range(3, 6):
+        for c in range(8):
+            acc = 0.0
+            for q in range(8):
+                acc += A[i, q] * M[q, c]
+            out[i, c] = acc
+    for c in range(8):
+        out[6, c] = 0.0
+        out[7, c] = 0.0
+
+
+@njit(cache=True, nogil=True)
 def _propagate_kernel(X, dt, with_stm, max_step, dense_step, dense_r):
+    """Fourth-order Runge-Kutta steps of states ``X`` (n, 8) by ``dt`` (n,) and (``with_stm``) of their
+    state-transition matrices; allocation-free inner loop (``propagate``)."""
     n = X.shape[0]
     out = np.empty_like(X)
     phis = np.zeros((n, 8, 8))
     k1, k2, k3, k4 = np.empty(8), np.empty(8), np.empty(8), np.empty(8)
     a1, a2, a3, a4 = np.empty((8, 8)), np.empty((8, 8)), np.empty((8, 8)), np.empty((8, 8))
+    p1, p2, p3, p4 = np.empty((8, 8)), np.empty((8, 8)), np.empty((8, 8)), np.empty((8, 8))
+    tmp = np.empty((8, 8))
+    phi = np.empty((8, 8))
     xt = np.empty(8)
+    x = np.empty(8)
     for i in range(n):
-        x = X[i].copy()
+        x[:] = X[i]
         r = np.sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2])
         lim = dense_step if r < dense_r else max_step
         steps = max(1, int(np.ceil(abs(dt[i]) / lim)))
         h = dt[i] / steps
-        phi = np.eye(8)
+        phi[:, :] = 0.0
+        for d in range(8):
+            phi[d, d] = 1.0
         for _ in range(steps):
-            _deriv_kernel(x, k1, a1, with_stm)
-            xt[:] = x + 0.5 * h * k1
-            _deriv_kernel(xt, k2, a2, with_stm)
-            xt[:] = x + 0.5 * h * k2
-            _deriv_kernel(xt, k3, a3, with_stm)
-            xt[:] = x + h * k3
-            _deriv_kernel(xt, k4, a4, with_stm)
-            if with_stm:
-                p1 = a1 @ phi
-                p2 = a2 @ (phi + 0.5 * h * p1)
-                p3 = a3 @ (phi + 0.5 * h * p2)
-                p4 = a4 @ (phi + h * p3)
-                phi = phi + h / 6.0 * (p1 + 2.0 * p2 + 2.0 * p3 + p4)
-            x = x + h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+            sub = 1
+            if r < dense_r:  # drag stiffness: RK4 is unstable for |h| * rho kappa |v| > 2.8
+                sub = max(1, int(np.ceil(abs(h) * _drag_rate(x) / STIFF_LIMIT)))
+            for _ in range(sub):
+                _rk4_step(x, phi, h / sub, with_stm, k1, k2, k3, k4, a1, a2, a3, a4, p1, p2, p3, p4, tmp, xt)
+            r = np.sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2])
         out[i] = x
-        phis[i] = phi
+        if with_stm:
+            phis[i] = phi
+        else:
+            for d in range(8):
+                phis[i, d, d] = 1.0
     return out, phis
+
+
+@njit(cache=True, nogil=True)
+def _drag_rate(x):
+    """``rho(h) kappa |v|`` [1/s] of state ``x``: the largest eigenvalue of the drag's velocity Jacobian."""
+    _, _, h = ecef2geodetic_kernel(x[0], x[1], x[2])
+    if h >= DRAG_TOP_M:
+        return 0.0
+    return density_kernel(max(h, 0.0)) * max(x[7], 0.0) * np.sqrt(x[3] * x[3] + x[4] * x[4] + x[5] * x[5])
+
+
+@njit(cache=True, nogil=True)
+def _rk4_step(x, phi, h, with_stm, k1, k2, k3, k4, a1, a2, a3, a4, p1, p2, p3, p4, tmp, xt):
+    """One fourth-order Runge-Kutta step of ``h`` [s] of state ``x`` (8,) and (``with_stm``) of its
+    state-transition matrix ``phi`` (8, 8), in place (the other arguments are work buffers)."""
+    _deriv_kernel(x, k1, a1, with_stm)
+    for d in range(8):
+        xt[d] = x[d] + 0.5 * h * k1[d]
+    _deriv_kernel(xt, k2, a2, with_stm)
+    for d in range(8):
+        xt[d] = x[d] + 0.5 * h * k2[d]
+    _deriv_kernel(xt, k3, a3, with_stm)
+    for d in range(8):
+        xt[d] = x[d] + h * k3[d]
+    _deriv_kernel(xt, k4, a4, with_stm)
+    if with_stm:
+        _a_times(a1, phi, p1)
+        for u in range(8):
+            for v in range(8):
+                tmp[u, v] = phi[u, v] + 0.5 * h * p1[u, v]
+        _a_times(a2, tmp, p2)
+        for u in range(8):
+            for v in range(8):
+                tmp[u, v] = phi[u, v] + 0.5 * h * p2[u, v]
+        _a_times(a3, tmp, p3)
+        for u in range(8):
+            for v in range(8):
+                tmp[u, v] = phi[u, v] + h * p3[u, v]
+        _a_times(a4, tmp, p4)
+        for u in range(8):
+            for v in range(8):
+                phi[u, v] += h / 6.0 * (p1[u, v] + 2.0 * p2[u, v] + 2.0 * p3[u, v] + p4[u, v])
+    for d in range(8):
+        x[d] += h / 6.0 * (k1[d] + 2.0 * k2[d] + 2.0 * k3[d] + k4[d])
 
 
 def process_noise(dt, q_acc, q_thrust, q_kappa):

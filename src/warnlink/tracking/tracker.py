@@ -3,7 +3,9 @@ neighbour or JPDA association, two-point initiation, M-of-N confirmation and del
 columnar sensor reports.
 
 Tracks live in arrays (per-model states and covariances, mode probabilities, times, counters); a scan
-(the reports one sensor made at one time) is processed in a handful of vectorised steps:
+(the reports one sensor made at one time) is processed in a handful of steps, with the extended filters
+in two compiled passes (``_ekf_front_kernel``: steps 1-2; ``_imm_update_kernel``: step 4, GNN and JPDA
+alike) and only the assignment, the JPDA weights' bookkeeping and the history in Python:
 
 1. IMM mixing and prediction of every live track to the scan time with both motion models of
    ``warnlink.tracking.models`` (coast: ballistic with estimated drag; boost: thrust along the
@@ -40,12 +42,11 @@ from warnlink.geo.frames import ecef2geodetic_kernel
 from warnlink.geo.wgs84 import A_M
 from warnlink.sensors.reports import KIND_IR, KIND_RADAR, ReportBatch
 from warnlink.tracking import models
-from warnlink.tracking.kalman import symmetrise, update
+from warnlink.tracking.kalman import symmetrise
 from warnlink.tracking.measurement import (
+    _sensor_basis,
+    _sensor_hj_kernel,
     innovation,
-    measurement_dims,
-    radar_cov_to_ecef,
-    radar_to_ecef,
     sensor_h_and_jacobian,
 )
 from warnlink.tracking.models import _propagate_kernel
@@ -55,6 +56,8 @@ PHASES = ("boost", "midcourse", "terminal")
 FILTERS = ("ekf", "ukf")
 JPDA_WEIGHTS = ("exact", "cheap")
 TENTATIVE, CONFIRMED, DELETED = 0, 1, 2
+_USED = {KIND_RADAR: np.array([True, True, True, False]), KIND_IR: np.array([True, True, False, False])}
+_USED_RADAR_RR = np.array([True, True, True, True])
 N = models.N_STATE
 _COAST, _BOOST = models.MODEL_COAST, models.MODEL_BOOST
 _I_T, _I_K = models.I_THRUST, models.I_KAPPA
@@ -206,6 +209,10 @@ class Tracker:
         self.history = TrackHistory()
         self.rejected = 0
         self._gate = {m: chi2.ppf(self.cfg.gate_probability, m) for m in (2, 3, 4)}
+        c = self.cfg
+        self._predict_args = (c.burnout_rate_per_s, c.ignition_rate_per_s, c.q_coast, c.q_terminal, c.terminal_alt_m,
+                              c.q_boost, c.q_thrust, c.q_kappa, models.MAX_STEP_S, models.DENSE_STEP_S,
+                              A_M + models.DENSE_TOP_M)
 
     # ------------------------------------------------------------------ public
     def run(self, reports: ReportBatch) -> TrackHistory:
@@ -242,15 +249,11 @@ class Tracker:
     # ------------------------------------------------------------------ internals
     @staticmethod
     def _valid(r: ReportBatch) -> np.ndarray:
-        """Reports a tracker can use: finite time, known kind, finite used measurement rows and noise."""
-        known = (r.kind == KIND_RADAR) | (r.kind == KIND_IR)
-        dims = measurement_dims(r.kind, r.z)
-        zok = np.all(np.isfinite(np.where(dims, r.z, 0.0)), axis=1)
-        var = np.diagonal(r.cov, axis1=1, axis2=2)
-        rok = np.all(np.where(dims, np.isfinite(var) & (var > 0), True), axis=1) & dims.any(axis=1)
-        pos_ok = np.all(np.isfinite(r.sensor_pos_ecef_m), axis=1)
-        range_ok = np.where(r.kind == KIND_RADAR, r.z[:, 0] > 0, True)
-        return known & np.isfinite(r.t_s) & zok & rok & pos_ok & range_ok
+        """Reports a tracker can use: finite time, known kind, finite used measurement rows and noise
+        (``measurement_dims``), finite sensor position, positive radar range (``_valid_kernel``)."""
+        return _valid_kernel(np.ascontiguousarray(r.t_s, dtype=float), np.ascontiguousarray(r.kind),
+                             np.ascontiguousarray(r.z, dtype=float), np.ascontiguousarray(r.cov, dtype=float),
+                             np.ascontiguousarray(r.sensor_pos_ecef_m, dtype=float), KIND_RADAR, KIND_IR)
 
     def _q_manoeuvre(self, rows):
         """Per-track manoeuvre density (n,): ``q_manoeuvre`` where the NIS average exceeds its threshold."""
@@ -288,11 +291,8 @@ class Tracker:
         if cfg.filter == "ukf":
             return self._imm_predict_numpy(rows, t_scan, unscented=True)
         dt = np.ascontiguousarray(t_scan - self.t[rows])
-        return _imm_predict_kernel(self.xm[rows], self.Pm[rows], self.mu[rows], dt, self._q_manoeuvre(rows),
-                                   cfg.burnout_rate_per_s,
-                                   cfg.ignition_rate_per_s, cfg.q_coast, cfg.q_terminal, cfg.terminal_alt_m,
-                                   cfg.q_boost, cfg.q_thrust, cfg.q_kappa, models.MAX_STEP_S, models.DENSE_STEP_S,
-                                   A_M + models.DENSE_TOP_M)
+        return _imm_predict_kernel(self.xm, self.Pm, self.mu, np.ascontiguousarray(rows), dt,
+                                   self._q_manoeuvre(rows), *self._predict_args)
 
     def _imm_predict_numpy(self, rows, t_scan, unscented: bool = False):
         """NumPy reference of ``_imm_predict`` (same outputs); with ``unscented`` each model's prediction is
@@ -330,12 +330,13 @@ class Tracker:
         t_scan = float(r.t_s[idx[0]])
         sensor = int(r.sensor[idx[0]])
         self._expire(t_scan)
-        dims = measurement_dims(r.kind[idx], r.z[idx])
-        used = dims.all(axis=0)  # rows every report of the scan measures (range-rate only if all have it)
-        m = int(used.sum())
-        z = r.z[idx][:, used]
-        R = r.cov[idx][:, used][:, :, used]
         kind = int(r.kind[idx[0]])
+        z = r.z[idx]
+        # the rows every report of the scan measures (``measurement_dims``; range-rate only if all have it)
+        used = _USED_RADAR_RR if kind == KIND_RADAR and np.isfinite(z[:, 3]).all() else _USED[kind]
+        m = int(used.sum())
+        z = z[:, used]
+        R = r.cov[idx][:, used][:, :, used]
         site = r.sensor_pos_ecef_m[idx[0]]
         # an out-of-sequence scan updates tracks that existed at its time; a track begun shortly after it
         # by another sensor only claims the reports it gates (so that they start no duplicate track): its
@@ -345,29 +346,25 @@ class Tracker:
         live = live[self.t_born[live] <= t_scan + claim_s + 1e-9]
         assigned_reports = np.zeros(len(idx), bool)
         if len(live):
-            xp, Pp, c, xc, Pc = self._imm_predict(live, t_scan)
-            finite = np.isfinite(xc).all(axis=1) & np.isfinite(Pc).all(axis=(1, 2))
+            gate = self._gate[m]
+            radar = kind == KIND_RADAR
+            z, R = np.ascontiguousarray(z), np.ascontiguousarray(R)
+            if self.cfg.filter == "ukf":
+                xp, Pp, c, xc, Pc, zh_m, H_m, Om_m, d2, logdet, finite = self._front_ukf(live, t_scan, site, kind,
+                                                                                     used, z, R, gate)
+            else:  # one compiled pass: IMM prediction, measurement prediction, gating
+                cfg = self.cfg
+                xp, Pp, c, xc, Pc, zh_m, H_m, d2, logdet, finite = _ekf_front_kernel(
+                    self.xm, self.Pm, self.mu, self.t, live, t_scan, self.nis_avg, cfg.manoeuvre_nis,
+                    cfg.q_manoeuvre, self._predict_args, np.asarray(site, float),
+                    _sensor_basis(kind, np.asarray(site, float).tobytes()), radar, np.flatnonzero(used), z, R, gate)
+                Om_m = np.zeros((0, 2, m, m))
             if not finite.all():  # numerical guard: never seen on simulated streams, kept for hostile input
                 live, xp, Pp, c, xc, Pc = live[finite], xp[finite], Pp[finite], c[finite], xc[finite], Pc[finite]
-            nl = len(live)
-            # one compiled pass for the mixed prediction (gating) and each model's prediction (update)
-            X3 = np.concatenate([xc, xp[:, 0], xp[:, 1]])
-            if self.cfg.filter == "ukf":  # statistical linearisation: H and the linearisation error Omega
-                P3 = np.concatenate([Pc, Pp[:, 0], Pp[:, 1]])
-                zall, Hall, Om = statistical_linearisation(
-                    X3, P3, lambda S: sensor_h_and_jacobian(S, site, kind)[0][:, used],
-                    lambda a, b: innovation(a, b, kind))
-            else:
-                zall, Hall = sensor_h_and_jacobian(X3, site, kind)
-                zall, Hall = zall[:, used], _pad(Hall[:, used])
-                Om = np.zeros((3 * nl, m, m))
-            zhat, H = zall[:nl], np.ascontiguousarray(Hall[:nl])
-            zh_m = np.stack([zall[nl:2 * nl], zall[2 * nl:]], axis=1)  # (T, 2, m)
-            H_m = np.stack([Hall[nl:2 * nl], Hall[2 * nl:]], axis=1)
-            Om_m = np.stack([Om[nl:2 * nl], Om[2 * nl:]], axis=1)
-            d2, logdet = _gate_kernel(np.ascontiguousarray(zhat), H, Pc, np.ascontiguousarray(Om[:nl]),
-                                      np.ascontiguousarray(z), np.ascontiguousarray(R), kind == KIND_RADAR)
-            gated = d2 <= self._gate[m]
+                zh_m, H_m, d2, logdet = zh_m[finite], H_m[finite], d2[finite], logdet[finite]
+                if len(Om_m):
+                    Om_m = Om_m[finite]
+            gated = d2 <= gate
             if gated.any():
                 cost = np.where(gated, d2 + logdet, 1e12)
                 rows, cols = linear_sum_assignment(cost)
@@ -385,75 +382,52 @@ class Tracker:
         if kind == KIND_RADAR:
             self._initiate(sensor, t_scan, z[~assigned_reports], R[~assigned_reports], site)
 
+    def _front_ukf(self, live, t_scan, site, kind, used, z, R, gate):
+        """The unscented filter's prediction, statistical linearisation and gating of tracks ``live``
+        (the outputs of ``_ekf_front_kernel`` and the linearisation error covariances ``Om_m``)."""
+        xp, Pp, c, xc, Pc = self._imm_predict(live, t_scan)
+        nl = len(live)
+        finite = np.isfinite(xc).all(axis=1) & np.isfinite(Pc).all(axis=(1, 2))
+        X3 = np.concatenate([xc, xp[:, 0], xp[:, 1]])
+        P3 = np.concatenate([Pc, Pp[:, 0], Pp[:, 1]])
+        zall, Hall, Om = statistical_linearisation(
+            X3, P3, lambda S: sensor_h_and_jacobian(S, site, kind)[0][:, used], lambda a, b: innovation(a, b, kind))
+        zh_m = np.ascontiguousarray(np.stack([zall[nl:2 * nl], zall[2 * nl:]], axis=1))  # (T, 2, m)
+        H_m = np.ascontiguousarray(np.stack([Hall[nl:2 * nl], Hall[2 * nl:]], axis=1))
+        Om_m = np.ascontiguousarray(np.stack([Om[nl:2 * nl], Om[2 * nl:]], axis=1))
+        d2, logdet = _gate_kernel(np.ascontiguousarray(zall[:nl]), np.ascontiguousarray(Hall[:nl]), Pc,
+                                  np.ascontiguousarray(Om[:nl]), z, R, kind == KIND_RADAR, gate)
+        return xp, Pp, c, xc, Pc, zh_m, H_m, Om_m, d2, logdet, finite
+
     def _update(self, live, rows, cols, xp, Pp, c, z, R, zh_m, H_m, Om_m, kind, gated, d2, logdet, t_scan):
         """Update the tracks ``live[rows]``: with report ``cols`` (GNN) or, where the gates of a track
         hold several reports or a report is shared, with JPDA weights over its gated reports
         (``TrackerConfig.jpda_weights``)."""
         cfg = self.cfg
         n, m = len(rows), z.shape[1]
-        # per-model measurement prediction of the updated tracks
-        xs = xp[rows].reshape(2 * n, N)
-        Ps = Pp[rows].reshape(2 * n, N, N)
-        zh = zh_m[rows].reshape(2 * n, m)
-        Hs = H_m[rows].reshape(2 * n, m, N)
-        Rr = np.repeat(R[cols], 2, axis=0) + Om_m[rows].reshape(2 * n, m, m)  # Omega: zero for the EKF
         g = gated[rows]  # (n, M)
         if cfg.jpda:
             crowded = (g.sum(axis=1) > 1) | ((gated.sum(axis=0)[None, :] > 1) & g).any(axis=1)
         else:
             crowded = np.zeros(n, bool)
-        if not crowded.any():  # every track has its own report: one compiled pass
-            xn, Pn, mu, xc, Pc = _gnn_update_kernel(xs, Ps, np.ascontiguousarray(z[cols]), zh, Hs, Rr,
-                                                    np.ascontiguousarray(c[rows]), kind == KIND_RADAR)
-            self._store(live[rows], xn, Pn, mu, xc, Pc, t_scan)
-            return
-        nu_gnn = innovation(np.repeat(z[cols], 2, axis=0), zh, kind)
+        beta = np.zeros((n, len(z)))
         if crowded.any():
-            # Fitzgerald's cheap JPDA weights from the mixed prediction's likelihoods
-            # Gaussian likelihoods, scaled by their largest (log domain) so that tiny S cannot overflow
+            # JPDA weights from the mixed prediction's Gaussian likelihoods, scaled by their largest (log
+            # domain) so that tiny S cannot overflow
             ll = np.where(gated, -0.5 * d2 - 0.5 * logdet - 0.5 * m * np.log(2 * np.pi), -np.inf)
             top = ll[gated].max()
             lik = np.exp(ll - top)
             B = cfg.clutter_density * (1.0 - cfg.pd) / cfg.pd * np.exp(min(-top, 700.0))
             if cfg.jpda_weights == "exact":
                 beta = _jpda_exact_kernel(lik, B, cfg.jpda_max_events)[rows]
-            else:
+            else:  # Fitzgerald's cheap weights
                 col_sum = lik.sum(axis=0)
                 row_sum = lik.sum(axis=1)
                 den = row_sum[rows][:, None] + col_sum[None, :] - lik[rows] + B
                 beta = np.divide(lik[rows], den, out=np.zeros_like(den), where=g & (den > 0))
             crowded &= beta.sum(axis=1) > 0  # a likelihood underflow falls back to the nearest neighbour
-            beta0 = np.clip(1.0 - beta.sum(axis=1), 0.0, 1.0)
-            # per-model innovations of every report, weighted
-            nu_all = innovation(np.repeat(z[None], 2 * n, 0).reshape(-1, m), np.repeat(zh, len(z), 0), kind)
-            nu_all = nu_all.reshape(2 * n, len(z), m)
-            bw = np.repeat(beta, 2, axis=0)  # (2n, M)
-            nu_j = np.einsum("ak,aki->ai", bw, nu_all)
-            nu = np.where(np.repeat(crowded, 2)[:, None], nu_j, nu_gnn)
-        else:
-            nu = nu_gnn
-        xn, Pn, S, nis = update(xs, Ps, nu, Hs, Rr)
-        if crowded.any():
-            # spread of innovations and the no-detection hypothesis (Bar-Shalom & Fortmann 1988)
-            K = np.swapaxes(np.linalg.solve(S, np.swapaxes(Ps @ np.swapaxes(Hs, -1, -2), -1, -2)), -1, -2)
-            spread = np.einsum("ak,aki,akj->aij", bw, nu_all, nu_all) - nu_j[:, :, None] * nu_j[:, None, :]
-            b0 = np.repeat(beta0, 2)
-            Pj = b0[:, None, None] * Ps + (1 - b0)[:, None, None] * Pn + K @ spread @ np.swapaxes(K, -1, -2)
-            cr = np.repeat(crowded, 2)
-            Pn = np.where(cr[:, None, None], symmetrise(Pj), Pn)
-            nis = np.where(cr, np.einsum("ai,ai->a", nu_gnn, np.linalg.solve(S, nu_gnn[..., None])[..., 0]), nis)
-        # mode likelihoods from the (nearest) report's normalised innovation
-        _, logdet_s = np.linalg.slogdet(S)
-        loglik = (-0.5 * nis - 0.5 * logdet_s).reshape(n, 2)
-        loglik -= loglik.max(axis=1, keepdims=True)
-        mu = c[rows] * np.exp(loglik)
-        mu /= mu.sum(axis=1, keepdims=True)
-        xn = xn.reshape(n, 2, N)
-        Pn = Pn.reshape(n, 2, N, N)
-        xn[:, :, models.I_KAPPA] = np.maximum(xn[:, :, models.I_KAPPA], 0.0)
-        xn[:, _BOOST, models.I_THRUST] = np.maximum(xn[:, _BOOST, models.I_THRUST], 0.0)
-        xn[:, _COAST, models.I_THRUST] = 0.0
-        xc, Pc = _combine(xn, Pn, mu)
+        xn, Pn, mu, xc, Pc = _imm_update_kernel(xp, Pp, zh_m, H_m, Om_m, z, R, rows, cols, c,
+                                                np.ascontiguousarray(beta), crowded, kind == KIND_RADAR)
         self._store(live[rows], xn, Pn, mu, xc, Pc, t_scan)
 
     def _store(self, tr, xn, Pn, mu, xc, Pc, t_scan):
@@ -473,8 +447,11 @@ class Tracker:
         self._record(tr, t_scan)
 
     def _initiate(self, sensor, t_scan, z, R, site):
-        pos = radar_to_ecef(z[:, :3], site) if len(z) else np.zeros((0, 3))
-        cov = radar_cov_to_ecef(z[:, :3], R[:, :3, :3], site) if len(z) else np.zeros((0, 3, 3))
+        """Two-point initiation from this scan's unassigned radar reports ``z``, ``R`` and the previous
+        scan's leftovers of the same sensor (``radar_to_ecef``, ``radar_cov_to_ecef`` in one pass)."""
+        site = np.asarray(site, float)
+        pos, cov = _radar_to_ecef_kernel(np.ascontiguousarray(z[:, :3]), np.ascontiguousarray(R[:, :3, :3]), site,
+                                         _sensor_basis(KIND_RADAR, site.tobytes()))
         prev = self._leftovers.get(sensor)
         self._leftovers[sensor] = (t_scan, pos, cov)
         if prev is None or not len(pos):
@@ -656,118 +633,310 @@ def _jpda_exact_kernel(lik, B, max_events):
 
 @njit(cache=True, nogil=True)
 def _quad_logdet(S, v):
-    """``(v^T S^-1 v, ln |det S|)`` of a small square ``S`` by Gaussian elimination with partial pivoting
-    (as LAPACK's LU, without its per-call overhead); a singular ``S`` gives ``(inf, -inf)``."""
+    """``(v^T S^-1 v, ln det S)`` of a small symmetric ``S`` by Cholesky (without LAPACK's per-call
+    overhead); an ``S`` that is not positive definite (a covariance broken by rounding) gives
+    ``(inf, -inf)``, outside every gate."""
     m = S.shape[0]
-    A = S.copy()
-    b = v.copy()
-    ld = 0.0
+    L = np.zeros((m, m))
+    ld = _cholesky(S, L)
+    if ld == -np.inf:
+        return np.inf, -np.inf
+    y = np.empty(m)
+    q = 0.0
     for i in range(m):
-        p = i
-        for r in range(i + 1, m):
-            if abs(A[r, i]) > abs(A[p, i]):
-                p = r
-        if A[p, i] == 0.0:
-            return np.inf, -np.inf
-        if p != i:
-            for c in range(m):
-                A[i, c], A[p, c] = A[p, c], A[i, c]
-            b[i], b[p] = b[p], b[i]
-        ld += np.log(abs(A[i, i]))
-        for r in range(i + 1, m):
-            f = A[r, i] / A[i, i]
-            for c in range(i, m):
-                A[r, c] -= f * A[i, c]
-            b[r] -= f * b[i]
-    x = np.empty(m)
-    for i in range(m - 1, -1, -1):
-        acc = b[i]
-        for c in range(i + 1, m):
-            acc -= A[i, c] * x[c]
-        x[i] = acc / A[i, i]
-    return v @ x, ld
+        acc = v[i]
+        for k in range(i):
+            acc -= L[i, k] * y[k]
+        y[i] = acc / L[i, i]
+        q += y[i] * y[i]
+    return q, ld
 
 
 @njit(cache=True, nogil=True)
-def _gate_kernel(zhat, H, P, Om, z, R, radar):
+def _cholesky(S, L):
+    """Lower Cholesky factor of a small symmetric ``S`` into ``L`` (zeros above the diagonal); returns
+    ``ln det S``, or ``-inf`` if ``S`` is not positive definite."""
+    m = S.shape[0]
+    ld = 0.0
+    for i in range(m):
+        for j in range(i + 1):
+            acc = S[i, j]
+            for k in range(j):
+                acc -= L[i, k] * L[j, k]
+            if i == j:
+                if not acc > 0.0:
+                    return -np.inf
+                L[i, i] = np.sqrt(acc)
+                ld += 2.0 * np.log(L[i, i])
+            else:
+                L[i, j] = acc / L[j, j]
+    return ld
+
+
+@njit(cache=True, nogil=True)
+def _gate_kernel(zhat, H, P, Om, z, R, radar, gate):
     """Squared Mahalanobis distances ``d2`` (T, M) and ``ln det S`` (T, M) of M reports ``z`` (M, m) with
     noise ``R`` (M, m, m) from T predicted measurements ``zhat`` (T, m) with Jacobians ``H`` (T, m, 8),
     state covariances ``P`` (T, 8, 8) and linearisation error covariances ``Om`` (T, m, m) (zero for the
-    EKF); ``S = H P H^T + Om + R``, radar azimuth residuals wrapped."""
+    EKF); ``S = H P H^T + Om + R``, radar azimuth residuals wrapped.
+
+    Pairs outside the gate ``d2 > gate`` by one component alone (``nu_i^2 / S_ii``, a lower bound of
+    ``d2`` for any positive-definite ``S``) get that bound as ``d2`` and ``logdet`` 0: both are only
+    used inside the gate."""
     T = zhat.shape[0]
-    M = z.shape[0]
+    M, m = z.shape
     d2 = np.empty((T, M))
     logdet = np.empty((T, M))
+    HPH = np.empty((m, m))
+    HP = np.empty((m, N))
+    S = np.empty((m, m))
+    nu = np.empty(m)
     for t in range(T):
-        HPH = H[t] @ P[t] @ H[t].T + Om[t]
+        _sandwich(H[t], P[t], HP, HPH)
+        for q in range(m):
+            for r in range(m):
+                HPH[q, r] += 0.5 * (Om[t, q, r] + Om[t, r, q])
         for k in range(M):
-            S = HPH + R[k]
-            S = 0.5 * (S + S.T)
-            nu = z[k] - zhat[t]
-            if radar:
-                w = np.pi - (np.pi - nu[1]) % (2.0 * np.pi)
-                nu[1] = w + 2.0 * np.pi if w <= -np.pi else w
+            for q in range(m):
+                nu[q] = z[k, q] - zhat[t, q]
+            _wrap_az(nu, radar)
+            lb = 0.0
+            for q in range(m):
+                s = HPH[q, q] + R[k, q, q]
+                if s > 0.0:
+                    lb = max(lb, nu[q] * nu[q] / s)
+            if lb > gate:
+                d2[t, k], logdet[t, k] = lb, 0.0
+                continue
+            for q in range(m):
+                for r in range(m):
+                    S[q, r] = HPH[q, r] + 0.5 * (R[k, q, r] + R[k, r, q])
             d2[t, k], logdet[t, k] = _quad_logdet(S, nu)
     return d2, logdet
 
 
 @njit(cache=True, nogil=True)
-def _gnn_update_kernel(xs, Ps, z, zh, Hs, Rr, c, radar):
-    """EKF update (Joseph form) of both models of n tracks, each with its own report, and of the mode
-    probabilities; clamps (drag parameter >= 0, thrust >= 0 in boost, 0 in coast) and combination.
+def _chol_inv(S, Sinv):
+    """Inverse of a small symmetric positive-definite ``S`` (m, m) into ``Sinv`` by Cholesky; returns
+    ``ln det S`` (``-inf`` if ``S`` is not positive definite, ``Sinv`` then from LAPACK's LU)."""
+    m = S.shape[0]
+    L = np.zeros((m, m))
+    ld = _cholesky(S, L)
+    if ld == -np.inf:
+        Sinv[:, :] = np.linalg.inv(S)
+        return -np.inf
+    Li = np.zeros((m, m))  # L^-1 (lower)
+    for i in range(m):
+        Li[i, i] = 1.0 / L[i, i]
+        for j in range(i):
+            acc = 0.0
+            for k in range(j, i):
+                acc -= L[i, k] * Li[k, j]
+            Li[i, j] = acc / L[i, i]
+    for i in range(m):  # S^-1 = L^-T L^-1
+        for j in range(i + 1):
+            acc = 0.0
+            for k in range(i, m):
+                acc += Li[k, i] * Li[k, j]
+            Sinv[i, j] = acc
+            Sinv[j, i] = acc
+    return ld
 
-    ``xs`` (2n, 8), ``Ps`` (2n, 8, 8), ``zh`` (2n, m), ``Hs`` (2n, m, 8), ``Rr`` (2n, m, m) in (track,
-    model) order; ``z`` (n, m) the reports; ``c`` (n, 2) predicted mode probabilities. The same algebra
-    as ``kalman.update`` and the NumPy path of ``Tracker._update``."""
-    n = z.shape[0]
+
+@njit(cache=True, nogil=True)
+def _sandwich(A, P, tmp, out):
+    """``out = A P A^T`` (r, r) of ``A`` (r, d) and symmetric ``P`` (d, d), through ``tmp`` (r, d)."""
+    r, d = A.shape
+    for i in range(r):
+        for j in range(d):
+            acc = 0.0
+            for k in range(d):
+                acc += A[i, k] * P[k, j]
+            tmp[i, j] = acc
+    for i in range(r):
+        for j in range(i + 1):
+            acc = 0.0
+            for k in range(d):
+                acc += tmp[i, k] * A[j, k]
+            out[i, j] = acc
+            out[j, i] = acc
+
+
+@njit(cache=True, nogil=True)
+def _wrap_az(nu, radar):
+    if radar:  # radar azimuth residual wrapped to (-pi, pi]
+        w = np.pi - (np.pi - nu[1]) % (2.0 * np.pi)
+        nu[1] = w + 2.0 * np.pi if w <= -np.pi else w
+
+
+@njit(cache=True, nogil=True)
+def _imm_update_kernel(xp, Pp, zh_m, H_m, Om_m, z, R_all, rows, cols, c, beta, crowded, radar):
+    """EKF update (Joseph form) of both models of tracks ``rows`` and of their mode probabilities; clamps
+    (drag parameter >= 0, thrust >= 0 in boost, 0 in coast) and the moment-matched combination.
+
+    Per predicted track (T of them) and model: ``xp`` (T, 2, 8), ``Pp`` (T, 2, 8, 8), predicted
+    measurements ``zh_m`` (T, 2, m), Jacobians ``H_m`` (T, 2, m, 8), linearisation error covariances
+    ``Om_m`` (T, 2, m, m) (unscented; shape (0, 2, m, m) for none); ``c`` (T, 2) predicted mode
+    probabilities. ``z`` (M, m), ``R_all`` (M, m, m) the scan's reports; track ``rows[k]`` has report
+    ``cols[k]`` assigned, and its S uses that report's noise. A track with ``crowded[k]`` is updated with
+    the innovations of every report weighted by ``beta[k]`` (M,) (JPDA: the combined innovation, the
+    no-detection weight ``1 - sum(beta)`` and the spread-of-innovations term of Bar-Shalom and
+    Fortmann 1988), its mode likelihood from the assigned report's innovation; the others with their
+    assigned report alone. Returns per updated track ``xn`` (n, 2, 8), ``Pn``, ``mu`` (n, 2), ``xc``
+    (n, 8), ``Pc``."""
+    n = cols.shape[0]
+    M, m = z.shape
     xn = np.empty((n, 2, N))
     Pn = np.empty((n, 2, N, N))
     mu = np.empty((n, 2))
     xc = np.empty((n, N))
     Pc = np.empty((n, N, N))
-    eye = np.eye(N)
     ll = np.empty(2)
+    HP = np.empty((m, N))
+    S = np.empty((m, m))
+    Sinv = np.empty((m, m))
+    K = np.empty((N, m))
+    ikh = np.empty((N, N))
+    tmp = np.empty((N, N))
+    J = np.empty((N, N))
+    nu_g = np.empty(m)
+    nu = np.empty(m)
+    nu_l = np.empty(m)
+    spread = np.empty((m, m))
+    KRK = np.empty((N, N))
+    R = np.empty((m, m))
+    has_om = Om_m.shape[0] > 0
     for k in range(n):
+        t = rows[k]
+        b0 = 1.0
+        if crowded[k]:
+            for jj in range(M):
+                b0 -= beta[k, jj]
+            b0 = min(max(b0, 0.0), 1.0)
         for j in range(2):
-            a = 2 * k + j
-            nu = z[k] - zh[a]
-            if radar:  # azimuth residual wrapped to (-pi, pi]
-                w = np.pi - (np.pi - nu[1]) % (2.0 * np.pi)
-                nu[1] = w + 2.0 * np.pi if w <= -np.pi else w
-            H = Hs[a]
-            PHt = Ps[a] @ np.ascontiguousarray(H.T)
-            S = H @ PHt + Rr[a]
-            S = 0.5 * (S + S.T)
-            K = np.linalg.solve(S, PHt.T).T.copy()
-            xn[k, j] = xs[a] + K @ nu
-            ikh = eye - K @ np.ascontiguousarray(H)
-            M = ikh @ Ps[a] @ ikh.T + K @ Rr[a] @ K.T
-            Pn[k, j] = 0.5 * (M + M.T)
-            ll[j] = -0.5 * (nu @ np.linalg.solve(S, nu)) - 0.5 * np.linalg.slogdet(S)[1]
+            H = H_m[t, j]
+            P = Pp[t, j]
+            for q in range(m):
+                for r in range(m):
+                    R[q, r] = R_all[cols[k], q, r] + (Om_m[t, j, q, r] if has_om else 0.0)
+            _sandwich(H, P, HP, S)  # S = H P H^T + R (symmetrised), HP = H P = (P H^T)^T
+            for q in range(m):
+                for r in range(m):
+                    S[q, r] += 0.5 * (R[q, r] + R[r, q])
+            logdet = _chol_inv(S, Sinv)
+            for i in range(N):
+                for q in range(m):
+                    acc = 0.0
+                    for r in range(m):
+                        acc += HP[r, i] * Sinv[r, q]
+                    K[i, q] = acc
+            for q in range(m):
+                nu_g[q] = z[cols[k], q] - zh_m[t, j, q]
+            _wrap_az(nu_g, radar)
+            if crowded[k]:
+                nu[:] = 0.0
+                spread[:, :] = 0.0
+                for jj in range(M):
+                    w = beta[k, jj]
+                    if w == 0.0:
+                        continue
+                    for q in range(m):
+                        nu_l[q] = z[jj, q] - zh_m[t, j, q]
+                    _wrap_az(nu_l, radar)
+                    for q in range(m):
+                        nu[q] += w * nu_l[q]
+                        for r in range(m):
+                            spread[q, r] += w * nu_l[q] * nu_l[r]
+                for q in range(m):
+                    for r in range(m):
+                        spread[q, r] -= nu[q] * nu[r]
+            else:
+                nu[:] = nu_g
+            for i in range(N):
+                acc = xp[t, j, i]
+                for q in range(m):
+                    acc += K[i, q] * nu[q]
+                xn[k, j, i] = acc
+            for i in range(N):  # I - K H
+                for u in range(N):
+                    acc = 1.0 if i == u else 0.0
+                    for q in range(m):
+                        acc -= K[i, q] * H[q, u]
+                    ikh[i, u] = acc
+            _sandwich(ikh, P, tmp, J)
+            _krk(K, R, KRK)
+            if crowded[k]:
+                _krk(K, spread, tmp)
+                for i in range(N):
+                    for u in range(N):
+                        Pn[k, j, i, u] = b0 * P[i, u] + (1.0 - b0) * (J[i, u] + KRK[i, u]) + tmp[i, u]
+            else:
+                for i in range(N):
+                    for u in range(N):
+                        Pn[k, j, i, u] = J[i, u] + KRK[i, u]
+            for i in range(N):
+                for u in range(i):
+                    s = 0.5 * (Pn[k, j, i, u] + Pn[k, j, u, i])
+                    Pn[k, j, i, u] = s
+                    Pn[k, j, u, i] = s
+            nis = 0.0
+            for q in range(m):
+                for r in range(m):
+                    nis += nu_g[q] * Sinv[q, r] * nu_g[r]
+            ll[j] = -0.5 * nis - 0.5 * logdet
         top = max(ll[0], ll[1])
         s = 0.0
         for j in range(2):
-            mu[k, j] = c[k, j] * np.exp(ll[j] - top)
+            mu[k, j] = c[t, j] * np.exp(ll[j] - top)
             s += mu[k, j]
         mu[k] /= s
         for j in range(2):
             xn[k, j, _I_K] = max(xn[k, j, _I_K], 0.0)
         xn[k, _BOOST, _I_T] = max(xn[k, _BOOST, _I_T], 0.0)
         xn[k, _COAST, _I_T] = 0.0
-        xk = mu[k, 0] * xn[k, 0] + mu[k, 1] * xn[k, 1]
-        d0 = xn[k, 0] - xk
-        d1 = xn[k, 1] - xk
-        M = mu[k, 0] * (Pn[k, 0] + np.outer(d0, d0)) + mu[k, 1] * (Pn[k, 1] + np.outer(d1, d1))
-        xc[k] = xk
-        Pc[k] = 0.5 * (M + M.T)
+        _combine2(xn[k], Pn[k], mu[k], xc[k], Pc[k])
     return xn, Pn, mu, xc, Pc
 
 
 @njit(cache=True, nogil=True)
-def _imm_predict_kernel(xm, Pm, mu, dt, q_man, r_bc, r_cb, q_coast, q_terminal, terminal_alt, q_boost, q_thrust,
-                        q_kappa, max_step, dense_step, dense_r):
-    """IMM mixing, prediction of both models and combination, track by track (``Tracker._imm_predict``)."""
-    n = xm.shape[0]
+def _krk(K, R, out):
+    """``out = K R K^T`` of ``K`` (d, m) and symmetric ``R`` (m, m)."""
+    d, m = K.shape
+    for i in range(d):
+        for u in range(i + 1):
+            acc = 0.0
+            for q in range(m):
+                kq = 0.0
+                for r in range(m):
+                    kq += R[q, r] * K[u, r]
+                acc += K[i, q] * kq
+            out[i, u] = acc
+            out[u, i] = acc
+
+
+@njit(cache=True, nogil=True)
+def _combine2(xm, Pm, w, x, P):
+    """Moment-matched combination of two per-model estimates ``xm`` (2, d), ``Pm`` (2, d, d) with weights
+    ``w`` (2,) into ``x`` (d,), ``P`` (d, d) (symmetrised)."""
+    d = xm.shape[1]
+    for i in range(d):
+        x[i] = w[0] * xm[0, i] + w[1] * xm[1, i]
+    for i in range(d):
+        d0i = xm[0, i] - x[i]
+        d1i = xm[1, i] - x[i]
+        for u in range(i + 1):
+            v = (w[0] * (0.5 * (Pm[0, i, u] + Pm[0, u, i]) + d0i * (xm[0, u] - x[u]))
+                 + w[1] * (0.5 * (Pm[1, i, u] + Pm[1, u, i]) + d1i * (xm[1, u] - x[u])))
+            P[i, u] = v
+            P[u, i] = v
+
+
+@njit(cache=True, nogil=True)
+def _imm_predict_kernel(xm_all, Pm_all, mu_all, rows, dt, q_man, r_bc, r_cb, q_coast, q_terminal, terminal_alt,
+                        q_boost, q_thrust, q_kappa, max_step, dense_step, dense_r):
+    """IMM mixing, prediction of both models and combination of tracks ``rows`` of the per-model states
+    ``xm_all`` (., 2, 8), covariances ``Pm_all`` and mode probabilities ``mu_all`` (``Tracker._imm_predict``)."""
+    n = rows.shape[0]
     xp = np.empty((n, 2, N))
     Pp = np.empty((n, 2, N, N))
     c_out = np.empty((n, 2))
@@ -776,22 +945,28 @@ def _imm_predict_kernel(xm, Pm, mu, dt, q_man, r_bc, r_cb, q_coast, q_terminal, 
     pi = np.empty((2, 2))
     x0 = np.empty((2, N))
     P0 = np.empty((2, N, N))
+    tmp = np.empty((N, N))
     dt2 = np.empty(2)
     for k in range(n):
+        xm, Pm, mu = xm_all[rows[k]], Pm_all[rows[k]], mu_all[rows[k]]
         a = abs(dt[k])
         p_bc = 1.0 - np.exp(-r_bc * a)
         p_cb = 1.0 - np.exp(-r_cb * a)
         pi[_COAST, _COAST], pi[_COAST, _BOOST] = 1.0 - p_cb, p_cb
         pi[_BOOST, _BOOST], pi[_BOOST, _COAST] = 1.0 - p_bc, p_bc
         for j in range(2):
-            cj = max(mu[k, 0] * pi[0, j] + mu[k, 1] * pi[1, j], 1e-300)
+            cj = max(mu[0] * pi[0, j] + mu[1] * pi[1, j], 1e-300)
             c_out[k, j] = cj
-            w0 = pi[0, j] * mu[k, 0] / cj
-            w1 = pi[1, j] * mu[k, 1] / cj
-            x0[j] = w0 * xm[k, 0] + w1 * xm[k, 1]
-            d0 = xm[k, 0] - x0[j]
-            d1 = xm[k, 1] - x0[j]
-            P0[j] = w0 * (Pm[k, 0] + np.outer(d0, d0)) + w1 * (Pm[k, 1] + np.outer(d1, d1))
+            w0 = pi[0, j] * mu[0] / cj
+            w1 = pi[1, j] * mu[1] / cj
+            for i in range(N):
+                x0[j, i] = w0 * xm[0, i] + w1 * xm[1, i]
+            for i in range(N):
+                d0i = xm[0, i] - x0[j, i]
+                d1i = xm[1, i] - x0[j, i]
+                for u in range(N):
+                    P0[j, i, u] = (w0 * (Pm[0, i, u] + d0i * (xm[0, u] - x0[j, u]))
+                                   + w1 * (Pm[1, i, u] + d1i * (xm[1, u] - x0[j, u])))
         x0[_COAST, _I_T] = 0.0
         P0[_COAST, _I_T, :] = 0.0
         P0[_COAST, :, _I_T] = 0.0
@@ -805,7 +980,8 @@ def _imm_predict_kernel(xm, Pm, mu, dt, q_man, r_bc, r_cb, q_coast, q_terminal, 
         for j in range(2):
             qa = qa_coast if j == _COAST else q_boost
             qt = 0.0 if j == _COAST else q_thrust
-            M = phi[j] @ P0[j] @ phi[j].T
+            M = Pp[k, j]
+            _sandwich(phi[j], P0[j], tmp, M)
             for i in range(3):
                 M[i, i] += qa * a**3 / 3.0
                 M[i, i + 3] += qa * a**2 / 2.0
@@ -814,15 +990,116 @@ def _imm_predict_kernel(xm, Pm, mu, dt, q_man, r_bc, r_cb, q_coast, q_terminal, 
             M[_I_T, _I_T] += qt * a
             M[_I_K, _I_K] += q_kappa * a
             xp[k, j] = xn[j]
-            Pp[k, j] = 0.5 * (M + M.T)
-        # moment-matched combination
-        xk = c_out[k, 0] * xn[0] + c_out[k, 1] * xn[1]
-        d0 = xn[0] - xk
-        d1 = xn[1] - xk
-        M = c_out[k, 0] * (Pp[k, 0] + np.outer(d0, d0)) + c_out[k, 1] * (Pp[k, 1] + np.outer(d1, d1))
-        xc[k] = xk
-        Pc[k] = 0.5 * (M + M.T)
+        _combine2(xn, Pp[k], c_out[k], xc[k], Pc[k])  # moment-matched combination
     return xp, Pp, c_out, xc, Pc
+
+
+@njit(cache=True, nogil=True)
+def _ekf_front_kernel(xm, Pm, mu, t, rows, t_scan, nis_avg, manoeuvre_nis, q_manoeuvre, pargs, site, basis, radar,
+                      used, z, R, gate):
+    """One scan's front end for the extended Kalman filters, in one compiled pass: IMM prediction of tracks
+    ``rows`` to ``t_scan`` (``_imm_predict_kernel``; ``pargs`` = ``Tracker._predict_args``; the manoeuvre
+    noise where ``nis_avg`` exceeds ``manoeuvre_nis``), the predicted measurements and Jacobians of the
+    combined and of each model's state by the sensor at ``site`` (``basis``: its frame; ``used``: the
+    measurement rows the scan's reports share), and the gating distances of reports ``z`` (M, m) with
+    noise ``R`` (``_gate_kernel``). Returns ``xp, Pp, c, xc, Pc, zh_m (T, 2, m), H_m (T, 2, m, 8), d2,
+    logdet, finite`` (``finite``: tracks whose prediction is finite)."""
+    n = rows.shape[0]
+    m = used.shape[0]
+    dt = np.empty(n)
+    q_man = np.empty(n)
+    for k in range(n):
+        dt[k] = t_scan - t[rows[k]]
+        q_man[k] = q_manoeuvre if nis_avg[rows[k]] > manoeuvre_nis else 0.0
+    xp, Pp, c, xc, Pc = _imm_predict_kernel(xm, Pm, mu, rows, dt, q_man, pargs[0], pargs[1], pargs[2], pargs[3],
+                                            pargs[4], pargs[5], pargs[6], pargs[7], pargs[8], pargs[9], pargs[10])
+    finite = np.ones(n, np.bool_)
+    X3 = np.empty((3 * n, N))
+    for k in range(n):
+        for i in range(N):
+            if not np.isfinite(xc[k, i]):
+                finite[k] = False
+            for u in range(N):
+                if not np.isfinite(Pc[k, i, u]):
+                    finite[k] = False
+            X3[k, i] = xc[k, i]
+            X3[n + k, i] = xp[k, 0, i]
+            X3[2 * n + k, i] = xp[k, 1, i]
+    zall, Hall = _sensor_hj_kernel(X3, site, basis, radar)
+    zhat = np.empty((n, m))
+    H = np.zeros((n, m, N))
+    zh_m = np.empty((n, 2, m))
+    H_m = np.zeros((n, 2, m, N))
+    for k in range(n):
+        for q in range(m):
+            row = used[q]
+            zhat[k, q] = zall[k, row]
+            zh_m[k, 0, q] = zall[n + k, row]
+            zh_m[k, 1, q] = zall[2 * n + k, row]
+            for i in range(6):
+                H[k, q, i] = Hall[k, row, i]
+                H_m[k, 0, q, i] = Hall[n + k, row, i]
+                H_m[k, 1, q, i] = Hall[2 * n + k, row, i]
+    d2, logdet = _gate_kernel(zhat, H, Pc, np.zeros((n, m, m)), z, R, radar, gate)
+    return xp, Pp, c, xc, Pc, zh_m, H_m, d2, logdet, finite
+
+
+@njit(cache=True, nogil=True)
+def _valid_kernel(t, kind, z, cov, pos, kind_radar, kind_ir):
+    """``Tracker._valid`` in one pass over the reports."""
+    n = t.shape[0]
+    ok = np.zeros(n, np.bool_)
+    for i in range(n):
+        radar = kind[i] == kind_radar
+        if not (radar or kind[i] == kind_ir) or not np.isfinite(t[i]):
+            continue
+        good = np.isfinite(pos[i, 0]) and np.isfinite(pos[i, 1]) and np.isfinite(pos[i, 2])
+        rows = 3 if radar else 2
+        if radar and np.isfinite(z[i, 3]):
+            rows = 4
+        for q in range(rows):
+            v = cov[i, q, q]
+            good = good and np.isfinite(z[i, q]) and np.isfinite(v) and v > 0.0
+        if radar:
+            good = good and z[i, 0] > 0.0
+        ok[i] = good
+    return ok
+
+
+@njit(cache=True, nogil=True)
+def _radar_to_ecef_kernel(z, R, site, basis):
+    """ECEF positions (n, 3) and first-order covariances (n, 3, 3) of radar range, azimuth, elevation
+    ``z`` (n, 3) with covariances ``R`` (n, 3, 3) from ``site`` (3,) with east, north, up rows ``basis``
+    (the same as ``measurement.radar_to_ecef`` and ``radar_cov_to_ecef``)."""
+    n = z.shape[0]
+    pos = np.empty((n, 3))
+    cov = np.empty((n, 3, 3))
+    J = np.empty((3, 3))
+    JR = np.empty((3, 3))
+    E, No, U = basis[0], basis[1], basis[2]
+    for k in range(n):
+        r, az, el = z[k, 0], z[k, 1], z[k, 2]
+        sa, ca, se, ce = np.sin(az), np.cos(az), np.sin(el), np.cos(el)
+        for i in range(3):
+            los = ce * sa * E[i] + ce * ca * No[i] + se * U[i]
+            pos[k, i] = site[i] + r * los
+            J[i, 0] = los
+            J[i, 1] = r * ce * (ca * E[i] - sa * No[i])
+            J[i, 2] = r * (-se * sa * E[i] - se * ca * No[i] + ce * U[i])
+        for i in range(3):
+            for q in range(3):
+                acc = 0.0
+                for u in range(3):
+                    acc += J[i, u] * R[k, u, q]
+                JR[i, q] = acc
+        for i in range(3):
+            for j in range(i + 1):
+                acc = 0.0
+                for q in range(3):
+                    acc += JR[i, q] * J[j, q]
+                cov[k, i, j] = acc
+                cov[k, j, i] = acc
+    return pos, cov
 
 
 def alt_climb(x) -> tuple[np.ndarray, np.ndarray]:
@@ -843,13 +1120,6 @@ def _alt_climb_kernel(x):
         alt[k] = h
         climb[k] = x[k, 3] * cl * np.cos(lon) + x[k, 4] * cl * np.sin(lon) + x[k, 5] * np.sin(lat)
     return alt, climb
-
-
-def _pad(H):
-    """Measurement Jacobians (.., m, 6) -> (.., m, 8) (no dependence on thrust or drag parameter)."""
-    out = np.zeros((*H.shape[:-1], N))
-    out[..., :6] = H
-    return out
 
 
 def _combine(xm, Pm, mu):
