@@ -62,6 +62,7 @@ import numpy as np
 from scipy.stats import chi2
 
 from warnlink.alerts import (
+    STAGING_WATCH_S,
     AlertEngine,
     AssessmentInput,
     ImpactArea,
@@ -781,11 +782,20 @@ class Replay:
         after it last so boosted (a spent stage's missile re-appears boosting
         beside it, or the tracker briefly lost the thrust), and while a separation from it or of it is
         undecided (at most ``SPLIT_DECIDE_S``)."""
-        undecided = (o.parent is not None and o.split_s is not None and not o.split_decided
-                     and t - o.split_s < SPLIT_DECIDE_S) or any(
-            q.parent == o.row and q.split_s is not None and not q.split_decided and t - q.split_s < SPLIT_DECIDE_S
-            for q in self.objs)
         last = max(o.ascent_boost_s, o.thrust_s)  # seen boosting, or its prediction jumped above the air
+
+        def staging(a: _Obj, b: _Obj) -> bool:  # a split within the staging watch of either side's last boost:
+            # a separation between two coasting objects adds no burn (their impacts differ by what the split
+            # imparts, not by a burn to come), so it is no lower bound; which one is the warhead is the kind's
+            # business (a re-classified object is cancelled at once). Land-impact check case
+            # (examples/land-noto.yaml): a split recorded at 292 s after launch between two tracks coasting since
+            # ~140 s cancelled the warhead's warning twice.
+            return a.split_s - max(last, b.ascent_boost_s, b.thrust_s) < STAGING_WATCH_S
+
+        undecided = (o.parent is not None and o.split_s is not None and not o.split_decided
+                     and t - o.split_s < SPLIT_DECIDE_S and staging(o, self.objs[o.parent])) or any(
+            q.parent == o.row and q.split_s is not None and not q.split_decided and t - q.split_s < SPLIT_DECIDE_S
+            and staging(q, q) for q in self.objs)
         return is_lower_bound(boosting=bool(self.tracker.mu[o.row, 1] >= 0.5), t_s=t,
                               climbing=o.prev_climb is None or o.prev_climb > 0.0,
                               last_boost_s=last if math.isfinite(last) else None, separation_undecided=undecided)
