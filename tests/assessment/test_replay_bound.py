@@ -35,3 +35,17 @@ def test_a_prediction_jump_above_the_air_is_a_missed_burn():
     r = _replay(0.1, o)
     assert r._bound(o, 400.0 + STAGING_WATCH_S - 1.0)
     assert not r._bound(o, 400.0 + STAGING_WATCH_S)
+
+
+def test_a_separation_between_coasting_objects_is_no_lower_bound():
+    """examples/land-noto.yaml: a split recorded 150 s into the coast of two tracks cancelled the warhead's
+    warning twice (its prediction withheld as a lower bound past the release hold). A split at staging (within
+    the staging watch of the last boost) still is one, for the parent and the child alike."""
+    for split_s, boost_s, bound in ((322.0, 133.5, False), (140.0, 133.5, True)):
+        parent = _Obj(row=0, born_s=40.0, prev_climb=200.0, ascent_boost_s=boost_s)
+        child = _Obj(row=1, born_s=104.0, prev_climb=160.0, parent=0, split_s=split_s)
+        r = _replay(0.01, parent)
+        r.tracker.mu = np.array([[0.99, 0.01], [0.99, 0.01]])
+        r.objs = [parent, child]
+        t = split_s + 1.0
+        assert r._bound(parent, t) is bound and r._bound(child, t) is bound
