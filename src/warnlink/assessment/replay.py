@@ -781,7 +781,8 @@ class Replay:
         boosts while climbing (or its prediction jumps above the air: ``thrust_s``), for ``STAGING_WATCH_S``
         after it last so boosted (a spent stage's missile re-appears boosting
         beside it, or the tracker briefly lost the thrust), and while a separation from it or of it is
-        undecided (at most ``SPLIT_DECIDE_S``)."""
+        undecided (at most ``SPLIT_DECIDE_S``) if it happened within ``STAGING_WATCH_S`` of either side's last
+        boost (a staging; a split of two coasting objects is none)."""
         last = max(o.ascent_boost_s, o.thrust_s)  # seen boosting, or its prediction jumped above the air
 
         def staging(a: _Obj, b: _Obj) -> bool:  # a split within the staging watch of either side's last boost:
