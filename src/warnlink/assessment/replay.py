@@ -785,18 +785,18 @@ class Replay:
         boost (a staging; a split of two coasting objects is none)."""
         last = max(o.ascent_boost_s, o.thrust_s)  # seen boosting, or its prediction jumped above the air
 
-        def staging(a: _Obj, b: _Obj) -> bool:  # a split within the staging watch of either side's last boost:
-            # a separation between two coasting objects adds no burn (their impacts differ by what the split
-            # imparts, not by a burn to come), so it is no lower bound; which one is the warhead is the kind's
-            # business (a re-classified object is cancelled at once). Land-impact check case
-            # (examples/land-noto.yaml): a split recorded at 292 s after launch between two tracks coasting since
-            # ~140 s cancelled the warhead's warning twice.
-            return a.split_s - max(last, b.ascent_boost_s, b.thrust_s) < STAGING_WATCH_S
+        def staging(split_s: float, other: _Obj) -> bool:
+            # a split within the staging watch of either side's last boost. A separation between two coasting
+            # objects adds no burn (their impacts differ by what the split imparts, not by a burn to come), so it
+            # is no lower bound; which one is the warhead is the kind's business (a re-classified object is
+            # cancelled at once). Land-impact check case (examples/land-noto.yaml): a split recorded at 292 s
+            # after launch between two tracks coasting since ~140 s cancelled the warhead's warning twice.
+            return split_s - max(last, other.ascent_boost_s, other.thrust_s) < STAGING_WATCH_S
 
         undecided = (o.parent is not None and o.split_s is not None and not o.split_decided
-                     and t - o.split_s < SPLIT_DECIDE_S and staging(o, self.objs[o.parent])) or any(
+                     and t - o.split_s < SPLIT_DECIDE_S and staging(o.split_s, self.objs[o.parent])) or any(
             q.parent == o.row and q.split_s is not None and not q.split_decided and t - q.split_s < SPLIT_DECIDE_S
-            and staging(q, q) for q in self.objs)
+            and staging(q.split_s, q) for q in self.objs)
         return is_lower_bound(boosting=bool(self.tracker.mu[o.row, 1] >= 0.5), t_s=t,
                               climbing=o.prev_climb is None or o.prev_climb > 0.0,
                               last_boost_s=last if math.isfinite(last) else None, separation_undecided=undecided)
