@@ -137,3 +137,34 @@ def test_a_backlog_is_read_in_order_exactly_once_with_the_subscription_bookkeepi
     assert got == sorted(got) and len(set(got)) == n
     assert reader.received == n and reader.duplicates == 0 and reader.handler_errors == 0
     assert pending == (0, 0)
+
+
+def test_the_hub_re_releases_a_system_track_when_an_ally_update_older_than_its_own_comes_in(tmp_path):
+    """A system track is released again whenever a member's information changes, also when the ally's update
+    is older than the hub's own newest one (the fused estimate changed; keyed on the newest member time alone,
+    it was held back until the hub's next update, and for good at an event's end), but not when the same
+    members are merely fused again."""
+    from warnlink.sharing.node import _PictureObject
+
+    node = NationalNode("USA", tmp_path / "state")
+    released = []
+    node._release_track = lambda tid, t, x, cov, *a: released.append((tid, t))
+    obj = _PictureObject("USA-run-O1")
+    obj.contributors = {"USA": "USA-run-T1", "KOR": "KOR-T7"}
+
+    def entry(origin: str, tid: str, t: float) -> tuple:
+        return (origin, tid, np.zeros(6), np.eye(6), t, "midcourse", True, None, {origin: 1.0 + t}, 1.0 + t)
+
+    def fuse(t_usa: float, t_kor: float) -> None:
+        node._finish_object(obj, [entry("USA", "USA-run-T1", t_usa), entry("KOR", "KOR-T7", t_kor)], 0.0)
+        obj.t = max(t_usa, t_kor)
+        node._publish_fused([obj])
+
+    fuse(10.0, 9.0)
+    assert len(released) == 1
+    fuse(10.0, 9.5)  # KOR's update, older than USA's latest: the fused track changed, so it goes out
+    assert len(released) == 2
+    fuse(10.0, 9.5)  # the same members again (a rebuild): nothing new to release
+    assert len(released) == 2
+    fuse(10.5, 9.5)
+    assert released[-1] == ("USA-run-O1", 10.5) and len(released) == 3

@@ -361,6 +361,7 @@ class _PictureObject:
         "object_id",
         "phase",
         "prov",
+        "src_sig",
         "src_t",
         "t",
         "track_wall",
@@ -382,6 +383,7 @@ class _PictureObject:
         self.assessment: dict | None = None
         self.coasted = False
         self.src_t = 0.0
+        self.src_sig: tuple = ()
         self.members: list[tuple[str, str]] = []
 
 
@@ -1620,6 +1622,7 @@ class NationalNode:
         prov = _prov_merge(*(e[8] for e in members))
         obj.track_wall = max(e[9] for e in members)
         obj.src_t = max(e[4] for e in members)
+        obj.src_sig = tuple(sorted((e[0], e[1], e[4]) for e in members))  # each member's track and its time
         partner_in = any(e[0] != self.nation for e in members)
         new = sorted(k for k, v in prov.items() if v > obj.prov.get(k, -1.0) and k != self.nation)
         if partner_in and (new or (old_contrib is not None and old_contrib != obj.contributors)):
@@ -1790,8 +1793,10 @@ class NationalNode:
             if self.nation not in obj.contributors:
                 continue  # only system tracks the hub's own sensors contribute to: an ally's track alone is not
                 #           re-released to the other ally (that ally receives warning data only)
-            # only when its own information changed (a contributor's update), not when merely re-aligned
-            key = (obj.object_id, obj.src_t, tuple(sorted(obj.contributors.items())))
+            # only when its own information changed (a contributor's update: any member's track or time), not
+            # when merely re-aligned. (Keyed on the newest member time alone, an ally's update older than the
+            # hub's own latest one was held back until the next hub update, and for good at an event's end.)
+            key = (obj.object_id, obj.src_sig, tuple(sorted(obj.contributors.items())))
             if self._fused_sent.get(obj.object_id) == key:
                 continue
             self._fused_sent[obj.object_id] = key
