@@ -59,7 +59,8 @@ Start the fabric and the three nodes in a temporary directory (``warnlink.sharin
   ``faults.log`` (``kill -USR1 <pid>`` dumps the node's Python stacks there).
 * **Processes**: each node is a session leader (``Runtime.kill_node`` kills its process group: the node and
   its tracking, assessment and launch-estimate workers, spawned processes; the launch-estimate worker runs
-  at niceness ``LAUNCH_NICE``). A node warms up its compiled (Numba) paths before it says
+  in a session and scheduling group of its own at niceness ``LAUNCH_NICE`` and is killed when the node dies,
+  ``PR_SET_PDEATHSIG``). A node warms up its compiled (Numba) paths before it says
   ready; ``Runtime.up`` runs ``python -m warnlink.sharing.node --warm-up`` once first so that the three load
   the cache instead of compiling together. ``WARNLINK_NODE_PROFILE=<dir>`` writes a cProfile per node on exit.
 * **Launch notices**: a new own launch is announced at once with a coarse estimate (sigma 60 s / 50 km), and
@@ -526,7 +527,35 @@ def _assess_init() -> None:
 
 LAUNCH_NICE = 10
 """Niceness of the launch-estimate worker: the refinement of a launch notice already sent (with its coarse
-estimate) yields the CPU to the tracker, the event loop and the assessment rounds."""
+estimate) yields the CPU to the tracker, the event loop and the assessment rounds. Applied to a scheduling
+group of its own (``_own_sched_group``): with autogroups (Linux's default for sessions), a nice value counts
+only against the other tasks of the same group, so inside the node's group the worker still took a whole
+group's share against the other nodes and the servers whenever its own node's loop was idle."""
+
+
+def _own_sched_group(nice: int) -> None:
+    """Give this worker process a scheduling group of its own at ``nice`` (Linux: a new session, so a new
+    autogroup, whose nice value sets the group's weight against every other group), tied to the node's life
+    (``PR_SET_PDEATHSIG``: it is killed when the node dies, as a member of the node's process group would be).
+    Where any step is unavailable, the worker stays where it is (still niced within the node's group)."""
+    import ctypes
+    import multiprocessing
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(nice)
+    parent = multiprocessing.parent_process()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) != 0:  # PR_SET_PDEATHSIG
+            return
+        if parent is not None and os.getppid() != parent.pid:  # the node died before that: go too
+            os._exit(0)
+        os.setsid()
+        with open("/proc/self/autogroup", "w") as fh:
+            fh.write(str(nice))
+    except (OSError, AttributeError):
+        pass
 
 
 def _launch_init() -> None:
@@ -535,8 +564,7 @@ def _launch_init() -> None:
     queued behind it: 5.4 s rounds and an assessment age p99 of 8.7 s in ``bench fabric``.)"""
     from warnlink.assessment import estimate_launch
 
-    with contextlib.suppress(OSError):
-        os.nice(LAUNCH_NICE)
+    _own_sched_group(LAUNCH_NICE)
     x, _, P = _warm_states()
     with contextlib.suppress(Exception):
         estimate_launch(x[2], P, 1e9 + 8.0)
