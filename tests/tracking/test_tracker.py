@@ -6,6 +6,8 @@ import pytest
 from warnlink.scenario.model import decode_scenario
 from warnlink.scenario.simulate import simulate
 from warnlink.sensors.reports import KIND_RADAR
+from warnlink.tracking.metrics import nees
+from warnlink.tracking.score import score
 from warnlink.tracking.tracker import CONFIRMED, Tracker, TrackerConfig
 
 SALVO = """
@@ -203,3 +205,14 @@ def test_exact_jpda_weights_sum_over_joint_events():
     cheap = _jpda_exact_kernel(L, B, 3)  # 9 joint events in the first cluster > 3
     assert cheap[0, 0] == pytest.approx(1.0 / (1.2 + 1.3 - 1.0 + B))
     assert cheap[2, 2] == pytest.approx(2.0 / (2.0 + B))  # 2 events: still exact
+
+
+def test_score_pair_errors_are_the_errors_and_covariances_of_the_nees_points(sim):
+    hist = Tracker().run(sim.reports.sorted_by_arrival())
+    s = score(hist, sim.objects, return_pairs=True)
+    t, _, phase, nees_vals = s["pairs"]
+    err, cov = s["pair_errors"]
+    assert len(t) > 50 and err.shape == (len(t), 6) and cov.shape == (len(t), 6, 6)
+    np.testing.assert_allclose(nees(err, cov), nees_vals)
+    mid = phase == 1  # the errors are the ones the RMSE is taken over
+    assert mid.any() and np.sqrt(np.mean(np.sum(err[mid, :3] ** 2, axis=1))) == s["rmse_m"]["midcourse"]

@@ -35,7 +35,9 @@ def score(history: TrackHistory, objects, step_s: float = 1.0, c_m: float = 1000
     ``nees_mean`` (6-state, over assigned pairs; expected 6) and ``nees_phase`` per phase, ``breaks``,
     ``swaps``, ``n_tracks_confirmed`` and the grid size; with ``return_pairs`` also ``pairs``
     ``(t_s, object_index, phase, nees)`` (arrays) of the (grid time, object) points counted in the RMSE
-    and NEES, e.g. for ``warnlink.tracking.pcrlb.pcrlb_phase_rms(points=...)``.
+    and NEES, e.g. for ``warnlink.tracking.pcrlb.pcrlb_phase_rms(points=...)``, and ``pair_errors``
+    ``(err, cov)``: the 6-state error (n, 6) [m, m/s] and covariance (n, 6, 6) of those points (e.g. to
+    split the NEES into position and velocity parts).
     """
     a = history.arrays()
     conf = a["status"] == CONFIRMED
@@ -88,10 +90,12 @@ def score(history: TrackHistory, objects, step_s: float = 1.0, c_m: float = 1000
     key = {(float(t), int(i)): r for r, (t, i) in enumerate(zip(et, eid, strict=True))}
     pairs = [(r, key[(float(tt[r]), int(g["truth_est_id"][r]))]) for r in np.flatnonzero(assigned)]
     rmse_m, rmse_v, nees_phase, nees_vals = {}, {}, {}, np.zeros(0)
+    err, err_cov = np.zeros((0, 6)), np.zeros((0, 6, 6))
     if pairs:
         tr, er = np.array(pairs).T
         err = ex[er] - np.hstack([tpos[tr], tvel[tr]])
-        nees_vals = nees(err, eP[er])
+        err_cov = eP[er]
+        nees_vals = nees(err, err_cov)
         for i, name in enumerate(PHASES):
             m = tphase[tr] == i
             rmse_m[name] = float(np.sqrt(np.mean(np.sum(err[m, :3] ** 2, axis=1)))) if m.any() else None
@@ -116,4 +120,5 @@ def score(history: TrackHistory, objects, step_s: float = 1.0, c_m: float = 1000
     if return_pairs:
         tr = np.array([r for r, _ in pairs], int)
         out["pairs"] = (tt[tr], tid[tr], tphase[tr], nees_vals)
+        out["pair_errors"] = (err, err_cov)
     return out
