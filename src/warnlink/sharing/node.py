@@ -119,6 +119,7 @@ from warnlink.sharing.messages import (
     Track,
     pack_covs,
 )
+from warnlink.sharing.speakers import AlertKeys, Candidate
 
 log = logging.getLogger("warnlink.node")
 
@@ -696,6 +697,7 @@ class NationalNode:
         self._pub_tasks: set[asyncio.Task] = set()
         self._fused_sent: dict[str, tuple] = {}
         self._round_t = 0.0
+        self.alert_keys = AlertKeys()  # which picture object speaks for which alert chain
         self.assoc_diag: dict[str, dict] = {}
         self.origin_clock: dict[str, float] = {}
         self._obj_counter = 0
@@ -1775,9 +1777,14 @@ class NationalNode:
         return groups, gx, gP
 
     def _lost(self, object_ids: list[str]) -> None:
+        """Objects that left the picture: a chain they spoke for passes to another live member, or (none left)
+        is cancelled (``AlertKeys.lost``)."""
         for oid in object_ids:
             try:
-                for alert in self.alert_engine.lost(oid, self.data_time):
+                key = self.alert_keys.lost(oid, self.objects)
+                if key is None:
+                    continue
+                for alert in self.alert_engine.lost(key, self.data_time):
                     self._send_alert(alert)
             except Exception:
                 self.counters["alert_input_errors"] += 1
@@ -1939,11 +1946,20 @@ class NationalNode:
         assessment."""
         self._round_t = max(self._round_t, max(o.t for o in objs))
         # classification: within a launch, objects falling well short of the longest range are stages
-        by_event: dict[str, float] = {}
+        # (over the launch's whole picture: this round's objects and the latest assessments of the others; over
+        # this round's alone, an object read "stage" or not by which others the round happened to hold)
+        by_event: dict[str | None, float] = {}
+        for o in self.objects.values():
+            a = o.assessment
+            if a and a.get("impacted") and o.event_id:
+                e = self._canon(o.event_id)
+                by_event[e] = max(by_event.get(e, 0.0), float(a.get("range_m") or 0.0))
         for k, o in enumerate(objs):
-            if pred.impacted[k]:
-                by_event[o.event_id] = max(by_event.get(o.event_id, 0.0), float(pred.ground_range_m[k]) if
-                                           np.isfinite(pred.ground_range_m[k]) else 0.0)
+            if pred.impacted[k] and o.event_id:
+                e = self._canon(o.event_id)
+                by_event[e] = max(by_event.get(e, 0.0), float(pred.ground_range_m[k]) if
+                                  np.isfinite(pred.ground_range_m[k]) else 0.0)
+        speaking: list[_PictureObject] = []
         for k, o in enumerate(objs):
             live = self.objects.get(o.object_id)
             try:
@@ -1957,7 +1973,7 @@ class NationalNode:
                     continue
                 lat, lon = float(pred.lat_deg[k]), float(pred.lon_deg[k])
                 rng_m = float(pred.ground_range_m[k]) if np.isfinite(pred.ground_range_m[k]) else 0.0
-                longest = by_event.get(o.event_id, 0.0)
+                longest = by_event.get(self._canon(o.event_id), 0.0) if o.event_id else 0.0
                 o.kind = "stage" if longest > 0 and rng_m < 0.6 * longest else "unknown"
                 apogee = float(pred.apogee_alt_m[k]) if np.isfinite(pred.apogee_alt_m[k]) else float(_geo(o.x)[2])
                 self._apogee[o.object_id] = max(self._apogee.get(o.object_id, 0.0), apogee, 0.0)
@@ -1981,12 +1997,41 @@ class NationalNode:
                 o.coasted = o.coasted or o.phase != "boost"
                 if live is not None:
                     live.assessment, live.kind, live.coasted = o.assessment, o.kind, live.coasted or o.coasted
-                # while the object still burns (or may: ``_alert``), its "impact" is where it would fall if the
-                # engine stopped now: short of the real one. ``_alert`` warns of overflight only then.
-                self._alert(o)
+                speaking.append(o)
             except Exception as exc:  # one bad object must not stop the others' assessment and alerts
                 self.counters["assessment_errors"] += 1
                 log.warning("assessment of %s failed: %s", o.object_id, exc)
+        self._alert_round(speaking)
+
+    def _alert_round(self, objs: list[_PictureObject]) -> None:
+        """Feed the alert engine a round's assessed objects, one speaker per chain (``warnlink.sharing.speakers``:
+        objects of one launch whose impact predictions agree share a chain; a stage that falls short, or a
+        missile aimed elsewhere, gets its own)."""
+        cands, by_id = [], {}
+        for o in objs:
+            a = o.assessment
+            try:
+                cands.append(Candidate(o.object_id, self._canon(o.event_id) if o.event_id else None, bool(o.exercise),
+                                       o.kind, float(o.t), float(a["lat_deg"]), float(a["lon_deg"]),
+                                       float(a["impact_time"]), float(a["semi_major_m"]), self._bound(o)))
+                by_id[o.object_id] = o
+            except (KeyError, TypeError, ValueError) as exc:
+                self.counters["alert_input_errors"] += 1
+                log.warning("alert input of %s not built: %s", o.object_id, exc)
+        spoken = set()
+        for key, c in self.alert_keys.round(cands):
+            # while the object still burns (or may: ``_alert``), its "impact" is where it would fall if the
+            # engine stopped now: short of the real one. ``_alert`` warns of overflight only then.
+            self._alert(by_id[c.object_id], key)
+            spoken.add(key)
+        # an open chain whose speaker is still in the picture, unchanged since its last assessment (no new
+        # report of it this round), keeps its basis: its assessment stands at the round's time. (Leaving the
+        # picture, when its tracks are no longer fresh, is the loss of the basis: ``_lost``.) Without this, a
+        # replay faster than real time, or a radar revisit longer than ``staleness_s``, cancelled it as stale.
+        for key in list(self.alert_engine.active()):
+            o = self.objects.get(self.alert_keys.speaker.get(key, key))
+            if key not in spoken and o is not None and o.assessment and o.assessment.get("impacted"):
+                self._alert(o, key, t=self._round_t)
 
     def _publish_assessment(self, o: _PictureObject, li: dict) -> None:
         a = o.assessment
@@ -2021,23 +2066,34 @@ class NationalNode:
                                                               "track_wall": o.track_wall}))
         self.counters["assessments_sent"] += 1
 
-    def _alert(self, o: _PictureObject) -> None:
-        """Feed the alert engine one object's assessment (``o.assessment``). While the object boosts climbing,
-        and for ``STAGING_WATCH_S`` after it last did (``last_boost_t`` of the assessment record), its prediction
-        is a lower bound (``warnlink.alerts.is_lower_bound``, the replay's rule): it warns of overflight where the
-        mean path crosses the nation's land, never of impact. (The node decides no separations, so none is
-        undecided here.)"""
-        from warnlink.alerts import AlertInputError, ImpactArea, is_lower_bound
+    @staticmethod
+    def _bound(o: _PictureObject) -> bool:
+        """Is the object's prediction a lower bound of its flight (``warnlink.alerts.is_lower_bound``)?"""
+        from warnlink.alerts import is_lower_bound
+
+        return is_lower_bound(boosting=o.phase == "boost", climbing=_climb(o.x) > 0, t_s=o.t,
+                              last_boost_s=(o.assessment or {}).get("last_boost_t"))
+
+    def _alert(self, o: _PictureObject, key: str | None = None, t: float | None = None) -> None:
+        """Feed the alert engine one object's assessment (``o.assessment``) for the chain ``key`` (default: the
+        object's own id), valid at ``t`` (default: the object's time; later when an unchanged object's
+        assessment still stands: overflights flown and an impact passed by then no longer count). While the
+        object boosts climbing, and for ``STAGING_WATCH_S`` after it last did (``last_boost_t`` of the assessment
+        record), its prediction is a lower bound (``warnlink.alerts.is_lower_bound``, the replay's rule): it
+        warns of overflight where the mean path crosses the nation's land, never of impact. (The node decides no
+        separations, so none is undecided here.)"""
+        from warnlink.alerts import AlertInputError, ImpactArea
         from warnlink.alerts.policy import AssessmentInput
 
         a = o.assessment
-        over = [p for p in a["overflights"] if p["nation"] == self.nation]
-        bound = is_lower_bound(boosting=o.phase == "boost", climbing=_climb(o.x) > 0, t_s=o.t,
-                               last_boost_s=a.get("last_boost_t"))
+        t = o.t if t is None else max(t, o.t)
+        over = [p for p in a["overflights"] if p["nation"] == self.nation and p["end"] >= t]
+        probs = dict(a["probabilities"]) if a["impact_time"] + 5.0 >= t else {}
+        bound = self._bound(o)
         try:
             inp = AssessmentInput(
-                t_s=o.t, object_id=o.object_id, event_id=self._canon(o.event_id), kind=o.kind, track_alive=True,
-                exercise=bool(o.exercise), impact_probability=dict(a["probabilities"]),
+                t_s=t, object_id=key or o.object_id, event_id=self._canon(o.event_id), kind=o.kind, track_alive=True,
+                exercise=bool(o.exercise), impact_probability=probs,
                 overflight_probability={f"{self.nation}_land": 1.0} if over else {},
                 overflight_start_s=over[0]["start"] if over else None,
                 overflight_end_s=over[-1]["end"] if over else None, impact_t_s=a["impact_time"],
