@@ -126,11 +126,11 @@ def test_stage_reading_is_over_the_launch_picture_not_the_round(tmp_path):
     from types import SimpleNamespace
 
     node, _sent = _node(tmp_path)
-    wh = _pic("O1", 100.0)
-    wh.assessment.update(range_m=4_600e3)
     stage = _pic("O2", 100.0)
     stage.phase = "midcourse"
-    node.objects = {"O1": wh, "O2": stage}
+    node.objects = {"O2": stage}  # the missile's track has ended: its assessment is all that is left of it
+    node.last_assessments["O1"] = {"t": 90.0, "impacted": True, "range_m": 4_600e3, "event_id": "JPN-E1",
+                                   "object_id": "O1"}
     node._publish_assessment = lambda o, li: None  # no fabric here
     pred = SimpleNamespace(impacted=np.array([True]), lat_deg=np.array([40.7]), lon_deg=np.array([148.5]),
                            ground_range_m=np.array([1_860e3]), apogee_alt_m=np.array([422e3]),

@@ -1946,13 +1946,13 @@ class NationalNode:
         assessment."""
         self._round_t = max(self._round_t, max(o.t for o in objs))
         # classification: within a launch, objects falling well short of the longest range are stages
-        # (over the launch's whole picture: this round's objects and the latest assessments of the others; over
-        # this round's alone, an object read "stage" or not by which others the round happened to hold)
+        # (over the launch's whole picture: this round's objects and the latest assessments of the others, also
+        # of objects whose tracks have ended; over this round's alone, an object read "stage" or not by which
+        # others the round happened to hold)
         by_event: dict[str | None, float] = {}
-        for o in self.objects.values():
-            a = o.assessment
-            if a and a.get("impacted") and o.event_id:
-                e = self._canon(o.event_id)
+        for a in self.last_assessments.values():
+            e = self._canon(a["event_id"]) if a.get("event_id") else None
+            if e is not None and a.get("impacted"):
                 by_event[e] = max(by_event.get(e, 0.0), float(a.get("range_m") or 0.0))
         for k, o in enumerate(objs):
             if pred.impacted[k] and o.event_id:
