@@ -294,6 +294,10 @@ def test_demo_headless_exits_zero_and_stops_everything(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "[JPN]" in r.stdout and "assessment of" in r.stdout
     assert "alert Exercise" in r.stdout and "Actual" not in r.stdout
+    # one missile, overflying Japan: one JPN warning chain, ended by the overflight's end, not by churn
+    jpn = r.stdout[r.stdout.index("[JPN]"):].split("\nleak check")[0]
+    assert jpn.count("alert Exercise Alert") == 1, jpn
+    assert "(stale)" not in jpn and "(reclassified)" not in jpn, jpn
     # no server or node process left behind
     left = subprocess.run(["pgrep", "-f", str(state)], capture_output=True, text=True).stdout.split()
     assert not left, left
