@@ -294,6 +294,15 @@ def test_demo_headless_exits_zero_and_stops_everything(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "[JPN]" in r.stdout and "assessment of" in r.stdout
     assert "alert Exercise" in r.stdout and "Actual" not in r.stdout
+    # each nation's launch time: the boost model re-run at burnout over the classes the burnout energy allows
+    # (2022-10-04 was launched at 22:22:00 UTC; the estimate at confirmation alone was 19-53 s early)
+    import re
+
+    launches = re.findall(r"^  launch \S+ .*? at (\d\d):(\d\d):(\d\d)Z \(from (\w+)\)", r.stdout, re.M)
+    assert len(launches) == 3, r.stdout[-3000:]
+    for hh, mm, ss, origin in launches:
+        err = int(hh) * 3600 + int(mm) * 60 + int(ss) - (22 * 3600 + 22 * 60)
+        assert abs(err) <= 10, (origin, err)
     # one missile, overflying Japan: one JPN warning chain, ended by the overflight's end, not by churn
     jpn = r.stdout[r.stdout.index("[JPN]"):].split("\nleak check")[0]
     assert jpn.count("alert Exercise Alert") == 1, jpn

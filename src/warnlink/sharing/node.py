@@ -347,6 +347,24 @@ def _launch_job(x, P, t) -> dict:
             "cov_en_m2": le.cov_en_m2.tolist(), "up_var": 1e4, "missile_class": le.missile_class}
 
 
+def _launch_burnout_job(x, P, t, x_now) -> dict:
+    """The boost-model launch estimate at burnout, run in the launch-estimate worker: from the last confidently
+    boosting state, over the classes the burnt-out state's energy allows (its category, then that and the next
+    larger: the replay's ``_candidates``). Early in boost every class fits (a heavier one launched earlier as
+    well as a lighter one later): the estimate at confirmation is 20-50 s off for 2022-10-04."""
+    from warnlink.assessment import estimate_launch
+    from warnlink.assessment.replay import _candidates
+
+    for cands in _candidates(x_now):
+        try:
+            le = estimate_launch(x, P, t, missile_class=cands)
+        except ValueError:
+            continue
+        return {"lat_deg": le.lat_deg, "lon_deg": le.lon_deg, "time": le.time_s, "sigma_s": le.time_sigma_s,
+                "cov_en_m2": le.cov_en_m2.tolist(), "up_var": 1e4, "missile_class": le.missile_class}
+    raise ValueError("no class fits the boost state and the burnout energy")
+
+
 class _PictureObject:
     """One object of the node's picture: contributors (origin -> track id) and the fused estimate."""
 
@@ -431,6 +449,7 @@ def _track_init() -> None:
     _warm_tracker()
     _WORKER["tracker"] = Tracker()
     _WORKER["early_done"] = set()
+    _WORKER["boost_state"] = {}  # track id -> its latest confidently boosting (t, x, P), until its burnout
 
 
 def _worker_pool(initializer):
@@ -458,7 +477,7 @@ def _track_job(runs: list[dict]) -> list[dict]:
     event loop, with the first states of tracks confirmed since the previous copy."""
     from warnlink.tracking.tracker import CONFIRMED
 
-    tr, done = _WORKER["tracker"], _WORKER["early_done"]
+    tr, done, boost_state = _WORKER["tracker"], _WORKER["early_done"], _WORKER["boost_state"]
     out = []
     for run in runs:
         c0, w0 = time.process_time(), time.perf_counter()
@@ -483,10 +502,36 @@ def _track_job(runs: list[dict]) -> list[dict]:
                 if tid not in done:
                     done.add(tid)
                     early[tid] = _early_states(tr, tid)
-        out.append({**run, "batch": None, "own": _OwnTracks(tr, early), "unusable": tr.rejected - rej0,
+        out.append({**run, "batch": None, "own": _OwnTracks(tr, early), "burnouts": _burnouts(tr, boost_state),
+                    "unusable": tr.rejected - rej0,
                     "t_first": t_first, "t_max": t_max, "done": _now(),
                     "cpu_s": time.process_time() - c0, "wall_s": time.perf_counter() - w0})
     _trim_history(tr)
+    return out
+
+
+def _burnouts(tracker, boost_state: dict) -> dict:
+    """Record each confirmed track's latest confidently boosting state (boost-model probability above 0.9,
+    ``LAUNCH_AFTER_S`` after its birth) in ``boost_state``; return ``{track id: (t, x, P, x_now)}`` for the
+    tracks the tracker has just declared burnt out (``t_burnout``), with their state now (its energy gives
+    the candidate classes: ``_launch_burnout_job``). The replay's rule (``warnlink.assessment.replay``)."""
+    from warnlink.assessment.replay import LAUNCH_AFTER_S
+    from warnlink.tracking.tracker import CONFIRMED, DELETED
+
+    out = {}
+    if not len(tracker.ids):
+        return out
+    conf = np.flatnonzero(tracker.status == CONFIRMED)
+    boost = tracker.mu[conf, 1]
+    for row in conf[(boost > 0.9) & (tracker.t[conf] >= tracker.t_born[conf] + LAUNCH_AFTER_S)]:
+        boost_state[int(tracker.ids[row])] = (float(tracker.t[row]), tracker.x[row, :6].copy(),
+                                              tracker.P[row, :6, :6].copy())
+    for row in conf[np.isfinite(tracker.t_burnout[conf]) & (boost < 0.5)]:
+        tid = int(tracker.ids[row])
+        if tid in boost_state:
+            out[tid] = (*boost_state.pop(tid), tracker.x[row, :6].copy())
+    for row in np.flatnonzero(tracker.status == DELETED):
+        boost_state.pop(int(tracker.ids[row]), None)
     return out
 
 
@@ -1007,6 +1052,8 @@ class NationalNode:
         # an own track update exists (has "reached this node") when the tracker has made it: its wall time is
         # the push's end (the report -> track time is in the end-to-end latency, not in the assessment age)
         self._after_tracking(res["prov"], res["done"], res["exercise"], t_first)
+        for tid, (tb, xb, Pb, x_now) in res.get("burnouts", {}).items():
+            self._burnout_launch(tid, tb, xb, Pb, x_now, res["exercise"])
         self._track_cpu[0] += res["cpu_s"]
         self._track_cpu[1] += res["wall_s"]
         self._track_cpu[2] += sum(n for _, n in res["records"])
@@ -1157,11 +1204,32 @@ class NationalNode:
         self._seal_and_queue(ev, timing=("launch_sent", {"event_id": event_id, "refined": est.get("refined", False)}))
         self.counters["launches_sent"] += 1
 
-    def _refine_launch(self, event_id, x, P, t, first, t_msg, exercise) -> None:
-        """Run the boost-model launch estimate in the launch-estimate worker (``_launch_init``); re-announce
-        the launch when it is in."""
+    def _burnout_launch(self, tid: int, tb: float, xb, Pb, x_now, exercise: bool) -> None:
+        """An own track of an own launch burnt out: estimate the launch again from its last boosting state over
+        the classes its burnout energy allows (``_launch_burnout_job``), and re-announce it. Of a launch's
+        burnouts (the stages') the most energetic so far counts: a later one only if it has more energy."""
+        from warnlink.assessment.figures import max_range_km
+
+        event_id = self.own_event.get(tid)
+        est = self.own_events.get(event_id) if event_id else None
+        if est is None:
+            return
+        try:
+            energy = float(max_range_km(np.asarray(x_now, float))[0])
+        except Exception:  # a state the energy cannot be read from: no better class information
+            return
+        if not energy > est.get("burnout_range_km", 0.0):
+            return
+        est["burnout_range_km"] = energy
+        self._refine_launch(event_id, xb, Pb, tb, est["first_detection"], float(tb), exercise,
+                            job=(_launch_burnout_job, np.asarray(x_now)), extra={"burnout_range_km": energy})
+
+    def _refine_launch(self, event_id, x, P, t, first, t_msg, exercise, job=None, extra=None) -> None:
+        """Run the boost-model launch estimate (``_launch_job``, or ``job``: a function and its extra argument)
+        in the launch-estimate worker (``_launch_init``); re-announce the launch when it is in."""
         loop = asyncio.get_running_loop()
-        fut = loop.run_in_executor(self._launch_exec, _launch_job, np.asarray(x), np.asarray(P), float(t))
+        fn, *more = job or (_launch_job,)
+        fut = loop.run_in_executor(self._launch_exec, fn, np.asarray(x), np.asarray(P), float(t), *more)
 
         def done(f):
             try:
@@ -1171,7 +1239,11 @@ class NationalNode:
                 log.info("launch estimate of %s failed (%s); the coarse estimate stands", event_id, exc)
                 return
             self.counters["launch_estimates"] += 1
-            est.update(first_detection=first, origin=self.nation, exercise=exercise, refined=True)
+            est.update(first_detection=first, origin=self.nation, exercise=exercise, refined=True, **(extra or {}))
+            prev = self.own_events.get(event_id) or {}
+            if prev.get("burnout_range_km", 0.0) > est.get("burnout_range_km", 0.0) and prev.get("refined"):
+                return  # a later (more energetic) burnout's estimate is in already
+            est.setdefault("burnout_range_km", prev.get("burnout_range_km", 0.0))
             self.own_events[event_id] = est
             self._announce_launch(event_id, est, t_msg, exercise)
             self._groups_dirty = True
