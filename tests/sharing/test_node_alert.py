@@ -172,3 +172,81 @@ def test_an_unchanged_object_in_the_picture_keeps_its_chain_until_it_leaves(tmp_
     node._lost(["O1"])
     assert [(m.msg_type, m.object_id, m.reason) for m in sent] == [("Alert", "O1", None),
                                                                     ("Cancel", "O1", "track_lost")]
+
+
+# --- a lost coasting object's prediction stands; coast-born tracks are of a known launch ------------------------
+
+def test_a_lost_mature_object_keeps_its_chain_until_impact_and_a_new_track_takes_it_over(tmp_path):
+    """2022-11-18 at the JPN node: the JPN radar's midcourse track ends minutes after burnout, the warhead is
+    seen again only in its last minutes. Its EEZ warning must stand meanwhile, and the terminal track carry it on."""
+    node, sent = _node(tmp_path)
+    o1 = _pic("O1", 300.0)
+    o1.assessment.update(last_boost_t=250.0, impact_time=4100.0)
+    _rounds(node, sent, [[o1]])
+    node.data_time = 301.0
+    node._lost(["O1"], {"O1": o1})            # out of coverage: no Cancel
+    node.objects = {}
+    for t in (320.0, 1000.0, 3000.0):
+        node._round_t = t
+        node._alert_round([])
+        assert node.alert_engine.tick(t + 0.5) == []
+    o9 = _pic("O9", 4000.0, lat=40.52)          # the terminal-phase track: joins the chain and speaks
+    o9.event_id = "JPN-unassigned"              # (a coast-born track of no known launch, as the node groups it)
+    o9.assessment.update(impact_time=4110.0)
+    node.objects, node._round_t = {"O9": o9}, 4000.0
+    node._alert_round([o9])
+    assert [(m.msg_type, m.object_id) for m in sent] == [("Alert", "O1")]
+    assert node.alert_keys.speaker["O1"] == "O9" and "O1" not in node._extrap
+
+
+def test_a_lost_object_s_prediction_ends_at_its_impact(tmp_path):
+    node, sent = _node(tmp_path)
+    o1 = _pic("O1", 300.0)
+    o1.assessment.update(last_boost_t=250.0, impact_time=900.0)
+    _rounds(node, sent, [[o1]])
+    node.data_time, node.objects = 301.0, {}
+    node._lost(["O1"], {"O1": o1})
+    for t in (910.0, 915.0, 925.0):             # past the impact: probabilities zero, Cancel after the release hold
+        node._round_t = t
+        node._alert_round([])
+    assert [(m.msg_type, m.reason) for m in sent] == [("Alert", None), ("Cancel", "below_threshold")]
+    assert node._extrap == {}
+
+
+def test_a_young_or_boosting_lost_object_cancels_at_once(tmp_path):
+    node, sent = _node(tmp_path)
+    o1 = _pic("O1", 300.0)                      # never seen boosting, coasted 0 s under assessment: not mature
+    _rounds(node, sent, [[o1]])
+    node.data_time, node.objects = 301.0, {}
+    node._lost(["O1"], {"O1": o1})
+    assert [(m.msg_type, m.reason) for m in sent] == [("Alert", None), ("Cancel", "track_lost")]
+
+
+def test_a_coast_born_track_joins_the_launch_its_ballistic_arc_comes_from(tmp_path):
+    """The warhead of 2022-11-18 (simulated truth) seen first at 90% of its flight: its backward ballistic arc
+    ends within ``ORIGIN_GATE_KM`` of the launch site, ``ORIGIN_GATE_S`` after lift-off; the node joins it to
+    that launch, not to another one, and announces none of its own."""
+    from warnlink.physics.flight import fly
+    from warnlink.physics.missiles import get_class
+    from warnlink.scenario.catalog import load_catalog
+    from warnlink.scenario.history import scenario_from_event
+    from warnlink.scenario.simulate import launch_profile
+    from warnlink.sharing.node import ORIGIN_GATE_KM, ORIGIN_GATE_S, _ballistic_origin_job, _ground_km
+
+    ev = next(e for e in load_catalog() if e.event_id == "2022-11-18_1")
+    launch = scenario_from_event(ev).launches[0]
+    pr = launch_profile(launch)
+    f = fly(get_class(pr.missile), launch.site.lat, launch.site.lon, pr.azimuth_deg, pr.kick_deg, pr.cutoff,
+            variant=pr.variant)
+    wh = next(o for o in f.objects if o.kind == "warhead")
+    t = 0.9 * wh.t_end
+    p, v, _ = wh.sample([t])
+    lat, lon, t0 = _ballistic_origin_job(np.concatenate([p[0], v[0]]), t)
+    assert _ground_km(lat, lon, launch.site.lat, launch.site.lon) < ORIGIN_GATE_KM / 3
+    assert ORIGIN_GATE_S[0] <= t0 <= ORIGIN_GATE_S[1]
+    node, _sent = _node(tmp_path)
+    node.own_events = {"JPN-E1": {"lat_deg": launch.site.lat, "lon_deg": launch.site.lon, "time": 0.0},
+                       "JPN-E2": {"lat_deg": 35.0, "lon_deg": 129.0, "time": -100.0}}
+    assert node._event_of_origin((lat, lon, t0)) == "JPN-E1"
+    assert node._event_of_origin((lat, lon, t0 + 3600.0)) is None   # not of that launch's time
+    assert node._event_of_origin((30.0, 150.0, t0)) is None          # nor of its place

@@ -168,6 +168,22 @@ AUDIT_SYNC_S = 5.0
 append on the event loop syncs only when that fell this far behind (an fsync: 10-50 ms on the loop)."""
 LAUNCH_LINK_KM = 150.0
 LAUNCH_LINK_S = 90.0
+COAST_BORN_ALT_M = 100e3
+"""A track confirmed out of boost above this altitude [m], or descending, was not seen launched: it is an
+object of a launch seen before (a re-acquisition after a coverage gap, a terminal-phase radar's first sight),
+never a new launch at its own position (2022-11-18: the re-entering warhead opened a "launch" in the Sea of
+Japan, read the missile as a 135 km "stage" and so never warned of its impact in Japan's EEZ)."""
+REACQUIRE_KM = 100.0
+"""A coast-born track this close [km] to a picture object of a known launch (extrapolated to its time) is of
+that launch."""
+ORIGIN_GATE_KM = 150.0
+"""... else its ballistic arc flown backwards to the ground (``_ballistic_origin_job``: 10-35 km from the site
+for the catalogue's exo-atmospheric flights, measured on simulated truth at 30-97% of the flight) must end this
+close [km] to a known launch point, ``ORIGIN_GATE_S`` after its launch time (the arc reaches the ground near
+burnout time: 86-210 s after launch for the catalogue's MRBM-ICBMs)."""
+ORIGIN_GATE_S = (-60.0, 600.0)
+MAX_BURN_S = 300.0
+"""The longest total burn of the notional missile classes (ICBM-liquid: 300 s; ``warnlink.physics.missiles``)."""
 _EPOCH0 = datetime(1970, 1, 1, tzinfo=UTC)
 _STATUS = ("tentative", "confirmed", "deleted")
 _TRIU6 = np.triu_indices(6)
@@ -345,6 +361,28 @@ def _launch_job(x, P, t) -> dict:
     le = estimate_launch(x, P, t)
     return {"lat_deg": le.lat_deg, "lon_deg": le.lon_deg, "time": le.time_s, "sigma_s": le.time_sigma_s,
             "cov_en_m2": le.cov_en_m2.tolist(), "up_var": 1e4, "missile_class": le.missile_class}
+
+
+def _ballistic_origin_job(x, t: float, step_s: float = 10.0, max_s: float = 7200.0) -> tuple | None:
+    """Where and when the ballistic (no thrust) arc of ECEF state ``x`` at ``t`` [s] reaches the ground flown
+    backwards: ``(lat_deg, lon_deg, t_s)``, or None if not within ``max_s``. Run in the launch-estimate worker
+    (0.1-0.9 s for an ICBM's hour of flight)."""
+    from warnlink.geo import ecef2geodetic
+    from warnlink.tracking.motion import propagate
+
+    y = np.asarray(x, float).reshape(1, 6)
+    t = float(t)
+    for _ in range(int(max_s / step_s)):
+        y1, _ = propagate(y, -step_s, with_stm=False)
+        h1 = float(ecef2geodetic(*y1[0, :3])[2])
+        if h1 <= 0.0:
+            h0 = float(ecef2geodetic(*y[0, :3])[2])
+            f = h0 / max(h0 - h1, 1e-9)
+            y2, _ = propagate(y, -step_s * f, with_stm=False)
+            lat, lon, _ = ecef2geodetic(*y2[0, :3], deg=True)
+            return float(lat), float(lon), t - step_s * f
+        y, t = y1, t - step_s
+    return None
 
 
 def _launch_burnout_job(x, P, t, x_now) -> dict:
@@ -710,6 +748,7 @@ class NationalNode:
         # own tracking
         self.sensor_index: dict[str, int] = {}
         self.own_event: dict[int, str] = {}          # tracker id -> event id
+        self._pending_event: set[int] = set()        # coast-born tracks whose launch is being looked up
         self.own_events: dict[str, dict] = {}        # event id -> launch estimate dict (own)
         self.own_prev_t: dict[int, float] = {}       # tracker id -> last published update time
         self._own_confirmed: set[int] = set()
@@ -743,6 +782,8 @@ class NationalNode:
         self._fused_sent: dict[str, tuple] = {}
         self._round_t = 0.0
         self.alert_keys = AlertKeys()  # which picture object speaks for which alert chain
+        self._extrap: dict[str, _PictureObject] = {}  # chain key -> a lost mature object whose prediction stands
+        self._first_coast: dict[str, float] = {}  # object id -> time of its first assessment that was no bound
         self.assoc_diag: dict[str, dict] = {}
         self.origin_clock: dict[str, float] = {}
         self._obj_counter = 0
@@ -1097,7 +1138,7 @@ class NationalNode:
             self.own_prev_t[tid] = float(tr.t_update[row])
             self.own_prov[tid] = prov
             self.own_wall[tid] = wall
-            if tid not in self.own_event:
+            if tid not in self.own_event and tid not in self._pending_event:
                 self._open_event(row, tid, exercise)
             releases.append((row, tid, PHASES[int(phases[k])], "confirmed"))
             updated.append((self.nation, self._own_track_id(tid)))
@@ -1173,6 +1214,9 @@ class NationalNode:
                 self.own_event[tid] = self.own_event[otid]
                 self._timing("confirmed", track=self._own_track_id(tid), event_id=self.own_event[tid], opened=False)
                 return
+        if int(tr.phases[row]) != 0 and (_climb(x) < 0 or _geo(x)[2] > COAST_BORN_ALT_M):  # 0: boost
+            self._coast_born(tid, x.copy(), float(tr.t[row]), exercise)
+            return
         # a new launch: announce it at once with a coarse estimate (the track's first position), and again
         # when the boost-model estimate (a second or so of computation, in a worker process) is in
         event_id = f"{self.nation}-{uuid7()}"
@@ -1187,6 +1231,69 @@ class NationalNode:
         if xs:
             k = min(2, len(xs) - 1)
             self._refine_launch(event_id, xs[k], Ps[k], ts[k], first, t_msg, exercise)
+
+    def _coast_born(self, tid: int, x: np.ndarray, t: float, exercise: bool) -> None:
+        """A track confirmed in coast (``COAST_BORN_ALT_M``): of the launch of a picture object near it, else of
+        the known launch its backward ballistic arc ends at (looked up in the launch-estimate worker), else of
+        no launch (none is announced; it stays in ``_pending_event`` and is not looked up again)."""
+        eid = self._event_near(x, t)
+        if eid is not None:
+            self._join_event(tid, eid, "near")
+            return
+        self._pending_event.add(tid)
+        fut = asyncio.get_running_loop().run_in_executor(self._launch_exec, _ballistic_origin_job, x, t)
+
+        def done(f):
+            if tid in self.own_event:
+                self._pending_event.discard(tid)
+                return
+            try:
+                origin = f.result()
+            except Exception as exc:
+                log.info("ballistic origin of track %s failed: %s", tid, exc)
+                origin = None
+            eid = self._event_of_origin(origin) if origin is not None else None
+            if eid is not None:
+                self._pending_event.discard(tid)
+                self._join_event(tid, eid, "origin")
+                return
+            # no known launch: none is announced. (Announcing one at the arc's origin was measured on the
+            # 2022-11-18 demo: terminal-phase states, re-entry drag in their velocity, put six "launches" at
+            # 33.9N 92.6E to 43.4N 118.9E.) The track's objects are assessed and warned on without a launch;
+            # a later partner launch notice or a fused partner track links them to it.
+            self._timing("confirmed", track=self._own_track_id(tid), event_id=None, opened=False, joined="none")
+
+        fut.add_done_callback(done)
+
+    def _join_event(self, tid: int, event_id: str, how: str) -> None:
+        self.own_event[tid] = event_id
+        self._timing("confirmed", track=self._own_track_id(tid), event_id=event_id, opened=False, joined=how)
+        self._picture_dirty = True  # its objects take the event at the next rebuild
+
+    def _event_near(self, x: np.ndarray, t: float) -> str | None:
+        """The (canonical) launch of the picture object nearest ``x`` at ``t``, within ``REACQUIRE_KM``."""
+        best = None
+        for obj in self.objects.values():
+            if obj.event_id is None or obj.event_id.endswith("-unassigned") or abs(obj.t - t) > 30.0:
+                continue
+            d = float(np.linalg.norm(obj.x[:3] + obj.x[3:6] * (t - obj.t) - x[:3]))
+            if d <= REACQUIRE_KM * 1e3 and (best is None or d < best[0]):
+                best = (d, self._canon(obj.event_id))
+        return best[1] if best else None
+
+    def _event_of_origin(self, origin: tuple) -> str | None:
+        """The (canonical) known launch nearest the backward ballistic arc's ``origin`` (lat, lon, time), within
+        ``ORIGIN_GATE_KM`` and ``ORIGIN_GATE_S``."""
+        lat, lon, t = origin
+        launches = {self._canon(e): (v["lat_deg"], v["lon_deg"], v["time"]) for e, v in self.own_events.items()}
+        for (_o, e), ev in self.partner_launches.items():
+            launches.setdefault(self._canon(e), (ev.launch_point.lat_deg, ev.launch_point.lon_deg, ev.launch_time))
+        best = None
+        for e, (la, lo, tl) in launches.items():
+            d = _ground_km(lat, lon, la, lo)
+            if d <= ORIGIN_GATE_KM and ORIGIN_GATE_S[0] <= t - tl <= ORIGIN_GATE_S[1] and (best is None or d < best[0]):
+                best = (d, e)
+        return best[1] if best else None
 
     def _announce_launch(self, event_id: str, est: dict, t_msg: float, exercise: bool) -> None:
         cov = est["cov_en_m2"]
@@ -1724,9 +1831,9 @@ class NationalNode:
             if e is not None:
                 entries.append(e)
         if not entries:
-            lost = list(self.objects)
+            lost, gone = list(self.objects), self.objects
             self.objects = {}
-            self._lost(lost)
+            self._lost(lost, gone)
             self._group_events()
             return
         x = np.array([e[2] for e in entries])
@@ -1808,9 +1915,9 @@ class NationalNode:
             obj.members = keys
             self._finish_object(obj, [entries[i] for i in members], wall, old_contrib)
             new_objects[oid] = obj
-        lost = [oid for oid in self.objects if oid not in new_objects]
+        lost, gone = [oid for oid in self.objects if oid not in new_objects], self.objects
         self.objects = new_objects
-        self._lost(lost)
+        self._lost(lost, gone)
         self._group_events()
         if self.nation == self.policy.hub:
             self._publish_fused()
@@ -1848,13 +1955,20 @@ class NationalNode:
             d2[i, :], d2[:, i] = row, row
         return groups, gx, gP
 
-    def _lost(self, object_ids: list[str]) -> None:
-        """Objects that left the picture: a chain they spoke for passes to another live member, or (none left)
-        is cancelled (``AlertKeys.lost``)."""
+    def _lost(self, object_ids: list[str], gone: dict | None = None) -> None:
+        """Objects that left the picture (``gone``: their last state): a chain they spoke for passes to another
+        live member; with none left, a mature coasting object's ballistic prediction stands until its predicted
+        impact (``_mature``: losing a track out of coverage in midcourse is not losing the threat; a new track
+        of it takes the chain over), else the chain is cancelled (``AlertKeys.lost``)."""
         for oid in object_ids:
             try:
                 key = self.alert_keys.lost(oid, self.objects)
                 if key is None:
+                    continue
+                o = (gone or {}).get(oid)
+                if o is not None and self._mature(o):
+                    self._extrap[key] = o
+                    self.alert_keys.adopt(key, self._candidate(o))
                     continue
                 for alert in self.alert_engine.lost(key, self.data_time):
                     self._send_alert(alert)
@@ -2081,11 +2195,10 @@ class NationalNode:
         missile aimed elsewhere, gets its own)."""
         cands, by_id = [], {}
         for o in objs:
-            a = o.assessment
             try:
-                cands.append(Candidate(o.object_id, self._canon(o.event_id) if o.event_id else None, bool(o.exercise),
-                                       o.kind, float(o.t), float(a["lat_deg"]), float(a["lon_deg"]),
-                                       float(a["impact_time"]), float(a["semi_major_m"]), self._bound(o)))
+                cands.append(self._candidate(o))
+                if not cands[-1].bound:
+                    self._first_coast.setdefault(o.object_id, o.t)
                 by_id[o.object_id] = o
             except (KeyError, TypeError, ValueError) as exc:
                 self.counters["alert_input_errors"] += 1
@@ -2094,7 +2207,9 @@ class NationalNode:
         for key, c in self.alert_keys.round(cands):
             # while the object still burns (or may: ``_alert``), its "impact" is where it would fall if the
             # engine stopped now: short of the real one. ``_alert`` warns of overflight only then.
-            self._alert(by_id[c.object_id], key)
+            # (valid at the round's time: a member fused from an older partner track is the best assessment there
+            # is now; judged at its own time the chain went stale at the next tick: 2022-11-18 demo, 5 Cancels)
+            self._alert(by_id[c.object_id], key, t=self._round_t)
             spoken.add(key)
         # an open chain whose speaker is still in the picture, unchanged since its last assessment (no new
         # report of it this round), keeps its basis: its assessment stands at the round's time. (Leaving the
@@ -2104,6 +2219,42 @@ class NationalNode:
             o = self.objects.get(self.alert_keys.speaker.get(key, key))
             if key not in spoken and o is not None and o.assessment and o.assessment.get("impacted"):
                 self._alert(o, key, t=self._round_t)
+        for key, o in list(self._extrap.items()):  # lost mature objects: their predictions stand until impact
+            if key in spoken or self.alert_keys.speaker.get(key) != o.object_id:
+                del self._extrap[key]  # a new track of it speaks now
+                continue
+            self._alert(o, key, t=self._round_t)  # (past the impact its probabilities are zero: below threshold,
+            #                                        a Cancel once the release hold is over)
+            if o.assessment["impact_time"] + 5.0 < self._round_t and key not in self.alert_engine.active():
+                del self._extrap[key]
+                self.alert_keys.lost(o.object_id, self.objects)
+
+    def _candidate(self, o: _PictureObject) -> Candidate:
+        """The alert keys' view of an assessed object (``warnlink.sharing.speakers.Candidate``)."""
+        a = o.assessment
+        known = o.event_id and not o.event_id.endswith("-unassigned")
+        return Candidate(o.object_id, self._canon(o.event_id) if known else None, bool(o.exercise), o.kind,
+                         float(o.t), float(a["lat_deg"]), float(a["lon_deg"]), float(a["impact_time"]),
+                         float(a["semi_major_m"]), self._bound(o))
+
+    def _mature(self, o: _PictureObject) -> bool:
+        """Does a lost object's ballistic prediction stand until its impact? An impact predicted in the future,
+        of an alerting kind, no lower bound, and coasting under assessment ``MATURE_COAST_S`` or with its boost
+        seen ended (the replay's rule, ``warnlink.assessment.replay.MATURE_COAST_S``)."""
+        from warnlink.assessment.replay import MATURE_COAST_S
+
+        a = o.assessment
+        if not (a and a.get("impacted")) or o.kind not in ("warhead", "unknown") or self._bound(o):
+            return False
+        if not a["impact_time"] > self.data_time:
+            return False
+        first = self._first_coast.get(o.object_id)
+        if a.get("last_boost_t") is not None or (first is not None and a["t"] - first >= MATURE_COAST_S):
+            return True
+        # (or later than any notional missile burns after its launch: a node's rounds can be too far apart in a
+        # replay faster than real time to see the object coast 30 s under assessment before it is lost)
+        li = self._launch_info(self._canon(o.event_id)) if o.event_id else None
+        return li is not None and a["t"] - li["time"] >= MAX_BURN_S
 
     def _publish_assessment(self, o: _PictureObject, li: dict) -> None:
         a = o.assessment
@@ -2164,7 +2315,8 @@ class NationalNode:
         bound = self._bound(o)
         try:
             inp = AssessmentInput(
-                t_s=t, object_id=key or o.object_id, event_id=self._canon(o.event_id), kind=o.kind, track_alive=True,
+                t_s=t, object_id=key or o.object_id, kind=o.kind, track_alive=True,
+                event_id=self._canon(o.event_id) if o.event_id else f"{self.nation}-unassigned",
                 exercise=bool(o.exercise), impact_probability=probs,
                 overflight_probability={f"{self.nation}_land": 1.0} if over else {},
                 overflight_start_s=over[0]["start"] if over else None,

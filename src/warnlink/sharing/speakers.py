@@ -7,16 +7,17 @@ one, each of them opened its own chain, and each chain was cancelled when its ob
 re-classified while the others carried on: the 2022-10-04 demo at the JPN node sent 8 Alerts and 7
 Cancels for one missile (the replay, which resolves duplicates itself, sends one chain).
 
-``AlertKeys`` groups the assessed objects of one launch event (and one marking) whose predicted impacts
-agree (within ``gate_m``, or ``gate_sigma`` times the sum of the two 95% semi-major axes, and
-``gate_s`` in impact time; while either prediction is a lower bound, in boost, the launch event alone)
-under one *chain key*; per assessment round one member speaks for the key:
-the current speaker while it is of an alerting kind, otherwise a member of an alerting kind (a warhead
-or an unknown object before a stage), the freshest first. A member whose prediction leaves the key's
-(a stage falling short, a second missile of a salvo aimed elsewhere) gets a key of its own. When the
-speaker leaves the picture another live member takes over without a message; only when none is left is
-the chain's basis lost (the caller cancels it). The replay's equivalents are its duplicate,
-re-acquisition and hand-over rules (``warnlink.assessment.replay``).
+``AlertKeys`` groups the assessed objects of one launch event (and one marking) whose predicted impacts agree
+(within ``gate_m``, or ``gate_sigma`` times the sum of the two 95% semi-major axes, and ``gate_s`` in impact
+time; while either prediction is a lower bound, in boost, the launch event alone; an object of no known
+launch, e.g. a terminal-phase track, by its impact alone) under one *chain key*; per assessment round one
+member speaks for the key: the current speaker while it is of an alerting kind, otherwise a member of an
+alerting kind (a warhead or an unknown object before a stage), the freshest first. A member whose
+prediction leaves the key's (a stage falling short, a second missile of a salvo aimed elsewhere) gets a
+key of its own. When the speaker leaves the picture another live member takes over without a message;
+only when none is left is the chain's basis lost (the caller cancels it, or keeps a mature coasting
+object's prediction: ``adopt``). The replay's equivalents are its duplicate, re-acquisition and
+hand-over rules (``warnlink.assessment.replay``).
 """
 
 from __future__ import annotations
@@ -74,10 +75,11 @@ class AlertKeys:
 
     def near(self, a: Candidate, b: Candidate) -> bool:
         """Do two assessments predict one impact (same event and marking, impact points and times agree)?"""
-        if a.event_id is None or a.event_id != b.event_id or a.exercise != b.exercise:
+        if a.exercise != b.exercise or (a.event_id is not None and b.event_id is not None
+                                        and a.event_id != b.event_id):
             return False
-        if a.bound or b.bound:
-            return True  # one launch in boost: the missile and what it drops are one threat until they part
+        if a.bound or b.bound:  # one launch in boost: the missile and what it drops are one threat until they part
+            return a.event_id is not None and a.event_id == b.event_id
         if not abs(a.impact_t - b.impact_t) <= self.gate_s:
             return False
         return _ground_m(a, b) <= max(self.gate_m, self.gate_sigma * (a.semi_major_m + b.semi_major_m))
@@ -129,6 +131,13 @@ class AlertKeys:
             return None
         self._drop(k)
         return k
+
+    def adopt(self, k: str, ref: Candidate) -> None:
+        """Keep (or re-open) key ``k`` spoken for by ``ref`` (an object no longer in the picture whose prediction
+        stands: the node's extrapolation), so that a new track of it joins the key and speaks for it."""
+        self.key_of[ref.object_id] = k
+        self.members.setdefault(k, set()).add(ref.object_id)
+        self.speaker[k], self.ref[k] = ref.object_id, ref
 
     def _leave(self, object_id: str, k: str) -> None:
         self.key_of.pop(object_id, None)
