@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -294,10 +295,45 @@ def test_demo_headless_exits_zero_and_stops_everything(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "[JPN]" in r.stdout and "assessment of" in r.stdout
     assert "alert Exercise" in r.stdout and "Actual" not in r.stdout
+    # each nation's launch time: the boost model re-run at burnout over the classes the burnout energy allows
+    # (2022-10-04 was launched at 22:22:00 UTC; the estimate at confirmation alone was 19-53 s early)
+    launches = re.findall(r"^  launch \S+ .*? at (\d\d):(\d\d):(\d\d)Z \(from (\w+)\)", r.stdout, re.M)
+    assert len(launches) == 3, r.stdout[-3000:]
+    for hh, mm, ss, origin in launches:
+        err = int(hh) * 3600 + int(mm) * 60 + int(ss) - (22 * 3600 + 22 * 60)
+        assert abs(err) <= 10, (origin, err)
+    # one missile, overflying Japan: one JPN warning chain, ended by the overflight's end, not by churn
+    jpn = r.stdout[r.stdout.index("[JPN]"):].split("\nleak check")[0]
+    assert jpn.count("alert Exercise Alert") == 1, jpn
+    assert "(stale)" not in jpn and "(reclassified)" not in jpn, jpn
     # no server or node process left behind
     left = subprocess.run(["pgrep", "-f", str(state)], capture_output=True, text=True).stdout.split()
     assert not left, left
     assert wall < 120
+
+
+def test_demo_icbm_into_the_eez_is_warned_at_the_jpn_node_before_impact(tmp_path):
+    """2022-11-18 (Hwasong-17, lofted, 69 min, impact in Japan's EEZ at 02:23 UTC): the JPN radars' midcourse track
+    ends a few minutes after burnout and the warhead is seen again only in its last minutes, by radars that never
+    saw it launched. Before: those terminal tracks opened "launches" in the Sea of Japan, the re-entering warhead
+    was read as a 135 km "stage", and the JPN node sent no impact warning at all (one overflight Alert, cancelled
+    "stale"). Now the JPN node warns of the EEZ impact before it, announces no launch away from the site, and no
+    warning goes stale. (The warning within minutes of launch, through the coverage gap, comes only when the
+    node's rounds catch the midcourse track coasting: 2 of 4 runs at 80x; not asserted.)"""
+    state = tmp_path / "demo"
+    r = subprocess.run([sys.executable, "-m", "warnlink.cli", "demo", "--headless", "--event", "2022-11-18_1",
+                        "--speed", "80", "--state-dir", str(state)], capture_output=True, text=True, timeout=300)
+    print(r.stdout[-3000:])
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    jpn = r.stdout[r.stdout.index("[JPN]"):].split("\nleak check")[0]
+    assert "(stale)" not in jpn, jpn
+    assert "alert Exercise Alert: EXERCISE - JPN missile warning: possible impact in JPN_eez" in jpn, jpn
+    sent = sorted(re.search(r"<sent>(.*?)</sent>", p.read_text()).group(1)
+                  for p in (state / "nodes" / "JPN" / "cap").glob("*.xml"))
+    assert datetime.fromisoformat(sent[0]) < datetime(2022, 11, 18, 2, 23, tzinfo=UTC), sent
+    # no launch announced away from the launch site (39.2N 125.7E)
+    for lat, lon in re.findall(r"^  launch \S+ .*?: point ([\d.]+)N ([\d.]+)E", r.stdout, re.M):
+        assert abs(float(lat) - 39.2) < 1.0 and abs(float(lon) - 125.7) < 1.0, (lat, lon)
 
 
 def test_demo_headless_stops_everything_on_ctrl_c(tmp_path):

@@ -59,3 +59,194 @@ def test_a_descending_object_read_as_boosting_keeps_its_impact_warning(tmp_path)
     node._alert(_obj(300.0, "midcourse", None, climb=-3000.0))
     node._alert(_obj(301.0, "boost", None, climb=-3000.0))
     assert [(a.msg_type, a.regions) for a in sent] == [("Alert", ("JPN_eez",))]
+
+
+# --- one chain per missile (``warnlink.sharing.speakers``) -----------------------------------------------------
+
+def _pic(oid: str, t: float, lat: float = 40.5, lon: float = 139.0, kind: str = "unknown",
+         smaj: float = 20e3, p: float = 0.97) -> _PictureObject:
+    o = _obj(t, "midcourse", None)
+    o.object_id, o.kind = oid, kind
+    o.assessment.update(lat_deg=lat, lon_deg=lon, semi_major_m=smaj, impact_time=1000.0,
+                        probabilities={"JPN_eez": p} if p else {})
+    return o
+
+
+def _rounds(node, sent, rounds):
+    for objs in rounds:
+        node.objects = {o.object_id: o for o in objs}
+        node._alert_round(objs)
+    return [(a.msg_type, a.object_id) for a in sent]
+
+
+def test_duplicate_objects_of_one_missile_share_one_chain(tmp_path):
+    """Two picture objects predicting one impact (the fusion left them apart): one Alert, no second chain,
+    and when the speaker leaves the picture the other carries the chain on without a Cancel."""
+    node, sent = _node(tmp_path)
+    _rounds(node, sent, [[_pic("O1", 100.0), _pic("O3", 100.0, lat=40.55)],
+                         [_pic("O1", 101.0), _pic("O3", 101.0, lat=40.55)]])
+    assert [(a.msg_type, a.object_id) for a in sent] == [("Alert", "O1")]
+    node.objects = {"O3": _pic("O3", 102.0, lat=40.55)}
+    node._lost(["O1"])
+    node._alert_round([node.objects["O3"]])
+    assert [a.msg_type for a in sent] == ["Alert"]           # no Cancel: O3 speaks for the chain now
+    node.objects, node.data_time = {}, 103.0
+    node._lost(["O3"])
+    assert [(a.msg_type, a.object_id) for a in sent][-1] == ("Cancel", "O1")  # no member left: basis lost
+
+
+def test_a_stage_in_the_missiles_chain_does_not_cancel_it_and_leaves_when_it_falls_short(tmp_path):
+    node, sent = _node(tmp_path)
+    # the stage speaks first (the missile's own object is younger), then is read as a stage
+    _rounds(node, sent, [[_pic("O2", 100.0)], [_pic("O2", 101.0), _pic("O1", 101.0, lat=40.52)]])
+    assert [(a.msg_type, a.object_id) for a in sent] == [("Alert", "O2")]
+    _rounds(node, sent, [[_pic("O2", 102.0, kind="stage"), _pic("O1", 102.0, lat=40.52)]])
+    assert [a.msg_type for a in sent] == ["Alert"]           # the missile speaks on: no "reclassified" Cancel
+    # the stage's prediction now falls 300 km short: a key of its own, and as a stage it opens no chain
+    _rounds(node, sent, [[_pic("O2", 103.0, lat=38.0, kind="stage", p=0.0), _pic("O1", 103.0, lat=40.52)]])
+    assert [a.msg_type for a in sent] == ["Alert"]
+    assert node.alert_keys.key_of["O2"] != node.alert_keys.key_of["O1"] == "O2"
+
+
+def test_a_second_missile_aimed_elsewhere_gets_its_own_chain(tmp_path):
+    node, sent = _node(tmp_path)
+    _rounds(node, sent, [[_pic("O1", 100.0), _pic("O5", 100.0, lat=37.0, lon=134.0)]])
+    assert sorted((a.msg_type, a.object_id) for a in sent) == [("Alert", "O1"), ("Alert", "O5")]
+
+
+def test_only_a_stage_left_cancels_as_reclassified(tmp_path):
+    node, sent = _node(tmp_path)
+    _rounds(node, sent, [[_pic("O2", 100.0)], [_pic("O2", 101.0, kind="stage")]])
+    assert [a.msg_type for a in sent] == ["Alert", "Cancel"] and sent[-1].reason == "reclassified"
+
+
+def test_stage_reading_is_over_the_launch_picture_not_the_round(tmp_path):
+    """An object is a stage by the longest range of its launch over the whole picture: a round holding only
+    the stage (the missile's object unchanged) does not read it as the missile."""
+    from types import SimpleNamespace
+
+    node, _sent = _node(tmp_path)
+    stage = _pic("O2", 100.0)
+    stage.phase = "midcourse"
+    node.objects = {"O2": stage}  # the missile's track has ended: its assessment is all that is left of it
+    node.last_assessments["O1"] = {"t": 90.0, "impacted": True, "range_m": 4_600e3, "event_id": "JPN-E1",
+                                   "object_id": "O1"}
+    node._publish_assessment = lambda o, li: None  # no fabric here
+    pred = SimpleNamespace(impacted=np.array([True]), lat_deg=np.array([40.7]), lon_deg=np.array([148.5]),
+                           ground_range_m=np.array([1_860e3]), apogee_alt_m=np.array([422e3]),
+                           impact_time_s=np.array([900.0]), semi_major_m=np.array([5e3]),
+                           semi_minor_m=np.array([3e3]), orientation_deg=np.array([10.0]))
+    node._assess_finish([stage], [None], pred, [[]], [{}])
+    assert node.objects["O2"].kind == "stage"
+
+
+def test_in_boost_the_objects_of_one_launch_share_a_chain(tmp_path):
+    """A boosting object's impact is a lower bound that moves with every second of burn: the next round's
+    object of the same launch (a new picture object for the missile) joins its chain, wherever its
+    prediction has moved, instead of opening a second one while the first goes stale."""
+    node, sent = _node(tmp_path)
+    a = _obj(100.0, "boost", 100.0, overflight=True)
+    a.object_id = "O2"
+    b = _obj(125.0, "boost", 125.0, overflight=True)
+    b.object_id = "O1"
+    b.assessment.update(lat_deg=41.5, lon_deg=145.0, impact_time=1400.0)
+    _rounds(node, sent, [[a], [b]])
+    assert [(m.msg_type, m.object_id) for m in sent] == [("Alert", "O2")]
+    assert node.alert_engine.tick(126.0) == []  # the chain had its update at 125 s: not stale
+    assert node.alert_keys.speaker["O2"] == "O1"
+
+
+def test_an_unchanged_object_in_the_picture_keeps_its_chain_until_it_leaves(tmp_path):
+    """A round without a new report of the alerted object (a long radar revisit, or a replay faster than real
+    time) is no loss of its basis: its assessment stands at the round's time; leaving the picture is."""
+    node, sent = _node(tmp_path)
+    o1 = _pic("O1", 100.0)
+    _rounds(node, sent, [[o1]])
+    other = _pic("O7", 130.0, lat=35.0, lon=131.0, p=0.0)
+    other.event_id = "JPN-E2"
+    node.objects = {"O1": o1, "O7": other}
+    node._round_t = 130.0
+    node._alert_round([other])                       # a round of another launch only, 30 s later
+    assert node.alert_engine.tick(130.5) == []       # not stale: O1 is still in the picture
+    node.objects, node.data_time = {"O7": other}, 131.0
+    node._lost(["O1"])
+    assert [(m.msg_type, m.object_id, m.reason) for m in sent] == [("Alert", "O1", None),
+                                                                    ("Cancel", "O1", "track_lost")]
+
+
+# --- a lost coasting object's prediction stands; coast-born tracks are of a known launch ------------------------
+
+def test_a_lost_mature_object_keeps_its_chain_until_impact_and_a_new_track_takes_it_over(tmp_path):
+    """2022-11-18 at the JPN node: the JPN radar's midcourse track ends minutes after burnout, the warhead is
+    seen again only in its last minutes. Its EEZ warning must stand meanwhile, and the terminal track carry it on."""
+    node, sent = _node(tmp_path)
+    o1 = _pic("O1", 300.0)
+    o1.assessment.update(last_boost_t=250.0, impact_time=4100.0)
+    _rounds(node, sent, [[o1]])
+    node.data_time = 301.0
+    node._lost(["O1"], {"O1": o1})            # out of coverage: no Cancel
+    node.objects = {}
+    for t in (320.0, 1000.0, 3000.0):
+        node._round_t = t
+        node._alert_round([])
+        assert node.alert_engine.tick(t + 0.5) == []
+    o9 = _pic("O9", 4000.0, lat=40.52)          # the terminal-phase track: joins the chain and speaks
+    o9.event_id = "JPN-unassigned"              # (a coast-born track of no known launch, as the node groups it)
+    o9.assessment.update(impact_time=4110.0)
+    node.objects, node._round_t = {"O9": o9}, 4000.0
+    node._alert_round([o9])
+    assert [(m.msg_type, m.object_id) for m in sent] == [("Alert", "O1")]
+    assert node.alert_keys.speaker["O1"] == "O9" and "O1" not in node._extrap
+
+
+def test_a_lost_object_s_prediction_ends_at_its_impact(tmp_path):
+    node, sent = _node(tmp_path)
+    o1 = _pic("O1", 300.0)
+    o1.assessment.update(last_boost_t=250.0, impact_time=900.0)
+    _rounds(node, sent, [[o1]])
+    node.data_time, node.objects = 301.0, {}
+    node._lost(["O1"], {"O1": o1})
+    for t in (910.0, 915.0, 925.0):             # past the impact: probabilities zero, Cancel after the release hold
+        node._round_t = t
+        node._alert_round([])
+    assert [(m.msg_type, m.reason) for m in sent] == [("Alert", None), ("Cancel", "below_threshold")]
+    assert node._extrap == {}
+
+
+def test_a_young_or_boosting_lost_object_cancels_at_once(tmp_path):
+    node, sent = _node(tmp_path)
+    o1 = _pic("O1", 300.0)                      # never seen boosting, coasted 0 s under assessment: not mature
+    _rounds(node, sent, [[o1]])
+    node.data_time, node.objects = 301.0, {}
+    node._lost(["O1"], {"O1": o1})
+    assert [(m.msg_type, m.reason) for m in sent] == [("Alert", None), ("Cancel", "track_lost")]
+
+
+def test_a_coast_born_track_joins_the_launch_its_ballistic_arc_comes_from(tmp_path):
+    """The warhead of 2022-11-18 (simulated truth) seen first at 90% of its flight: its backward ballistic arc
+    ends within ``ORIGIN_GATE_KM`` of the launch site, ``ORIGIN_GATE_S`` after lift-off; the node joins it to
+    that launch, not to another one, and announces none of its own."""
+    from warnlink.physics.flight import fly
+    from warnlink.physics.missiles import get_class
+    from warnlink.scenario.catalog import load_catalog
+    from warnlink.scenario.history import scenario_from_event
+    from warnlink.scenario.simulate import launch_profile
+    from warnlink.sharing.node import ORIGIN_GATE_KM, ORIGIN_GATE_S, _ballistic_origin_job, _ground_km
+
+    ev = next(e for e in load_catalog() if e.event_id == "2022-11-18_1")
+    launch = scenario_from_event(ev).launches[0]
+    pr = launch_profile(launch)
+    f = fly(get_class(pr.missile), launch.site.lat, launch.site.lon, pr.azimuth_deg, pr.kick_deg, pr.cutoff,
+            variant=pr.variant)
+    wh = next(o for o in f.objects if o.kind == "warhead")
+    t = 0.9 * wh.t_end
+    p, v, _ = wh.sample([t])
+    lat, lon, t0 = _ballistic_origin_job(np.concatenate([p[0], v[0]]), t)
+    assert _ground_km(lat, lon, launch.site.lat, launch.site.lon) < ORIGIN_GATE_KM / 3
+    assert ORIGIN_GATE_S[0] <= t0 <= ORIGIN_GATE_S[1]
+    node, _sent = _node(tmp_path)
+    node.own_events = {"JPN-E1": {"lat_deg": launch.site.lat, "lon_deg": launch.site.lon, "time": 0.0},
+                       "JPN-E2": {"lat_deg": 35.0, "lon_deg": 129.0, "time": -100.0}}
+    assert node._event_of_origin((lat, lon, t0)) == "JPN-E1"
+    assert node._event_of_origin((lat, lon, t0 + 3600.0)) is None   # not of that launch's time
+    assert node._event_of_origin((30.0, 150.0, t0)) is None          # nor of its place

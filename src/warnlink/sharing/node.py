@@ -120,6 +120,7 @@ from warnlink.sharing.messages import (
     Track,
     pack_covs,
 )
+from warnlink.sharing.speakers import AlertKeys, Candidate
 
 log = logging.getLogger("warnlink.node")
 
@@ -168,6 +169,22 @@ AUDIT_SYNC_S = 5.0
 append on the event loop syncs only when that fell this far behind (an fsync: 10-50 ms on the loop)."""
 LAUNCH_LINK_KM = 150.0
 LAUNCH_LINK_S = 90.0
+COAST_BORN_ALT_M = 100e3
+"""A track confirmed out of boost above this altitude [m], or descending, was not seen launched: it is an
+object of a launch seen before (a re-acquisition after a coverage gap, a terminal-phase radar's first sight),
+never a new launch at its own position (2022-11-18: the re-entering warhead opened a "launch" in the Sea of
+Japan, read the missile as a 135 km "stage" and so never warned of its impact in Japan's EEZ)."""
+REACQUIRE_KM = 100.0
+"""A coast-born track this close [km] to a picture object of a known launch (extrapolated to its time) is of
+that launch."""
+ORIGIN_GATE_KM = 150.0
+"""... else its ballistic arc flown backwards to the ground (``_ballistic_origin_job``: 10-35 km from the site
+for the catalogue's exo-atmospheric flights, measured on simulated truth at 30-97% of the flight) must end this
+close [km] to a known launch point, ``ORIGIN_GATE_S`` after its launch time (the arc reaches the ground near
+burnout time: 86-210 s after launch for the catalogue's MRBM-ICBMs)."""
+ORIGIN_GATE_S = (-60.0, 600.0)
+MAX_BURN_S = 300.0
+"""The longest total burn of the notional missile classes (ICBM-liquid: 300 s; ``warnlink.physics.missiles``)."""
 _EPOCH0 = datetime(1970, 1, 1, tzinfo=UTC)
 _STATUS = ("tentative", "confirmed", "deleted")
 _TRIU6 = np.triu_indices(6)
@@ -347,6 +364,46 @@ def _launch_job(x, P, t) -> dict:
             "cov_en_m2": le.cov_en_m2.tolist(), "up_var": 1e4, "missile_class": le.missile_class}
 
 
+def _ballistic_origin_job(x, t: float, step_s: float = 10.0, max_s: float = 7200.0) -> tuple | None:
+    """Where and when the ballistic (no thrust) arc of ECEF state ``x`` at ``t`` [s] reaches the ground flown
+    backwards: ``(lat_deg, lon_deg, t_s)``, or None if not within ``max_s``. Run in the launch-estimate worker
+    (0.1-0.9 s for an ICBM's hour of flight)."""
+    from warnlink.geo import ecef2geodetic
+    from warnlink.tracking.motion import propagate
+
+    y = np.asarray(x, float).reshape(1, 6)
+    t = float(t)
+    for _ in range(int(max_s / step_s)):
+        y1, _ = propagate(y, -step_s, with_stm=False)
+        h1 = float(ecef2geodetic(*y1[0, :3])[2])
+        if h1 <= 0.0:
+            h0 = float(ecef2geodetic(*y[0, :3])[2])
+            f = h0 / max(h0 - h1, 1e-9)
+            y2, _ = propagate(y, -step_s * f, with_stm=False)
+            lat, lon, _ = ecef2geodetic(*y2[0, :3], deg=True)
+            return float(lat), float(lon), t - step_s * f
+        y, t = y1, t - step_s
+    return None
+
+
+def _launch_burnout_job(x, P, t, x_now) -> dict:
+    """The boost-model launch estimate at burnout, run in the launch-estimate worker: from the last confidently
+    boosting state, over the classes the burnt-out state's energy allows (its category, then that and the next
+    larger: the replay's ``_candidates``). Early in boost every class fits (a heavier one launched earlier as
+    well as a lighter one later): the estimate at confirmation is 20-50 s off for 2022-10-04."""
+    from warnlink.assessment import estimate_launch
+    from warnlink.assessment.replay import _candidates
+
+    for cands in _candidates(x_now):
+        try:
+            le = estimate_launch(x, P, t, missile_class=cands)
+        except ValueError:
+            continue
+        return {"lat_deg": le.lat_deg, "lon_deg": le.lon_deg, "time": le.time_s, "sigma_s": le.time_sigma_s,
+                "cov_en_m2": le.cov_en_m2.tolist(), "up_var": 1e4, "missile_class": le.missile_class}
+    raise ValueError("no class fits the boost state and the burnout energy")
+
+
 class _PictureObject:
     """One object of the node's picture: contributors (origin -> track id) and the fused estimate."""
 
@@ -433,6 +490,7 @@ def _track_init() -> None:
     _warm_tracker()
     _WORKER["tracker"] = Tracker()
     _WORKER["early_done"] = set()
+    _WORKER["boost_state"] = {}  # track id -> its latest confidently boosting (t, x, P), until its burnout
 
 
 def _worker_pool(initializer):
@@ -460,7 +518,7 @@ def _track_job(runs: list[dict]) -> list[dict]:
     event loop, with the first states of tracks confirmed since the previous copy."""
     from warnlink.tracking.tracker import CONFIRMED
 
-    tr, done = _WORKER["tracker"], _WORKER["early_done"]
+    tr, done, boost_state = _WORKER["tracker"], _WORKER["early_done"], _WORKER["boost_state"]
     out = []
     for run in runs:
         c0, w0 = time.process_time(), time.perf_counter()
@@ -485,10 +543,36 @@ def _track_job(runs: list[dict]) -> list[dict]:
                 if tid not in done:
                     done.add(tid)
                     early[tid] = _early_states(tr, tid)
-        out.append({**run, "batch": None, "own": _OwnTracks(tr, early), "unusable": tr.rejected - rej0,
+        out.append({**run, "batch": None, "own": _OwnTracks(tr, early), "burnouts": _burnouts(tr, boost_state),
+                    "unusable": tr.rejected - rej0,
                     "t_first": t_first, "t_max": t_max, "done": _now(),
                     "cpu_s": time.process_time() - c0, "wall_s": time.perf_counter() - w0})
     _trim_history(tr)
+    return out
+
+
+def _burnouts(tracker, boost_state: dict) -> dict:
+    """Record each confirmed track's latest confidently boosting state (boost-model probability above 0.9,
+    ``LAUNCH_AFTER_S`` after its birth) in ``boost_state``; return ``{track id: (t, x, P, x_now)}`` for the
+    tracks the tracker has just declared burnt out (``t_burnout``), with their state now (its energy gives
+    the candidate classes: ``_launch_burnout_job``). The replay's rule (``warnlink.assessment.replay``)."""
+    from warnlink.assessment.replay import LAUNCH_AFTER_S
+    from warnlink.tracking.tracker import CONFIRMED, DELETED
+
+    out = {}
+    if not len(tracker.ids):
+        return out
+    conf = np.flatnonzero(tracker.status == CONFIRMED)
+    boost = tracker.mu[conf, 1]
+    for row in conf[(boost > 0.9) & (tracker.t[conf] >= tracker.t_born[conf] + LAUNCH_AFTER_S)]:
+        boost_state[int(tracker.ids[row])] = (float(tracker.t[row]), tracker.x[row, :6].copy(),
+                                              tracker.P[row, :6, :6].copy())
+    for row in conf[np.isfinite(tracker.t_burnout[conf]) & (boost < 0.5)]:
+        tid = int(tracker.ids[row])
+        if tid in boost_state:
+            out[tid] = (*boost_state.pop(tid), tracker.x[row, :6].copy())
+    for row in np.flatnonzero(tracker.status == DELETED):
+        boost_state.pop(int(tracker.ids[row]), None)
     return out
 
 
@@ -694,6 +778,7 @@ class NationalNode:
         # own tracking
         self.sensor_index: dict[str, int] = {}
         self.own_event: dict[int, str] = {}          # tracker id -> event id
+        self._pending_event: set[int] = set()        # coast-born tracks whose launch is being looked up
         self.own_events: dict[str, dict] = {}        # event id -> launch estimate dict (own)
         self.own_prev_t: dict[int, float] = {}       # tracker id -> last published update time
         self._own_confirmed: set[int] = set()
@@ -726,6 +811,9 @@ class NationalNode:
         self._pub_tasks: set[asyncio.Task] = set()
         self._fused_sent: dict[str, tuple] = {}
         self._round_t = 0.0
+        self.alert_keys = AlertKeys()  # which picture object speaks for which alert chain
+        self._extrap: dict[str, _PictureObject] = {}  # chain key -> a lost mature object whose prediction stands
+        self._first_coast: dict[str, float] = {}  # object id -> time of its first assessment that was no bound
         self.assoc_diag: dict[str, dict] = {}
         self.origin_clock: dict[str, float] = {}
         self._obj_counter = 0
@@ -1035,6 +1123,8 @@ class NationalNode:
         # an own track update exists (has "reached this node") when the tracker has made it: its wall time is
         # the push's end (the report -> track time is in the end-to-end latency, not in the assessment age)
         self._after_tracking(res["prov"], res["done"], res["exercise"], t_first)
+        for tid, (tb, xb, Pb, x_now) in res.get("burnouts", {}).items():
+            self._burnout_launch(tid, tb, xb, Pb, x_now, res["exercise"])
         self._track_cpu[0] += res["cpu_s"]
         self._track_cpu[1] += res["wall_s"]
         self._track_cpu[2] += sum(n for _, n in res["records"])
@@ -1078,7 +1168,7 @@ class NationalNode:
             self.own_prev_t[tid] = float(tr.t_update[row])
             self.own_prov[tid] = prov
             self.own_wall[tid] = wall
-            if tid not in self.own_event:
+            if tid not in self.own_event and tid not in self._pending_event:
                 self._open_event(row, tid, exercise)
             releases.append((row, tid, PHASES[int(phases[k])], "confirmed"))
             updated.append((self.nation, self._own_track_id(tid)))
@@ -1154,6 +1244,9 @@ class NationalNode:
                 self.own_event[tid] = self.own_event[otid]
                 self._timing("confirmed", track=self._own_track_id(tid), event_id=self.own_event[tid], opened=False)
                 return
+        if int(tr.phases[row]) != 0 and (_climb(x) < 0 or _geo(x)[2] > COAST_BORN_ALT_M):  # 0: boost
+            self._coast_born(tid, x.copy(), float(tr.t[row]), exercise)
+            return
         # a new launch: announce it at once with a coarse estimate (the track's first position), and again
         # when the boost-model estimate (a second or so of computation, in a worker process) is in
         event_id = f"{self.nation}-{uuid7()}"
@@ -1168,6 +1261,69 @@ class NationalNode:
         if xs:
             k = min(2, len(xs) - 1)
             self._refine_launch(event_id, xs[k], Ps[k], ts[k], first, t_msg, exercise)
+
+    def _coast_born(self, tid: int, x: np.ndarray, t: float, exercise: bool) -> None:
+        """A track confirmed in coast (``COAST_BORN_ALT_M``): of the launch of a picture object near it, else of
+        the known launch its backward ballistic arc ends at (looked up in the launch-estimate worker), else of
+        no launch (none is announced; it stays in ``_pending_event`` and is not looked up again)."""
+        eid = self._event_near(x, t)
+        if eid is not None:
+            self._join_event(tid, eid, "near")
+            return
+        self._pending_event.add(tid)
+        fut = asyncio.get_running_loop().run_in_executor(self._launch_exec, _ballistic_origin_job, x, t)
+
+        def done(f):
+            if tid in self.own_event:
+                self._pending_event.discard(tid)
+                return
+            try:
+                origin = f.result()
+            except Exception as exc:
+                log.info("ballistic origin of track %s failed: %s", tid, exc)
+                origin = None
+            eid = self._event_of_origin(origin) if origin is not None else None
+            if eid is not None:
+                self._pending_event.discard(tid)
+                self._join_event(tid, eid, "origin")
+                return
+            # no known launch: none is announced. (Announcing one at the arc's origin was measured on the
+            # 2022-11-18 demo: terminal-phase states, re-entry drag in their velocity, put six "launches" at
+            # 33.9N 92.6E to 43.4N 118.9E.) The track's objects are assessed and warned on without a launch;
+            # a later partner launch notice or a fused partner track links them to it.
+            self._timing("confirmed", track=self._own_track_id(tid), event_id=None, opened=False, joined="none")
+
+        fut.add_done_callback(done)
+
+    def _join_event(self, tid: int, event_id: str, how: str) -> None:
+        self.own_event[tid] = event_id
+        self._timing("confirmed", track=self._own_track_id(tid), event_id=event_id, opened=False, joined=how)
+        self._picture_dirty = True  # its objects take the event at the next rebuild
+
+    def _event_near(self, x: np.ndarray, t: float) -> str | None:
+        """The (canonical) launch of the picture object nearest ``x`` at ``t``, within ``REACQUIRE_KM``."""
+        best = None
+        for obj in self.objects.values():
+            if obj.event_id is None or obj.event_id.endswith("-unassigned") or abs(obj.t - t) > 30.0:
+                continue
+            d = float(np.linalg.norm(obj.x[:3] + obj.x[3:6] * (t - obj.t) - x[:3]))
+            if d <= REACQUIRE_KM * 1e3 and (best is None or d < best[0]):
+                best = (d, self._canon(obj.event_id))
+        return best[1] if best else None
+
+    def _event_of_origin(self, origin: tuple) -> str | None:
+        """The (canonical) known launch nearest the backward ballistic arc's ``origin`` (lat, lon, time), within
+        ``ORIGIN_GATE_KM`` and ``ORIGIN_GATE_S``."""
+        lat, lon, t = origin
+        launches = {self._canon(e): (v["lat_deg"], v["lon_deg"], v["time"]) for e, v in self.own_events.items()}
+        for (_o, e), ev in self.partner_launches.items():
+            launches.setdefault(self._canon(e), (ev.launch_point.lat_deg, ev.launch_point.lon_deg, ev.launch_time))
+        best = None
+        for e, (la, lo, tl) in launches.items():
+            d = _ground_km(lat, lon, la, lo)
+            if d <= ORIGIN_GATE_KM and ORIGIN_GATE_S[0] <= t - tl <= ORIGIN_GATE_S[1] and (best is None or d < best[0]):
+                best = (d, e)
+        return best[1] if best else None
 
     def _announce_launch(self, event_id: str, est: dict, t_msg: float, exercise: bool) -> None:
         cov = est["cov_en_m2"]
@@ -1185,11 +1341,32 @@ class NationalNode:
         self._seal_and_queue(ev, timing=("launch_sent", {"event_id": event_id, "refined": est.get("refined", False)}))
         self.counters["launches_sent"] += 1
 
-    def _refine_launch(self, event_id, x, P, t, first, t_msg, exercise) -> None:
-        """Run the boost-model launch estimate in the launch-estimate worker (``_launch_init``); re-announce
-        the launch when it is in."""
+    def _burnout_launch(self, tid: int, tb: float, xb, Pb, x_now, exercise: bool) -> None:
+        """An own track of an own launch burnt out: estimate the launch again from its last boosting state over
+        the classes its burnout energy allows (``_launch_burnout_job``), and re-announce it. Of a launch's
+        burnouts (the stages') the most energetic so far counts: a later one only if it has more energy."""
+        from warnlink.assessment.figures import max_range_km
+
+        event_id = self.own_event.get(tid)
+        est = self.own_events.get(event_id) if event_id else None
+        if est is None:
+            return
+        try:
+            energy = float(max_range_km(np.asarray(x_now, float))[0])
+        except Exception:  # a state the energy cannot be read from: no better class information
+            return
+        if not energy > est.get("burnout_range_km", 0.0):
+            return
+        est["burnout_range_km"] = energy
+        self._refine_launch(event_id, xb, Pb, tb, est["first_detection"], float(tb), exercise,
+                            job=(_launch_burnout_job, np.asarray(x_now)), extra={"burnout_range_km": energy})
+
+    def _refine_launch(self, event_id, x, P, t, first, t_msg, exercise, job=None, extra=None) -> None:
+        """Run the boost-model launch estimate (``_launch_job``, or ``job``: a function and its extra argument)
+        in the launch-estimate worker (``_launch_init``); re-announce the launch when it is in."""
         loop = asyncio.get_running_loop()
-        fut = loop.run_in_executor(self._launch_exec, _launch_job, np.asarray(x), np.asarray(P), float(t))
+        fn, *more = job or (_launch_job,)
+        fut = loop.run_in_executor(self._launch_exec, fn, np.asarray(x), np.asarray(P), float(t), *more)
 
         def done(f):
             try:
@@ -1199,7 +1376,11 @@ class NationalNode:
                 log.info("launch estimate of %s failed (%s); the coarse estimate stands", event_id, exc)
                 return
             self.counters["launch_estimates"] += 1
-            est.update(first_detection=first, origin=self.nation, exercise=exercise, refined=True)
+            est.update(first_detection=first, origin=self.nation, exercise=exercise, refined=True, **(extra or {}))
+            prev = self.own_events.get(event_id) or {}
+            if prev.get("burnout_range_km", 0.0) > est.get("burnout_range_km", 0.0) and prev.get("refined"):
+                return  # a later (more energetic) burnout's estimate is in already
+            est.setdefault("burnout_range_km", prev.get("burnout_range_km", 0.0))
             self.own_events[event_id] = est
             self._announce_launch(event_id, est, t_msg, exercise)
             self._groups_dirty = True
@@ -1681,9 +1862,9 @@ class NationalNode:
             if e is not None:
                 entries.append(e)
         if not entries:
-            lost = list(self.objects)
+            lost, gone = list(self.objects), self.objects
             self.objects = {}
-            self._lost(lost)
+            self._lost(lost, gone)
             self._group_events()
             return
         x = np.array([e[2] for e in entries])
@@ -1765,9 +1946,9 @@ class NationalNode:
             obj.members = keys
             self._finish_object(obj, [entries[i] for i in members], wall, old_contrib)
             new_objects[oid] = obj
-        lost = [oid for oid in self.objects if oid not in new_objects]
+        lost, gone = [oid for oid in self.objects if oid not in new_objects], self.objects
         self.objects = new_objects
-        self._lost(lost)
+        self._lost(lost, gone)
         self._group_events()
         if self.nation == self.policy.hub:
             self._publish_fused()
@@ -1805,10 +1986,22 @@ class NationalNode:
             d2[i, :], d2[:, i] = row, row
         return groups, gx, gP
 
-    def _lost(self, object_ids: list[str]) -> None:
+    def _lost(self, object_ids: list[str], gone: dict | None = None) -> None:
+        """Objects that left the picture (``gone``: their last state): a chain they spoke for passes to another
+        live member; with none left, a mature coasting object's ballistic prediction stands until its predicted
+        impact (``_mature``: losing a track out of coverage in midcourse is not losing the threat; a new track
+        of it takes the chain over), else the chain is cancelled (``AlertKeys.lost``)."""
         for oid in object_ids:
             try:
-                for alert in self.alert_engine.lost(oid, self.data_time):
+                key = self.alert_keys.lost(oid, self.objects)
+                if key is None:
+                    continue
+                o = (gone or {}).get(oid)
+                if o is not None and self._mature(o):
+                    self._extrap[key] = o
+                    self.alert_keys.adopt(key, self._candidate(o))
+                    continue
+                for alert in self.alert_engine.lost(key, self.data_time):
                     self._send_alert(alert)
             except Exception:
                 self.counters["alert_input_errors"] += 1
@@ -1972,11 +2165,20 @@ class NationalNode:
         assessment."""
         self._round_t = max(self._round_t, max(o.t for o in objs))
         # classification: within a launch, objects falling well short of the longest range are stages
-        by_event: dict[str, float] = {}
+        # (over the launch's whole picture: this round's objects and the latest assessments of the others, also
+        # of objects whose tracks have ended; over this round's alone, an object read "stage" or not by which
+        # others the round happened to hold)
+        by_event: dict[str | None, float] = {}
+        for a in self.last_assessments.values():
+            e = self._canon(a["event_id"]) if a.get("event_id") else None
+            if e is not None and a.get("impacted"):
+                by_event[e] = max(by_event.get(e, 0.0), float(a.get("range_m") or 0.0))
         for k, o in enumerate(objs):
-            if pred.impacted[k]:
-                by_event[o.event_id] = max(by_event.get(o.event_id, 0.0), float(pred.ground_range_m[k]) if
-                                           np.isfinite(pred.ground_range_m[k]) else 0.0)
+            if pred.impacted[k] and o.event_id:
+                e = self._canon(o.event_id)
+                by_event[e] = max(by_event.get(e, 0.0), float(pred.ground_range_m[k]) if
+                                  np.isfinite(pred.ground_range_m[k]) else 0.0)
+        speaking: list[_PictureObject] = []
         for k, o in enumerate(objs):
             live = self.objects.get(o.object_id)
             try:
@@ -1990,7 +2192,7 @@ class NationalNode:
                     continue
                 lat, lon = float(pred.lat_deg[k]), float(pred.lon_deg[k])
                 rng_m = float(pred.ground_range_m[k]) if np.isfinite(pred.ground_range_m[k]) else 0.0
-                longest = by_event.get(o.event_id, 0.0)
+                longest = by_event.get(self._canon(o.event_id), 0.0) if o.event_id else 0.0
                 o.kind = "stage" if longest > 0 and rng_m < 0.6 * longest else "unknown"
                 apogee = float(pred.apogee_alt_m[k]) if np.isfinite(pred.apogee_alt_m[k]) else float(_geo(o.x)[2])
                 self._apogee[o.object_id] = max(self._apogee.get(o.object_id, 0.0), apogee, 0.0)
@@ -2014,12 +2216,78 @@ class NationalNode:
                 o.coasted = o.coasted or o.phase != "boost"
                 if live is not None:
                     live.assessment, live.kind, live.coasted = o.assessment, o.kind, live.coasted or o.coasted
-                # while the object still burns (or may: ``_alert``), its "impact" is where it would fall if the
-                # engine stopped now: short of the real one. ``_alert`` warns of overflight only then.
-                self._alert(o)
+                speaking.append(o)
             except Exception as exc:  # one bad object must not stop the others' assessment and alerts
                 self.counters["assessment_errors"] += 1
                 log.warning("assessment of %s failed: %s", o.object_id, exc)
+        self._alert_round(speaking)
+
+    def _alert_round(self, objs: list[_PictureObject]) -> None:
+        """Feed the alert engine a round's assessed objects, one speaker per chain (``warnlink.sharing.speakers``:
+        objects of one launch whose impact predictions agree share a chain; a stage that falls short, or a
+        missile aimed elsewhere, gets its own)."""
+        cands, by_id = [], {}
+        for o in objs:
+            try:
+                cands.append(self._candidate(o))
+                if not cands[-1].bound:
+                    self._first_coast.setdefault(o.object_id, o.t)
+                by_id[o.object_id] = o
+            except (KeyError, TypeError, ValueError) as exc:
+                self.counters["alert_input_errors"] += 1
+                log.warning("alert input of %s not built: %s", o.object_id, exc)
+        spoken = set()
+        for key, c in self.alert_keys.round(cands):
+            # while the object still burns (or may: ``_alert``), its "impact" is where it would fall if the
+            # engine stopped now: short of the real one. ``_alert`` warns of overflight only then.
+            # (valid at the round's time: a member fused from an older partner track is the best assessment there
+            # is now; judged at its own time the chain went stale at the next tick: 2022-11-18 demo, 5 Cancels)
+            self._alert(by_id[c.object_id], key, t=self._round_t)
+            spoken.add(key)
+        # an open chain whose speaker is still in the picture, unchanged since its last assessment (no new
+        # report of it this round), keeps its basis: its assessment stands at the round's time. (Leaving the
+        # picture, when its tracks are no longer fresh, is the loss of the basis: ``_lost``.) Without this, a
+        # replay faster than real time, or a radar revisit longer than ``staleness_s``, cancelled it as stale.
+        for key in list(self.alert_engine.active()):
+            o = self.objects.get(self.alert_keys.speaker.get(key, key))
+            if key not in spoken and o is not None and o.assessment and o.assessment.get("impacted"):
+                self._alert(o, key, t=self._round_t)
+        for key, o in list(self._extrap.items()):  # lost mature objects: their predictions stand until impact
+            if key in spoken or self.alert_keys.speaker.get(key) != o.object_id:
+                del self._extrap[key]  # a new track of it speaks now
+                continue
+            self._alert(o, key, t=self._round_t)  # (past the impact its probabilities are zero: below threshold,
+            #                                        a Cancel once the release hold is over)
+            if o.assessment["impact_time"] + 5.0 < self._round_t and key not in self.alert_engine.active():
+                del self._extrap[key]
+                self.alert_keys.lost(o.object_id, self.objects)
+
+    def _candidate(self, o: _PictureObject) -> Candidate:
+        """The alert keys' view of an assessed object (``warnlink.sharing.speakers.Candidate``)."""
+        a = o.assessment
+        known = o.event_id and not o.event_id.endswith("-unassigned")
+        return Candidate(o.object_id, self._canon(o.event_id) if known else None, bool(o.exercise), o.kind,
+                         float(o.t), float(a["lat_deg"]), float(a["lon_deg"]), float(a["impact_time"]),
+                         float(a["semi_major_m"]), self._bound(o))
+
+    def _mature(self, o: _PictureObject) -> bool:
+        """Does a lost object's ballistic prediction stand until its impact? An impact predicted in the future,
+        of an alerting kind, no lower bound, and coasting under assessment ``MATURE_COAST_S`` or with its boost
+        seen ended (the replay's rule, ``warnlink.assessment.replay.MATURE_COAST_S``)."""
+        from warnlink.assessment.replay import MATURE_COAST_S
+
+        a = o.assessment
+        if not (a and a.get("impacted")) or o.kind not in ("warhead", "unknown") or self._bound(o):
+            return False
+        if not a["impact_time"] > self.data_time:
+            return False
+        first = self._first_coast.get(o.object_id)
+        if a.get("last_boost_t") is not None or (first is not None and a["t"] - first >= MATURE_COAST_S):
+            return True
+        # (or later than any notional missile burns after its launch: a node's rounds can be too far apart in a
+        # replay faster than real time to see the object coast 30 s under assessment before it is lost)
+        li = self._launch_info(self._canon(o.event_id)) if o.event_id else None
+        return li is not None and a["t"] - li["time"] >= MAX_BURN_S
 
     def _publish_assessment(self, o: _PictureObject, li: dict) -> None:
         a = o.assessment
@@ -2054,23 +2322,35 @@ class NationalNode:
                                                               "track_wall": o.track_wall}))
         self.counters["assessments_sent"] += 1
 
-    def _alert(self, o: _PictureObject) -> None:
-        """Feed the alert engine one object's assessment (``o.assessment``). While the object boosts climbing,
-        and for ``STAGING_WATCH_S`` after it last did (``last_boost_t`` of the assessment record), its prediction
-        is a lower bound (``warnlink.alerts.is_lower_bound``, the replay's rule): it warns of overflight where the
-        mean path crosses the nation's land, never of impact. (The node decides no separations, so none is
-        undecided here.)"""
-        from warnlink.alerts import AlertInputError, ImpactArea, is_lower_bound
+    @staticmethod
+    def _bound(o: _PictureObject) -> bool:
+        """Is the object's prediction a lower bound of its flight (``warnlink.alerts.is_lower_bound``)?"""
+        from warnlink.alerts import is_lower_bound
+
+        return is_lower_bound(boosting=o.phase == "boost", climbing=_climb(o.x) > 0, t_s=o.t,
+                              last_boost_s=(o.assessment or {}).get("last_boost_t"))
+
+    def _alert(self, o: _PictureObject, key: str | None = None, t: float | None = None) -> None:
+        """Feed the alert engine one object's assessment (``o.assessment``) for the chain ``key`` (default: the
+        object's own id), valid at ``t`` (default: the object's time; later when an unchanged object's
+        assessment still stands: overflights flown and an impact passed by then no longer count). While the
+        object boosts climbing, and for ``STAGING_WATCH_S`` after it last did (``last_boost_t`` of the assessment
+        record), its prediction is a lower bound (``warnlink.alerts.is_lower_bound``, the replay's rule): it
+        warns of overflight where the mean path crosses the nation's land, never of impact. (The node decides no
+        separations, so none is undecided here.)"""
+        from warnlink.alerts import AlertInputError, ImpactArea
         from warnlink.alerts.policy import AssessmentInput
 
         a = o.assessment
-        over = [p for p in a["overflights"] if p["nation"] == self.nation]
-        bound = is_lower_bound(boosting=o.phase == "boost", climbing=_climb(o.x) > 0, t_s=o.t,
-                               last_boost_s=a.get("last_boost_t"))
+        t = o.t if t is None else max(t, o.t)
+        over = [p for p in a["overflights"] if p["nation"] == self.nation and p["end"] >= t]
+        probs = dict(a["probabilities"]) if a["impact_time"] + 5.0 >= t else {}
+        bound = self._bound(o)
         try:
             inp = AssessmentInput(
-                t_s=o.t, object_id=o.object_id, event_id=self._canon(o.event_id), kind=o.kind, track_alive=True,
-                exercise=bool(o.exercise), impact_probability=dict(a["probabilities"]),
+                t_s=t, object_id=key or o.object_id, kind=o.kind, track_alive=True,
+                event_id=self._canon(o.event_id) if o.event_id else f"{self.nation}-unassigned",
+                exercise=bool(o.exercise), impact_probability=probs,
                 overflight_probability={f"{self.nation}_land": 1.0} if over else {},
                 overflight_start_s=over[0]["start"] if over else None,
                 overflight_end_s=over[-1]["end"] if over else None, impact_t_s=a["impact_time"],

@@ -672,9 +672,14 @@ def print_demo(summary: dict, say: Callable[[str], None] = print) -> None:
             f"{s['received']}; rejected {s['rejected']}")
         for ev in s["launches"]:
             li = ev.get("launch") or {}
-            say(f"  launch {ev['event_id']} (aliases {', '.join(a for a in ev['aliases'] if a != ev['event_id'])}"
-                f"): point {li.get('lat_deg', float('nan')):.3f}N {li.get('lon_deg', float('nan')):.3f}E at "
-                f"{ts(li.get('time'))}Z (from {li.get('origin')}); partner assessments {ev['partner_assessments']}")
+            if not li:  # objects of no known launch (e.g. terminal-phase tracks): listed without a launch line
+                say(f"  objects of no known launch ({ev['event_id']}); partner assessments "
+                    f"{ev['partner_assessments']}")
+            else:
+                say(f"  launch {ev['event_id']} (aliases {', '.join(a for a in ev['aliases'] if a != ev['event_id'])}"
+                    f"): point {li.get('lat_deg', float('nan')):.3f}N {li.get('lon_deg', float('nan')):.3f}E at "
+                    f"{ts(li.get('time'))}Z (from {li.get('origin')}); partner assessments "
+                    f"{ev['partner_assessments']}")
             for o in ev["objects"]:
                 imp = o["impact"]
                 if imp is None:
