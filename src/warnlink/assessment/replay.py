@@ -17,7 +17,9 @@ updated is assessed (all of them at once, vectorised):
   predicted apogee of every track of the object, and of the flight of the track it separated or parted
   from, with that track's own re-acquisitions, up to the split: ``figures.whole_flight_apogee_m``), ground
   range (launch to impact), flight time (predicted while in flight, final once the predicted impact time has
-  passed), class from the burnout energy and shape (``warnlink.assessment.figures``). The tracks of one
+  passed), class and shape from the whole flight (``figures.flight_class``: the energy of the apogee and range
+  of a flight above the air, else the highest energy of its coasting states; never the latest, drag-slowed
+  state, which made the lofted ICBMs 2017-11-29 and 2023-03-16 IRBMs). The tracks of one
   object are linked: a new track that a lost track's last state, flown forward, gates with
   (``figures.continuation_d2``; else whose first prediction matches the lost object's) re-acquires it; one
   born where a live coasting track is parted from it (a pull-up or glide leaving its stage, or a second track
@@ -76,10 +78,12 @@ from warnlink.assessment.figures import (
     LINK_CHI2,
     TrackLink,
     continuation_d2,
+    flight_class,
     max_range_km,
     missile_category,
     trajectory_shape,
     whole_flight_apogee_m,
+    whole_flight_highest,
 )
 from warnlink.assessment.impact import LIFT_ALT_M, predict_impact
 from warnlink.assessment.launch import estimate_launch
@@ -198,6 +202,11 @@ class _Obj:
     alt_t_s: list = field(default_factory=list)
     alt_m: list = field(default_factory=list)
     """Track times [s] at which ``max_alt_m`` rose, and its values (``figures.TrackLink``)."""
+    coast_e_km: float = 0.0
+    e_t_s: list = field(default_factory=list)
+    e_km: list = field(default_factory=list)
+    """Highest energy (``figures.max_range_km`` [km]) of its coasting states assessed as no lower bound, the
+    times [s] at which it rose and its values (``figures.TrackLink``: the class of a flight that stays in the air)."""
     prev_climb: float | None = None
     descended: bool = False
     pred: dict | None = None
@@ -654,6 +663,16 @@ class Replay:
                                   alt_t_s=q.alt_t_s, alt_m=q.alt_m) for q in self.objs}
         return whole_flight_apogee_m(links, o.row)
 
+    def _coast_energy_of(self, o: _Obj) -> float:
+        """Highest coasting energy (``figures.max_range_km`` [km]) of the object over its whole flight, through
+        the same links as ``_apogee_of``; the latest state's when none was recorded (never assessed coasting)."""
+        links = {q.row: TrackLink(same_as=q.same_as, duplicate_of=q.duplicate_of if q.duplicate_of is not None
+                                  else q.dup_was, parent=q.parent, split_s=q.split_s,
+                                  end_s=q.last_t if self.tracker.status[q.row] == DELETED else math.inf,
+                                  apogee_m=q.coast_e_km, alt_t_s=q.e_t_s, alt_m=q.e_km) for q in self.objs}
+        e = whole_flight_highest(links, o.row)
+        return e if e > 0.0 else float(o.pred["max_range_km"])
+
     # ------------------------------------------------------------------ the assessment
     def _due(self, o: _Obj, t: float) -> bool:
         """Assess at every update (every window) in the first ``YOUNG_S`` of coast, the last ``TERMINAL_S``
@@ -730,6 +749,11 @@ class Replay:
             if np.isfinite(pr.apogee_alt_m[i]):
                 apogee = max(apogee, float(pr.apogee_alt_m[i]))
             p_jpn = probs["JPN_land"] + probs["JPN_eez"]
+            e_km = float(max_range_km(x[i])[0])
+            if not bound[i] and self.tracker.mu[row, 1] < 0.5 and e_km > o.coast_e_km:
+                o.coast_e_km = e_km
+                o.e_t_s.append(float(ts[i]))
+                o.e_km.append(e_km)
             o.pred = {
                 "ok": True, "t": float(ts[i]), "lat": float(pr.lat_deg[i]), "lon": float(pr.lon_deg[i]),
                 "cov": cov[i], "impact_t": float(pr.impact_time_s[i]),
@@ -737,7 +761,7 @@ class Replay:
                 "semi_major_m": float(semi[1]), "semi_minor_m": float(semi[0]),
                 "orientation_deg": float(np.mod(np.degrees(np.arctan2(major[0], major[1])), 180.0)),
                 "probs": probs, "p_japan": p_jpn, "over_p": over_p, "over_t": over_t,
-                "apogee_m": apogee, "max_range_km": float(max_range_km(x[i])[0]), "bound": bool(bound[i]),
+                "apogee_m": apogee, "max_range_km": e_km, "bound": bool(bound[i]),
             }
             if o.first_pred_s is None:
                 o.first_pred_s = t
@@ -1021,8 +1045,7 @@ class Replay:
                "overflights": {n: (None if v is None else {"enter": _iso(epoch, v[0]), "exit": _iso(epoch, v[1]),
                                                            "region": v[2], "place": v[3]})
                                for n, v in o.overflew.items()},
-               "max_range_km": None if not np.isfinite(pr["max_range_km"]) else round(pr["max_range_km"], 0),
-               "class": str(missile_category(pr["max_range_km"])[0]),
+               "max_range_km": None, "class": None, "class_basis": None,
                "shape": None, "manoeuvre": o.manoeuvre,
                "manoeuvre_s": None if o.manoeuvre_s is None else round(o.manoeuvre_s - self.launch_s, 1),
                "assessed_at_s": round(pr["t"] - self.launch_s, 1)}
@@ -1033,6 +1056,11 @@ class Replay:
             est["range_km"] = round(rng_km, 1)
             est["flight_time_s"] = round(pr["impact_t"] - la["time_s"], 1)
             est["shape"] = str(trajectory_shape(self._apogee_of(o) / 1e3, max(rng_km, 1.0))[0])
+        # the class from the whole flight (``figures.flight_class``), not from the latest, drag-slowed state
+        cat, e_km, basis = flight_class(self._apogee_of(o) / 1e3, est["range_km"], self._coast_energy_of(o),
+                                        lifting=o.manoeuvre)
+        est.update({"class": cat, "class_basis": basis,
+                    "max_range_km": None if not np.isfinite(e_km) else round(e_km, 0)})
         return est
 
     def _truth(self, o: _Obj) -> dict | None:
@@ -1161,7 +1189,16 @@ def published(ev) -> dict:
             "impact_point_derived": list(ev.impact_point) if ev.impact_point else None,
             "launch_time": ev.launch_time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             "launch_time_known": ev.launch_time_known, "launch_point": [ev.launch_lat, ev.launch_lon],
-            "missile_type": ev.missile_type, "n_missiles": ev.n_missiles}
+            "missile_type": ev.missile_type, "missile_class": published_class(ev.missile_type),
+            "n_missiles": ev.n_missiles}
+
+
+def published_class(missile_type: str) -> str:
+    """The class (SRBM/MRBM/IRBM/ICBM) that a catalogue ``missile_type`` text names: the category of the notional
+    class the scenario flies for it (``physics.shaper.class_for``, a keyword match; SRBM where no class is named)."""
+    from warnlink.physics.shaper import class_for
+
+    return CLASSES[class_for(missile_type)].category
 
 
 TOLERANCE = 0.10
@@ -1182,6 +1219,7 @@ def compare(ev, result: dict) -> dict:
             return False
         return bool(fig.ok(value, TOLERANCE))
 
+    out["class_ok"] = bool(est is not None and est["class"] == published_class(ev.missile_type))
     out["apogee_ok"] = check(ev.apogee, est and est["apogee_km"])
     out["range_ok"] = check(ev.range, est and est["range_km"])
     ft = est["flight_time_s"] / 60.0 if est and est["flight_time_s"] is not None else None
@@ -1300,6 +1338,7 @@ def summary_row(result: dict) -> dict:
     return {
         "event_id": result["event_id"],
         "class": est.get("class"), "shape": est.get("shape"), "kind": mo["kind"] if mo else None,
+        "class_pub": pub.get("missile_class"), "class_ok": cmp_.get("class_ok"),
         "apogee_pub": pub["apogee_km"], "apogee_est": est.get("apogee_km"),
         "range_pub": pub["range_km"], "range_est": est.get("range_km"),
         "time_pub": pub["flight_time_min"],
@@ -1340,16 +1379,17 @@ def _ok(v) -> str:
 def table_markdown(rows: list[dict]) -> str:
     """The comparison table (Markdown): published against estimated figures and verdicts, timeliness, and a
     ``*`` beside every figure that misses its target."""
-    lines = ["| event | class (shape) | apogee km pub. | est. | range km pub. | est. | time min pub. | est. "
-             "| Japan EEZ off. | est. | overflight off. | est. | first report s | first verdict s "
+    lines = ["| event | class pub. | est. (shape) | apogee km pub. | est. | range km pub. | est. | time min pub. "
+             "| est. | Japan EEZ off. | est. | overflight off. | est. | first report s | first verdict s "
              "| correct verdict s | first JPN alert s | J-Alert min |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['event_id']} | failed: {r['error'][:80]} |" + " |" * 15)
+            lines.append(f"| {r['event_id']} | failed: {r['error'][:80]} |" + " |" * 16)
             continue
         lines.append(
-            f"| {r['event_id']} | {r['class'] or '-'} ({r['shape'] or '-'}) | {_pub(r['apogee_pub'])} | "
+            f"| {r['event_id']} | {r.get('class_pub') or '-'} | {r['class'] or '-'}{_ok(r.get('class_ok'))} "
+            f"({r['shape'] or '-'}) | {_pub(r['apogee_pub'])} | "
             f"{_num(r['apogee_est'])}{_ok(r['apogee_ok'])} | {_pub(r['range_pub'])} | "
             f"{_num(r['range_est'])}{_ok(r['range_ok'])} | {_pub(r['time_pub'])} | "
             f"{_num(r['time_est'], '{:.1f}')}{_ok(r['flight_time_ok'])} | {r['eez_pub']} | "
@@ -1390,7 +1430,7 @@ def table_totals(rows: list[dict]) -> dict:
     """How many events meet each target (of those where it applies), and the worst misses."""
     good = [r for r in rows if "error" not in r]
     out = {"events": len(rows), "failed": len(rows) - len(good)}
-    for key in ("apogee_ok", "range_ok", "flight_time_ok", "japan_eez_ok", "overflight_ok"):
+    for key in ("class_ok", "apogee_ok", "range_ok", "flight_time_ok", "japan_eez_ok", "overflight_ok"):
         vals = [r[key] for r in good if r[key] is not None]
         out[key] = f"{sum(vals)}/{len(vals)}"
     for key in ("apogee_error", "range_error", "flight_time_error"):
