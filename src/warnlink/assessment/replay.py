@@ -33,8 +33,9 @@ updated is assessed (all of them at once, vectorised):
 * **kind** from the estimates only (never from the simulator's truth labels): a track born within
   ``SPLIT_GATE_M`` of a track that was boosting shortly before is a *separated object*; of the two,
   the one still boosting ``SPLIT_DECIDE_S`` later is the missile and the other a ``stage``. Where
-  neither boosts (separation at the last burnout) the one falling behind along the velocity is the
-  stage once the gap is significant; in the atmosphere the estimated ballistic coefficient decides
+  neither boosts (separation at the last burnout) the one with less energy (``_energy_gap``: conserved in
+  coast, so its sign does not change as the two arcs' along-track order does) is the stage once the gap is
+  significant; in the atmosphere the estimated ballistic coefficient decides
   (a re-entry vehicle is dense, a tumbling stage light: ``BETA_RV_MIN``, ``BETA_STAGE_MAX``) and
   ``debris`` is lighter still. A track seen boosting is a ``warhead``; the rest are ``unknown``.
 * **regions**: probability of impact per region (``impact_probabilities`` over ``N_REGION_SAMPLES``
@@ -90,6 +91,7 @@ from warnlink.assessment.launch import estimate_launch
 from warnlink.assessment.paths import ground_paths, overflown
 from warnlink.geo import direct, distance_m, ecef2geodetic, inverse
 from warnlink.geo.regions import describe_location, impact_probabilities, nearest_coast, overflights
+from warnlink.geo.wgs84 import GM_M3_S2, OMEGA_RAD_S
 from warnlink.physics.missiles import CLASSES
 from warnlink.tracking.motion import propagate
 from warnlink.tracking.tracker import CONFIRMED, DELETED, Tracker
@@ -109,7 +111,7 @@ SPLIT_RECENT_S = 30.0
 SPLIT_DECIDE_S = 8.0
 """After a split, the object still boosting this long [s] later is the missile."""
 SPLIT_SIGMA = 3.0
-"""Along-track gap (in sigmas of the two tracks' combined position uncertainty) that marks the stage."""
+"""Energy gap (in sigmas of the two tracks' combined uncertainty, ``_energy_gap``) that marks the stage."""
 BETA_RV_MIN = 1000.0
 """An object whose ballistic coefficient [kg/m^2] is surely above this is a re-entry vehicle (NOTIONAL)."""
 BETA_STAGE_MAX = 500.0
@@ -251,6 +253,21 @@ def _candidates(x):
         if c and c not in out:
             out.append(c)
     return out
+
+
+def _energy_gap(x_a, P_a, x_b, P_b) -> tuple[float, float]:
+    """Specific energy [J/kg] of ECEF state ``x_a`` less that of ``x_b`` (the Jacobi integral of the rotating
+    frame, |v|^2/2 - mu/|r| - |omega x r|^2/2, conserved in drag-free coast but for J2) and its 1-sigma from
+    the two (6, 6) covariances ``P_a``, ``P_b`` (first order, independent)."""
+    w = np.array([0.0, 0.0, OMEGA_RAD_S])
+    out = []
+    for x, P in ((np.asarray(x_a, float), P_a), (np.asarray(x_b, float), P_b)):
+        r, v = x[:3], x[3:6]
+        rn = float(np.linalg.norm(r))
+        e = 0.5 * float(v @ v) - GM_M3_S2 / rn - 0.5 * float(np.cross(w, r) @ np.cross(w, r))
+        jac = np.r_[GM_M3_S2 * r / rn**3 - OMEGA_RAD_S**2 * np.array([r[0], r[1], 0.0]), v]
+        out.append((e, float(jac @ np.asarray(P, float) @ jac)))
+    return out[0][0] - out[1][0], math.sqrt(out[0][1] + out[1][1])
 
 
 def _iso(epoch: datetime, t_s: float | None) -> str | None:
@@ -424,6 +441,13 @@ class Replay:
                     continue
                 if lo > BETA_RV_MIN:
                     self._set_kind(o, "warhead", f"ballistic coefficient {beta:.0f} kg/m^2 (re-entry vehicle)")
+                    p = None if o.parent is None else self.objs[o.parent]
+                    if (p is not None and o.continues is None and p.handed_to is None and p.continues != o.row
+                            and p.kind in ("warhead", "unknown") and tr.status[p.row] != DELETED):
+                        # parted from a live track of the missile that is no stage: one object's two tracks (land-noto:
+                        # the re-entry vehicle's second track parted from its degraded first 13 s before impact and
+                        # raised a second chain); it speaks for that track's chain
+                        o.continues = p.row
                     continue
             if o.duplicate_of is not None:
                 p = self.objs[o.duplicate_of]
@@ -447,20 +471,19 @@ class Replay:
                     o.split_decided = True
                     self._set_kind(o, "warhead" if p.kind == "stage" else p.kind, f"boosting beside track {p.row}")
                 elif tr.status[p.row] != DELETED and p.kind not in ("stage", "debris"):
-                    # both coast: the one falling behind along the velocity is the stage
-                    dt = tr.t[o.row] - tr.t[p.row]
-                    d = tr.x[o.row, :3] - (tr.x[p.row, :3] + dt * tr.x[p.row, 3:6])
-                    u = tr.x[p.row, 3:6] / np.linalg.norm(tr.x[p.row, 3:6])
-                    s = float(np.sqrt(u @ (tr.P[o.row, :3, :3] + tr.P[p.row, :3, :3]) @ u))
-                    gap = float(d @ u)
+                    # both coast: the one with less energy (separated backwards, or slowed more by the air) is the
+                    # stage. (Not the one "falling behind" along the velocity: two arcs a few m/s apart swap their
+                    # along-track order in the descent; land-noto: the stage, 11 m/s slower, was 1.6 km behind at
+                    # 300 s and 0.35 km ahead at 491 s, when that rule took it for the warhead.)
+                    gap, s = _energy_gap(tr.x[o.row, :6], tr.P[o.row, :6, :6], tr.x[p.row, :6], tr.P[p.row, :6, :6])
                     if gap < -SPLIT_SIGMA * s:
                         o.split_decided = True
-                        self._set_kind(o, "stage", f"falling behind track {p.row} after separation")
-                        self._set_kind(p, "warhead", f"ahead of separated track {o.row}")
+                        self._set_kind(o, "stage", f"less energy than track {p.row} after separation")
+                        self._set_kind(p, "warhead", f"more energy than separated track {o.row}")
                     elif gap > SPLIT_SIGMA * s:
                         o.split_decided = True
-                        self._set_kind(o, "warhead", f"ahead of track {p.row} after separation")
-                        self._set_kind(p, "stage", f"falling behind separated track {o.row}")
+                        self._set_kind(o, "warhead", f"more energy than track {p.row} after separation")
+                        self._set_kind(p, "stage", f"less energy than separated track {o.row}")
                         self._hand_over(p, o)
                     elif o.kind == "stage" and o.kind_basis.endswith("(provisional)"):
                         self._set_kind(o, "unknown", f"separated from track {p.row} at burnout; not yet resolved")
@@ -507,7 +530,12 @@ class Replay:
                 else:
                     b.dup_since.pop(a, None)
             if b.duplicate_of is None:
-                cands = [a for a, t0 in b.dup_since.items() if t - t0 >= DUP_CONFIRM_S]
+                # two tracks once found to have separated (the split decided) are two objects however close they
+                # come (land-noto: the stage, 3-4 km from the warhead, was taken for its duplicate and parted again
+                # five times; each parting made it "unknown" and it alerted until decided again)
+                apart = (self._root_dup(b.parent),) if b.parent is not None and b.split_decided else ()
+                cands = [a for a, t0 in b.dup_since.items()
+                         if t - t0 >= DUP_CONFIRM_S and self._root_dup(a) not in apart]
                 if cands:
                     a = self._root_dup(min(cands, key=lambda r: self.objs[r].born_s))
                     if a != b.row:
@@ -971,6 +999,8 @@ class Replay:
                 continue
             if o.extrapolating and any(q.same_as == o.row and not q.done and q.pred is not None for q in self.objs):
                 continue  # a re-acquired track carries this object now
+            if self._parted_undecided(o):
+                continue  # the missile's own chain warns meanwhile; the decision hands it over if this is the missile
             feed.append(o)
         # tracks that speak for one object (a re-acquisition, a missile carrying on a chain) feed its chain once
         # per window: the one of an alerting kind, else the latest (two of them alternating flapped the chain)
@@ -1005,6 +1035,16 @@ class Replay:
                 self._emit(eng.update(a))
         for eng in self.engines.values():
             self._emit(eng.tick(t))
+
+    def _parted_undecided(self, o: _Obj) -> bool:
+        """Is ``o`` an ``unknown`` track parted from a live missile track (``warhead``) whose split is not yet decided?
+        It raises no chain of its own meanwhile: the threat is the missile's, warned on its chain, and the decision
+        either hands that chain over to ``o`` (it is the missile) or makes ``o`` a stage (land-noto: the stage's
+        track, parted from the warhead's at 300 s, alerted as "unknown" for 3 s before it was found a stage)."""
+        if o.parent is None or o.split_decided or o.kind != "unknown":
+            return False
+        p = self.objs[o.parent]
+        return p.kind == "warhead" and p.handed_to is None and self.tracker.status[p.row] != DELETED
 
     def _oid(self, row: int) -> str:
         """The object id the alerts use: a re-acquired track speaks for the object it re-acquired, a missile for
