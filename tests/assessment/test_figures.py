@@ -8,6 +8,8 @@ from warnlink.assessment.figures import (
     LINK_CHI2,
     TrackLink,
     continuation_d2,
+    flight_class,
+    flight_max_range_km,
     max_range_km,
     min_energy_apogee_km,
     missile_category,
@@ -62,6 +64,41 @@ def test_category_from_the_burnout_state_of_notional_flights(name, kick, expect)
     x = np.hstack([p, v])[0]
     assert str(missile_category(max_range_km(x))[0]) == expect
     assert float(max_range_km(x)[0]) >= 0.9 * f.figures()["range_km"]
+
+
+def test_flight_max_range_is_the_burnout_energy_of_a_ballistic_flight():
+    # vertical limit: the speed that reaches apogee h from the surface, nu = 2 (1 - R / (R + h))
+    from warnlink.assessment.figures import R_EARTH_M
+
+    h = 3000.0
+    nu = 2.0 * (1.0 - R_EARTH_M / (R_EARTH_M + h * 1e3))
+    want = 2.0 * R_EARTH_M / 1e3 * np.arcsin(nu / (2.0 - nu))
+    assert float(flight_max_range_km(h, 1e-3)[0]) == pytest.approx(want, rel=1e-6)
+    # a minimum-energy flight's energy is its own range
+    assert float(flight_max_range_km(min_energy_apogee_km(2700.0), 2700.0)[0]) == pytest.approx(2700.0, rel=1e-6)
+    assert np.isnan(flight_max_range_km(0.0, 500.0)[0]) and np.isnan(flight_max_range_km(100.0, np.nan)[0])
+
+
+@pytest.mark.parametrize("name,kick,cutoff,expect,basis", [
+    ("ICBM-liquid", 0.6, 0.9, "ICBM", "apogee and range"),   # lofted: ~3 500 km up for ~800 km (2017-07-28)
+    ("SRBM-solid", 60.0, 1.0, "SRBM", "highest coasting energy"),   # depressed: 46 km up, in the air throughout
+])
+def test_class_from_the_whole_flight_not_the_drag_slowed_state(name, kick, cutoff, expect, basis):
+    """The class read from a re-entering state falls with the drag (2017-11-29 and 2023-03-16 came out IRBM);
+    from the whole flight's apogee and range (or the highest energy of a flight that stays in the air) it is the
+    missile's, whatever state the estimate was last read from."""
+    f = fly(CLASSES[name], 39.0, 125.7, 80.0, kick, cutoff, separate_stages=False)
+    fg, w = f.figures(), f.warhead
+    ts = np.linspace(f.burnout_time_s + 5.0, w.t_end - 0.05, 4000)
+    p, v, _ = w.sample(ts)
+    e = max_range_km(np.hstack([p, v]))
+    assert flight_class(fg["apogee_km"], fg["range_km"], float(e.max()))[::2] == (expect, basis)
+    if basis == "apogee and range":
+        assert flight_class(fg["apogee_km"], fg["range_km"], float(e[-1]))[0] == expect   # the last state aside
+        assert str(missile_category(e[-1])[0]) != expect   # ... which alone gives a smaller class
+    # a gliding flight goes further than its apogee allows: its class is that of its coasting energy
+    assert flight_class(50.0, 860.0, 394.0, lifting=True)[0] == "SRBM"
+    assert flight_class(50.0, 860.0, 394.0)[0] == "SRBM"   # (below the air, the apogee/range figure is not used)
 
 
 def test_ground_path_ends_at_the_simulators_impact():

@@ -49,3 +49,15 @@ def test_a_separation_between_coasting_objects_is_no_lower_bound():
         r.objs = [parent, child]
         t = split_s + 1.0
         assert r._bound(parent, t) is bound and r._bound(child, t) is bound
+
+
+def test_a_boosting_prediction_that_falls_later_is_no_glide():
+    """2025-05-08: the warhead's boost predictions fell later by ~10 s a second (it was still burning); the glide
+    test took that for lift at 65 s and its lift footprint, 674 km long, reached Hokkaido."""
+    o = _Obj(row=0, born_s=40.0)
+    for k in range(40):   # 40 s of boost, the predicted impact time slipping 10 s per second
+        Replay._glide_check(o, True, 60.0 + k, 200.0 + 10.0 * k, 2.0, 60.0 + k)
+    assert not o.manoeuvre
+    for k in range(12):   # coasting, the same slip: a glide
+        Replay._glide_check(o, False, 120.0 + k, 600.0 + 1.0 * k, 0.2, 120.0 + k)
+    assert o.manoeuvre and o.manoeuvre_s == 130.0

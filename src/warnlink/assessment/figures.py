@@ -11,6 +11,14 @@ Pure functions over arrays (SI inside; km only where the name says so).
   coast the figure is then constant to a few per cent (drag aside). The class follows the usual range bands: SRBM below
   1000 km, MRBM 1000-3000 km, IRBM 3000-5500 km, ICBM beyond. Because it uses the energy, not the
   range flown, a lofted ICBM that flies 1000 km is still an ICBM.
+* ``flight_max_range_km``: the same figure from a whole flight's apogee and ground range (spherical Earth, Kepler,
+  launch and impact at the surface, apogee midway): the ellipse through both surface points with that apogee has
+  ``e = h / (R + h - R cos(Psi / 2))`` and ``a = (R + h)(1 - e) / (1 - e^2)``, so ``nu = 2 - R / a``. It needs no
+  state, so it is free of the drag that slows a re-entering object's state (the class read from the last,
+  drag-slowed state of a lofted ICBM was IRBM: 2017-11-29, 2023-03-16) and of a single state's noise, but it
+  holds only for a flight that coasted above the air (apogee above ``KEPLER_MIN_APOGEE_KM``) without lift: a
+  depressed or gliding flight goes further than its apogee allows (2023-06-15's glide: 1 716 km against the
+  394 km of its burnout energy). ``flight_class`` chooses between the two.
 * ``min_energy_apogee_km``: the apogee of the minimum-energy trajectory for a ground range; the
   shape is ``lofted`` when the apogee is above ``LOFT_RATIO`` times it, ``depressed`` when below
   ``DEPRESSED_RATIO`` times it, ``minimum-energy`` otherwise (NOTIONAL bands).
@@ -50,6 +58,8 @@ R_EARTH_M = 6_371_000.0
 """Mean Earth radius [m] for the spherical Kepler figures."""
 CLASS_BANDS_KM = ((1000.0, "SRBM"), (3000.0, "MRBM"), (5500.0, "IRBM"))
 """Upper range limits of the classes; beyond the last: ICBM."""
+KEPLER_MIN_APOGEE_KM = 100.0
+"""``flight_max_range_km`` stands for a flight whose apogee is above this [km] (drag and lift vanish above ~90 km)."""
 LOFT_RATIO = 1.5
 DEPRESSED_RATIO = 0.67
 LINK_Q_M2_S3 = 0.01
@@ -88,6 +98,38 @@ def missile_category(max_range_km_) -> np.ndarray:
     for limit, name in reversed(CLASS_BANDS_KM):
         out[v < limit] = name
     return out
+
+
+def flight_max_range_km(apogee_km, range_km) -> np.ndarray:
+    """Minimum-energy ground range [km] (N,) of the energy of a drag-free ballistic flight with apogee
+    ``apogee_km`` and ground range ``range_km`` (see the module docstring); inf for an orbital energy, NaN
+    where either figure is not positive and finite."""
+    h = np.atleast_1d(np.asarray(apogee_km, float)) * 1e3
+    psi = np.minimum(np.atleast_1d(np.asarray(range_km, float)) * 1e3 / R_EARTH_M, np.pi)
+    good = np.isfinite(h) & np.isfinite(psi) & (h > 0.0) & (psi > 0.0)
+    h, psi = np.where(good, h, 1.0), np.where(good, psi, 1.0)
+    ra = R_EARTH_M + h
+    e = h / (ra - R_EARTH_M * np.cos(psi / 2.0))
+    a = ra * (1.0 - e) / (1.0 - e * e)
+    nu = 2.0 - R_EARTH_M / a
+    s = np.clip(nu / np.maximum(2.0 - nu, 1e-12), 0.0, 1.0)
+    out = np.where(nu < 1.0, R_EARTH_M * 2.0 * np.arcsin(s) / 1e3, np.inf)
+    return np.where(good, out, np.nan)
+
+
+def flight_class(apogee_km: float, range_km: float | None, coast_max_range_km: float,
+                 lifting: bool = False) -> tuple[str, float, str]:
+    """Class of one flight from its whole-flight figures: ``(category, energy range [km], basis)``. The energy
+    is ``flight_max_range_km(apogee_km, range_km)`` for a flight that coasted above the air
+    (``KEPLER_MIN_APOGEE_KM``) and did not manoeuvre (``lifting`` False) with a known range; otherwise
+    ``coast_max_range_km``, the highest ``max_range_km`` of its coasting states over the whole flight (drag
+    only takes energy away, so the highest is the nearest burnout)."""
+    if range_km is not None and not lifting and apogee_km > KEPLER_MIN_APOGEE_KM:
+        v = float(flight_max_range_km(apogee_km, range_km)[0])
+        if not math.isnan(v):
+            return str(missile_category(v)[0]), v, "apogee and range"
+    v = float(coast_max_range_km)
+    return str(missile_category(v)[0]), v, "highest coasting energy"
 
 
 def min_energy_apogee_km(range_km) -> np.ndarray:
@@ -147,7 +189,8 @@ class TrackLink:
     """What ``whole_flight_apogee_m`` needs of one track: its links to other tracks (their keys) and its
     altitudes. ``apogee_m``: its own figure (predicted apogee of its latest prediction, else its highest
     altitude); ``alt_t_s``, ``alt_m``: the times [s] at which its highest altitude so far rose and that
-    altitude [m] (ascending); ``end_s``: its last update [s]."""
+    altitude [m] (ascending); ``end_s``: its last update [s]. Any other running-highest figure of a track can
+    stand in these three fields (``whole_flight_highest``)."""
 
     same_as: int | None = None
     duplicate_of: int | None = None
@@ -190,6 +233,12 @@ def whole_flight_apogee_m(tracks: Mapping[int, TrackLink], key: int, until_s: fl
     """Highest apogee [m] of ``key``'s object over its flight up to ``until_s`` (default: all of it): the
     highest of its tracks' figures (``object_tracks``) and, for each of them that parted from another track,
     of that track's object up to the split (see the module docstring)."""
+    return _apogee(tracks, key, until_s, set())
+
+
+def whole_flight_highest(tracks: Mapping[int, TrackLink], key: int, until_s: float = math.inf) -> float:
+    """``whole_flight_apogee_m`` for any figure that a track records as its running highest in ``TrackLink``
+    (``apogee_m``, ``alt_t_s``, ``alt_m``): e.g. the highest coasting energy (``max_range_km``) for the class."""
     return _apogee(tracks, key, until_s, set())
 
 

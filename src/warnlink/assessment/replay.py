@@ -17,7 +17,9 @@ updated is assessed (all of them at once, vectorised):
   predicted apogee of every track of the object, and of the flight of the track it separated or parted
   from, with that track's own re-acquisitions, up to the split: ``figures.whole_flight_apogee_m``), ground
   range (launch to impact), flight time (predicted while in flight, final once the predicted impact time has
-  passed), class from the burnout energy and shape (``warnlink.assessment.figures``). The tracks of one
+  passed), class and shape from the whole flight (``figures.flight_class``: the energy of the apogee and range
+  of a flight above the air, else the highest energy of its coasting states; never the latest, drag-slowed
+  state, which made the lofted ICBMs 2017-11-29 and 2023-03-16 IRBMs). The tracks of one
   object are linked: a new track that a lost track's last state, flown forward, gates with
   (``figures.continuation_d2``; else whose first prediction matches the lost object's) re-acquires it; one
   born where a live coasting track is parted from it (a pull-up or glide leaving its stage, or a second track
@@ -31,8 +33,9 @@ updated is assessed (all of them at once, vectorised):
 * **kind** from the estimates only (never from the simulator's truth labels): a track born within
   ``SPLIT_GATE_M`` of a track that was boosting shortly before is a *separated object*; of the two,
   the one still boosting ``SPLIT_DECIDE_S`` later is the missile and the other a ``stage``. Where
-  neither boosts (separation at the last burnout) the one falling behind along the velocity is the
-  stage once the gap is significant; in the atmosphere the estimated ballistic coefficient decides
+  neither boosts (separation at the last burnout) the one with less energy (``_energy_gap``: conserved in
+  coast, so its sign does not change as the two arcs' along-track order does) is the stage once the gap is
+  significant; in the atmosphere the estimated ballistic coefficient decides
   (a re-entry vehicle is dense, a tumbling stage light: ``BETA_RV_MIN``, ``BETA_STAGE_MAX``) and
   ``debris`` is lighter still. A track seen boosting is a ``warhead``; the rest are ``unknown``.
 * **regions**: probability of impact per region (``impact_probabilities`` over ``N_REGION_SAMPLES``
@@ -76,16 +79,19 @@ from warnlink.assessment.figures import (
     LINK_CHI2,
     TrackLink,
     continuation_d2,
+    flight_class,
     max_range_km,
     missile_category,
     trajectory_shape,
     whole_flight_apogee_m,
+    whole_flight_highest,
 )
 from warnlink.assessment.impact import LIFT_ALT_M, predict_impact
 from warnlink.assessment.launch import estimate_launch
 from warnlink.assessment.paths import ground_paths, overflown
 from warnlink.geo import direct, distance_m, ecef2geodetic, inverse
 from warnlink.geo.regions import describe_location, impact_probabilities, nearest_coast, overflights
+from warnlink.geo.wgs84 import GM_M3_S2, OMEGA_RAD_S
 from warnlink.physics.missiles import CLASSES
 from warnlink.tracking.motion import propagate
 from warnlink.tracking.tracker import CONFIRMED, DELETED, Tracker
@@ -105,7 +111,7 @@ SPLIT_RECENT_S = 30.0
 SPLIT_DECIDE_S = 8.0
 """After a split, the object still boosting this long [s] later is the missile."""
 SPLIT_SIGMA = 3.0
-"""Along-track gap (in sigmas of the two tracks' combined position uncertainty) that marks the stage."""
+"""Energy gap (in sigmas of the two tracks' combined uncertainty, ``_energy_gap``) that marks the stage."""
 BETA_RV_MIN = 1000.0
 """An object whose ballistic coefficient [kg/m^2] is surely above this is a re-entry vehicle (NOTIONAL)."""
 BETA_STAGE_MAX = 500.0
@@ -198,6 +204,11 @@ class _Obj:
     alt_t_s: list = field(default_factory=list)
     alt_m: list = field(default_factory=list)
     """Track times [s] at which ``max_alt_m`` rose, and its values (``figures.TrackLink``)."""
+    coast_e_km: float = 0.0
+    e_t_s: list = field(default_factory=list)
+    e_km: list = field(default_factory=list)
+    """Highest energy (``figures.max_range_km`` [km]) of its coasting states assessed as no lower bound, the
+    times [s] at which it rose and its values (``figures.TrackLink``: the class of a flight that stays in the air)."""
     prev_climb: float | None = None
     descended: bool = False
     pred: dict | None = None
@@ -242,6 +253,21 @@ def _candidates(x):
         if c and c not in out:
             out.append(c)
     return out
+
+
+def _energy_gap(x_a, P_a, x_b, P_b) -> tuple[float, float]:
+    """Specific energy [J/kg] of ECEF state ``x_a`` less that of ``x_b`` (the Jacobi integral of the rotating
+    frame, |v|^2/2 - mu/|r| - |omega x r|^2/2, conserved in drag-free coast but for J2) and its 1-sigma from
+    the two (6, 6) covariances ``P_a``, ``P_b`` (first order, independent)."""
+    w = np.array([0.0, 0.0, OMEGA_RAD_S])
+    out = []
+    for x, P in ((np.asarray(x_a, float), P_a), (np.asarray(x_b, float), P_b)):
+        r, v = x[:3], x[3:6]
+        rn = float(np.linalg.norm(r))
+        e = 0.5 * float(v @ v) - GM_M3_S2 / rn - 0.5 * float(np.cross(w, r) @ np.cross(w, r))
+        jac = np.r_[GM_M3_S2 * r / rn**3 - OMEGA_RAD_S**2 * np.array([r[0], r[1], 0.0]), v]
+        out.append((e, float(jac @ np.asarray(P, float) @ jac)))
+    return out[0][0] - out[1][0], math.sqrt(out[0][1] + out[1][1])
 
 
 def _iso(epoch: datetime, t_s: float | None) -> str | None:
@@ -415,6 +441,13 @@ class Replay:
                     continue
                 if lo > BETA_RV_MIN:
                     self._set_kind(o, "warhead", f"ballistic coefficient {beta:.0f} kg/m^2 (re-entry vehicle)")
+                    p = None if o.parent is None else self.objs[o.parent]
+                    if (p is not None and o.continues is None and p.handed_to is None and p.continues != o.row
+                            and p.kind in ("warhead", "unknown") and tr.status[p.row] != DELETED):
+                        # parted from a live track of the missile that is no stage: one object's two tracks (land-noto:
+                        # the re-entry vehicle's second track parted from its degraded first 13 s before impact and
+                        # raised a second chain); it speaks for that track's chain
+                        o.continues = p.row
                     continue
             if o.duplicate_of is not None:
                 p = self.objs[o.duplicate_of]
@@ -438,20 +471,19 @@ class Replay:
                     o.split_decided = True
                     self._set_kind(o, "warhead" if p.kind == "stage" else p.kind, f"boosting beside track {p.row}")
                 elif tr.status[p.row] != DELETED and p.kind not in ("stage", "debris"):
-                    # both coast: the one falling behind along the velocity is the stage
-                    dt = tr.t[o.row] - tr.t[p.row]
-                    d = tr.x[o.row, :3] - (tr.x[p.row, :3] + dt * tr.x[p.row, 3:6])
-                    u = tr.x[p.row, 3:6] / np.linalg.norm(tr.x[p.row, 3:6])
-                    s = float(np.sqrt(u @ (tr.P[o.row, :3, :3] + tr.P[p.row, :3, :3]) @ u))
-                    gap = float(d @ u)
+                    # both coast: the one with less energy (separated backwards, or slowed more by the air) is the
+                    # stage. (Not the one "falling behind" along the velocity: two arcs a few m/s apart swap their
+                    # along-track order in the descent; land-noto: the stage, 11 m/s slower, was 1.6 km behind at
+                    # 300 s and 0.35 km ahead at 491 s, when that rule took it for the warhead.)
+                    gap, s = _energy_gap(tr.x[o.row, :6], tr.P[o.row, :6, :6], tr.x[p.row, :6], tr.P[p.row, :6, :6])
                     if gap < -SPLIT_SIGMA * s:
                         o.split_decided = True
-                        self._set_kind(o, "stage", f"falling behind track {p.row} after separation")
-                        self._set_kind(p, "warhead", f"ahead of separated track {o.row}")
+                        self._set_kind(o, "stage", f"less energy than track {p.row} after separation")
+                        self._set_kind(p, "warhead", f"more energy than separated track {o.row}")
                     elif gap > SPLIT_SIGMA * s:
                         o.split_decided = True
-                        self._set_kind(o, "warhead", f"ahead of track {p.row} after separation")
-                        self._set_kind(p, "stage", f"falling behind separated track {o.row}")
+                        self._set_kind(o, "warhead", f"more energy than track {p.row} after separation")
+                        self._set_kind(p, "stage", f"less energy than separated track {o.row}")
                         self._hand_over(p, o)
                     elif o.kind == "stage" and o.kind_basis.endswith("(provisional)"):
                         self._set_kind(o, "unknown", f"separated from track {p.row} at burnout; not yet resolved")
@@ -498,7 +530,12 @@ class Replay:
                 else:
                     b.dup_since.pop(a, None)
             if b.duplicate_of is None:
-                cands = [a for a, t0 in b.dup_since.items() if t - t0 >= DUP_CONFIRM_S]
+                # two tracks once found to have separated (the split decided) are two objects however close they
+                # come (land-noto: the stage, 3-4 km from the warhead, was taken for its duplicate and parted again
+                # five times; each parting made it "unknown" and it alerted until decided again)
+                apart = (self._root_dup(b.parent),) if b.parent is not None and b.split_decided else ()
+                cands = [a for a, t0 in b.dup_since.items()
+                         if t - t0 >= DUP_CONFIRM_S and self._root_dup(a) not in apart]
                 if cands:
                     a = self._root_dup(min(cands, key=lambda r: self.objs[r].born_s))
                     if a != b.row:
@@ -654,6 +691,16 @@ class Replay:
                                   alt_t_s=q.alt_t_s, alt_m=q.alt_m) for q in self.objs}
         return whole_flight_apogee_m(links, o.row)
 
+    def _coast_energy_of(self, o: _Obj) -> float:
+        """Highest coasting energy (``figures.max_range_km`` [km]) of the object over its whole flight, through
+        the same links as ``_apogee_of``; the latest state's when none was recorded (never assessed coasting)."""
+        links = {q.row: TrackLink(same_as=q.same_as, duplicate_of=q.duplicate_of if q.duplicate_of is not None
+                                  else q.dup_was, parent=q.parent, split_s=q.split_s,
+                                  end_s=q.last_t if self.tracker.status[q.row] == DELETED else math.inf,
+                                  apogee_m=q.coast_e_km, alt_t_s=q.e_t_s, alt_m=q.e_km) for q in self.objs}
+        e = whole_flight_highest(links, o.row)
+        return e if e > 0.0 else float(o.pred["max_range_km"])
+
     # ------------------------------------------------------------------ the assessment
     def _due(self, o: _Obj, t: float) -> bool:
         """Assess at every update (every window) in the first ``YOUNG_S`` of coast, the last ``TERMINAL_S``
@@ -698,7 +745,8 @@ class Replay:
                     if float(ecef2geodetic(*x[i, :3])[2]) > LIFT_ALT_M:
                         o.thrust_s = t  # no air to manoeuvre in: a burn the boost model missed (``_bound``)
             if not man[i]:
-                self._impact_slip(o, float(ts[i]), float(pr.impact_time_s[i]), float(pr.impact_time_sigma_s[i]), t)
+                self._glide_check(o, bool(bound[i]), float(ts[i]), float(pr.impact_time_s[i]),
+                                  float(pr.impact_time_sigma_s[i]), t)
             if o.manoeuvre:
                 o.widen_m2 = max(o.widen_m2, 1e6)
                 cov[i] += o.widen_m2 * np.eye(2)
@@ -730,6 +778,11 @@ class Replay:
             if np.isfinite(pr.apogee_alt_m[i]):
                 apogee = max(apogee, float(pr.apogee_alt_m[i]))
             p_jpn = probs["JPN_land"] + probs["JPN_eez"]
+            e_km = float(max_range_km(x[i])[0])
+            if not bound[i] and self.tracker.mu[row, 1] < 0.5 and e_km > o.coast_e_km:
+                o.coast_e_km = e_km
+                o.e_t_s.append(float(ts[i]))
+                o.e_km.append(e_km)
             o.pred = {
                 "ok": True, "t": float(ts[i]), "lat": float(pr.lat_deg[i]), "lon": float(pr.lon_deg[i]),
                 "cov": cov[i], "impact_t": float(pr.impact_time_s[i]),
@@ -737,7 +790,7 @@ class Replay:
                 "semi_major_m": float(semi[1]), "semi_minor_m": float(semi[0]),
                 "orientation_deg": float(np.mod(np.degrees(np.arctan2(major[0], major[1])), 180.0)),
                 "probs": probs, "p_japan": p_jpn, "over_p": over_p, "over_t": over_t,
-                "apogee_m": apogee, "max_range_km": float(max_range_km(x[i])[0]), "bound": bool(bound[i]),
+                "apogee_m": apogee, "max_range_km": e_km, "bound": bool(bound[i]),
             }
             if o.first_pred_s is None:
                 o.first_pred_s = t
@@ -756,6 +809,18 @@ class Replay:
                 self.verdicts.append((t, o.row, "inside" if p_jpn >= 0.5 else "outside"))
                 if self.first_verdict_s is None:
                     self.first_verdict_s = t
+
+    @classmethod
+    def _glide_check(cls, o: _Obj, bound: bool, t_track: float, impact_t: float, sigma: float, t: float) -> None:
+        """The impact-time slip test (``_impact_slip``) on a prediction that is no lower bound (``BOUND``): a
+        thrusting object's ballistic prediction falls later as it burns, which is no glide. (Run on boost
+        predictions, it flagged 2025-05-08's warhead at 65 s, 2023-03-16's at 232 s and land-noto's at 60 s; their
+        lift footprints then reached Japan: 2025-05-08's 674 km long, over Hokkaido, at 330 s, the truth falling
+        at 42.4 N 136.0 E.) A lower bound restarts the test's window."""
+        if bound:
+            o.slip_hist.clear()
+        else:
+            cls._impact_slip(o, t_track, impact_t, sigma, t)
 
     @staticmethod
     def _impact_slip(o: _Obj, t_track: float, impact_t: float, sigma: float, t: float) -> None:
@@ -947,6 +1012,8 @@ class Replay:
                 continue
             if o.extrapolating and any(q.same_as == o.row and not q.done and q.pred is not None for q in self.objs):
                 continue  # a re-acquired track carries this object now
+            if self._parted_undecided(o):
+                continue  # the missile's own chain warns meanwhile; the decision hands it over if this is the missile
             feed.append(o)
         # tracks that speak for one object (a re-acquisition, a missile carrying on a chain) feed its chain once
         # per window: the one of an alerting kind, else the latest (two of them alternating flapped the chain)
@@ -981,6 +1048,16 @@ class Replay:
                 self._emit(eng.update(a))
         for eng in self.engines.values():
             self._emit(eng.tick(t))
+
+    def _parted_undecided(self, o: _Obj) -> bool:
+        """Is ``o`` an ``unknown`` track parted from a live missile track (``warhead``) whose split is not yet decided?
+        It raises no chain of its own meanwhile: the threat is the missile's, warned on its chain, and the decision
+        either hands that chain over to ``o`` (it is the missile) or makes ``o`` a stage (land-noto: the stage's
+        track, parted from the warhead's at 300 s, alerted as "unknown" for 3 s before it was found a stage)."""
+        if o.parent is None or o.split_decided or o.kind != "unknown":
+            return False
+        p = self.objs[o.parent]
+        return p.kind == "warhead" and p.handed_to is None and self.tracker.status[p.row] != DELETED
 
     def _oid(self, row: int) -> str:
         """The object id the alerts use: a re-acquired track speaks for the object it re-acquired, a missile for
@@ -1021,8 +1098,7 @@ class Replay:
                "overflights": {n: (None if v is None else {"enter": _iso(epoch, v[0]), "exit": _iso(epoch, v[1]),
                                                            "region": v[2], "place": v[3]})
                                for n, v in o.overflew.items()},
-               "max_range_km": None if not np.isfinite(pr["max_range_km"]) else round(pr["max_range_km"], 0),
-               "class": str(missile_category(pr["max_range_km"])[0]),
+               "max_range_km": None, "class": None, "class_basis": None,
                "shape": None, "manoeuvre": o.manoeuvre,
                "manoeuvre_s": None if o.manoeuvre_s is None else round(o.manoeuvre_s - self.launch_s, 1),
                "assessed_at_s": round(pr["t"] - self.launch_s, 1)}
@@ -1033,6 +1109,11 @@ class Replay:
             est["range_km"] = round(rng_km, 1)
             est["flight_time_s"] = round(pr["impact_t"] - la["time_s"], 1)
             est["shape"] = str(trajectory_shape(self._apogee_of(o) / 1e3, max(rng_km, 1.0))[0])
+        # the class from the whole flight (``figures.flight_class``), not from the latest, drag-slowed state
+        cat, e_km, basis = flight_class(self._apogee_of(o) / 1e3, est["range_km"], self._coast_energy_of(o),
+                                        lifting=o.manoeuvre)
+        est.update({"class": cat, "class_basis": basis,
+                    "max_range_km": None if not np.isfinite(e_km) else round(e_km, 0)})
         return est
 
     def _truth(self, o: _Obj) -> dict | None:
@@ -1161,7 +1242,16 @@ def published(ev) -> dict:
             "impact_point_derived": list(ev.impact_point) if ev.impact_point else None,
             "launch_time": ev.launch_time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             "launch_time_known": ev.launch_time_known, "launch_point": [ev.launch_lat, ev.launch_lon],
-            "missile_type": ev.missile_type, "n_missiles": ev.n_missiles}
+            "missile_type": ev.missile_type, "missile_class": published_class(ev.missile_type),
+            "n_missiles": ev.n_missiles}
+
+
+def published_class(missile_type: str) -> str:
+    """The class (SRBM/MRBM/IRBM/ICBM) that a catalogue ``missile_type`` text names: the category of the notional
+    class the scenario flies for it (``physics.shaper.class_for``, a keyword match; SRBM where no class is named)."""
+    from warnlink.physics.shaper import class_for
+
+    return CLASSES[class_for(missile_type)].category
 
 
 TOLERANCE = 0.10
@@ -1182,6 +1272,7 @@ def compare(ev, result: dict) -> dict:
             return False
         return bool(fig.ok(value, TOLERANCE))
 
+    out["class_ok"] = bool(est is not None and est["class"] == published_class(ev.missile_type))
     out["apogee_ok"] = check(ev.apogee, est and est["apogee_km"])
     out["range_ok"] = check(ev.range, est and est["range_km"])
     ft = est["flight_time_s"] / 60.0 if est and est["flight_time_s"] is not None else None
@@ -1300,6 +1391,7 @@ def summary_row(result: dict) -> dict:
     return {
         "event_id": result["event_id"],
         "class": est.get("class"), "shape": est.get("shape"), "kind": mo["kind"] if mo else None,
+        "class_pub": pub.get("missile_class"), "class_ok": cmp_.get("class_ok"),
         "apogee_pub": pub["apogee_km"], "apogee_est": est.get("apogee_km"),
         "range_pub": pub["range_km"], "range_est": est.get("range_km"),
         "time_pub": pub["flight_time_min"],
@@ -1340,16 +1432,17 @@ def _ok(v) -> str:
 def table_markdown(rows: list[dict]) -> str:
     """The comparison table (Markdown): published against estimated figures and verdicts, timeliness, and a
     ``*`` beside every figure that misses its target."""
-    lines = ["| event | class (shape) | apogee km pub. | est. | range km pub. | est. | time min pub. | est. "
-             "| Japan EEZ off. | est. | overflight off. | est. | first report s | first verdict s "
+    lines = ["| event | class pub. | est. (shape) | apogee km pub. | est. | range km pub. | est. | time min pub. "
+             "| est. | Japan EEZ off. | est. | overflight off. | est. | first report s | first verdict s "
              "| correct verdict s | first JPN alert s | J-Alert min |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['event_id']} | failed: {r['error'][:80]} |" + " |" * 15)
+            lines.append(f"| {r['event_id']} | failed: {r['error'][:80]} |" + " |" * 16)
             continue
         lines.append(
-            f"| {r['event_id']} | {r['class'] or '-'} ({r['shape'] or '-'}) | {_pub(r['apogee_pub'])} | "
+            f"| {r['event_id']} | {r.get('class_pub') or '-'} | {r['class'] or '-'}{_ok(r.get('class_ok'))} "
+            f"({r['shape'] or '-'}) | {_pub(r['apogee_pub'])} | "
             f"{_num(r['apogee_est'])}{_ok(r['apogee_ok'])} | {_pub(r['range_pub'])} | "
             f"{_num(r['range_est'])}{_ok(r['range_ok'])} | {_pub(r['time_pub'])} | "
             f"{_num(r['time_est'], '{:.1f}')}{_ok(r['flight_time_ok'])} | {r['eez_pub']} | "
@@ -1390,7 +1483,7 @@ def table_totals(rows: list[dict]) -> dict:
     """How many events meet each target (of those where it applies), and the worst misses."""
     good = [r for r in rows if "error" not in r]
     out = {"events": len(rows), "failed": len(rows) - len(good)}
-    for key in ("apogee_ok", "range_ok", "flight_time_ok", "japan_eez_ok", "overflight_ok"):
+    for key in ("class_ok", "apogee_ok", "range_ok", "flight_time_ok", "japan_eez_ok", "overflight_ok"):
         vals = [r[key] for r in good if r[key] is not None]
         out[key] = f"{sum(vals)}/{len(vals)}"
     for key in ("apogee_error", "range_error", "flight_time_error"):
