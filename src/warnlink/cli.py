@@ -38,7 +38,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 
 
 def _fail(msg: str, code: int = 2):
-    err.print(f"[red]error:[/red] {msg}", highlight=False)
+    err.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)  # a path or field is never broken
     raise typer.Exit(code)
 
 
@@ -378,7 +378,7 @@ def _demo_headless(event: str, catalog, speed: float, state_dir, as_json: bool) 
         print_demo(summary, say=print)
     nations = summary.get("nations") or {}
     if not nations or not all(s.get("ready_at_end") for s in nations.values()):
-        err.print("[red]error:[/red] a national node did not run to the end")
+        err.print("[red]error:[/red] a national node did not run to the end", soft_wrap=True)
         raise typer.Exit(1)
 
 
