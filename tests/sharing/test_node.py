@@ -302,11 +302,13 @@ def test_demo_headless_exits_zero_and_stops_everything(tmp_path):
     for hh, mm, ss, origin in launches:
         err = int(hh) * 3600 + int(mm) * 60 + int(ss) - (22 * 3600 + 22 * 60)
         assert abs(err) <= 10, (origin, err)
-    # one missile, overflying Japan: one JPN warning chain for it, ended by the overflight's end, not by churn;
-    # besides it at most chains that a stage spoke for and that were cancelled as a stage (under CI load, 1 of 7
-    # runs: the stage's object and the missile's were not grouped while in boost)
+    # two objects fly over Japan (the missile and its spent second stage, which falls at 148.5E): at most one JPN
+    # warning chain each (the stage's while it is not yet known for one: in 2 of 8 runs under CI load), each
+    # ended (by the overflight's end, or as a stage), none by churn ("stale"), none an impact warning. (Before the
+    # node's chain keys: 6-8 Alerts and 5-7 Cancels, "stale", "reclassified", "track lost".)
     jpn = r.stdout[r.stdout.index("[JPN]"):].split("\nleak check")[0]
-    assert jpn.count("alert Exercise Alert") - jpn.count("CANCELLED (reclassified)") == 1, jpn
+    alerts = jpn.count("alert Exercise Alert")
+    assert 1 <= alerts <= 2 and jpn.count("alert Exercise Cancel") == alerts, jpn
     assert "(stale)" not in jpn and "possible impact" not in jpn, jpn
     # no server or node process left behind
     left = subprocess.run(["pgrep", "-f", str(state)], capture_output=True, text=True).stdout.split()

@@ -102,12 +102,30 @@ class Feeder:
     async def send_raw(self, data: bytes, msg_id: str | None = None) -> float:
         """Publish raw bytes on the feed subject (also for hostile-input tests) into the nation-local feed
         stream ``<N>_FEED``, waiting for its acknowledgement (``Nats-Msg-Id``: ``msg_id`` or a fresh id; the
-        stream stores a re-sent id once), so that a batch sent while the node is down waits for it."""
+        stream stores a re-sent id once), so that a batch sent while the node is down waits for it. While the
+        nation's server is down or recovering its streams (a restart after ``kill -9``: more than 10 s under
+        load), the publish is retried with the same id until ``FEED_RETRY_S`` has passed, then the error is
+        raised: a sensor feed loses nothing to a server restart."""
+        import nats.errors
+        import nats.js.errors
+
         sent = time.time()
-        await self.js.publish(feed_subject(self.nation), data, timeout=10.0,
-                              headers={"Wl-Sent": repr(sent), "Nats-Msg-Id": msg_id or uuid7()})
+        msg_id = msg_id or uuid7()
+        while True:
+            try:
+                await self.js.publish(feed_subject(self.nation), data, timeout=10.0,
+                                      headers={"Wl-Sent": repr(sent), "Nats-Msg-Id": msg_id})
+                break
+            except (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.js.errors.NoStreamResponseError):
+                if time.time() - sent > FEED_RETRY_S:
+                    raise
+                await asyncio.sleep(0.5)
         self.sent += 1
         return sent
+
+
+FEED_RETRY_S = 60.0
+"""How long a sensor feed keeps re-sending a batch its server has not acknowledged (``Feeder.send_raw``)."""
 
 
 class Runtime:
