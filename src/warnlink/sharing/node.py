@@ -1993,7 +1993,9 @@ class NationalNode:
         of it takes the chain over), else the chain is cancelled (``AlertKeys.lost``)."""
         for oid in object_ids:
             try:
-                key = self.alert_keys.lost(oid, self.objects)
+                # only a member with an impact prediction can speak on (one without leaves the chain unfed: stale)
+                usable = {k for k, v in self.objects.items() if v.assessment and v.assessment.get("impacted")}
+                key = self.alert_keys.lost(oid, usable)
                 if key is None:
                     continue
                 o = (gone or {}).get(oid)
@@ -2249,8 +2251,12 @@ class NationalNode:
         # picture, when its tracks are no longer fresh, is the loss of the basis: ``_lost``.) Without this, a
         # replay faster than real time, or a radar revisit longer than ``staleness_s``, cancelled it as stale.
         for key in list(self.alert_engine.active()):
-            o = self.objects.get(self.alert_keys.speaker.get(key, key))
-            if key not in spoken and o is not None and o.assessment and o.assessment.get("impacted"):
+            if key in spoken:
+                continue
+            ids = [self.alert_keys.speaker.get(key, key), *sorted(self.alert_keys.members.get(key, ()))]
+            o = next((self.objects[i] for i in ids if i in self.objects and self.objects[i].assessment
+                      and self.objects[i].assessment.get("impacted")), None)  # the speaker, else a member
+            if o is not None:
                 self._alert(o, key, t=self._round_t)
         for key, o in list(self._extrap.items()):  # lost mature objects: their predictions stand until impact
             if key in spoken or self.alert_keys.speaker.get(key) != o.object_id:
