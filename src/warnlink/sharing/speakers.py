@@ -74,7 +74,8 @@ class AlertKeys:
         self._n = 0
 
     def near(self, a: Candidate, b: Candidate) -> bool:
-        """Do two assessments predict one impact (same event and marking, impact points and times agree)?"""
+        """Do two assessments predict one impact (same marking; same launch, or either of no known launch; impact
+        points and times agree, or either is a lower bound of one launch)?"""
         if a.exercise != b.exercise or (a.event_id is not None and b.event_id is not None
                                         and a.event_id != b.event_id):
             return False
