@@ -276,21 +276,22 @@ def _iso(epoch: datetime, t_s: float | None) -> str | None:
     return (epoch + timedelta(seconds=float(t_s))).astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _ballistic_launch(x, t_s):
-    """Fallback launch point: the ballistic (no thrust) arc of ``x`` flown backwards to the ground."""
-    y = np.asarray(x, float)[None, :6]
+def _ballistic_launch(x, t_s, step_s: float = 2.0, max_s: float = 800.0):
+    """Fallback launch point: the ballistic (no thrust) arc of ``x`` flown backwards to the ground, in steps of
+    ``step_s`` for at most ``max_s`` [s] (None if it does not reach the ground by then)."""
+    y = np.asarray(x, float).reshape(-1)[None, :6]
     t = float(t_s)
-    for _ in range(400):
-        y1, _ = propagate(y, -2.0, with_stm=False)
+    for _ in range(round(max_s / step_s)):
+        y1, _ = propagate(y, -step_s, with_stm=False)
         h1 = float(ecef2geodetic(*y1[0, :3])[2])
         if h1 <= 0.0:
             h0 = float(ecef2geodetic(*y[0, :3])[2])
             f = h0 / max(h0 - h1, 1e-9)
-            y2, _ = propagate(y, -2.0 * f, with_stm=False)
+            y2, _ = propagate(y, -step_s * f, with_stm=False)
             lat, lon, _ = ecef2geodetic(*y2[0, :3], deg=True)
-            return {"lat_deg": float(lat), "lon_deg": float(lon), "time_s": t - 2.0 * f, "sigma_km": None,
+            return {"lat_deg": float(lat), "lon_deg": float(lon), "time_s": t - step_s * f, "sigma_km": None,
                     "method": "ballistic back-propagation (no boost seen)", "missile_class": None}
-        y, t = y1, t - 2.0
+        y, t = y1, t - step_s
     return None
 
 

@@ -359,31 +359,23 @@ def _launch_job(x, P, t) -> dict:
     """The boost-model launch estimate (``warnlink.assessment.estimate_launch``), run in a worker process."""
     from warnlink.assessment import estimate_launch
 
-    le = estimate_launch(x, P, t)
-    return {"lat_deg": le.lat_deg, "lon_deg": le.lon_deg, "time": le.time_s, "sigma_s": le.time_sigma_s,
-            "cov_en_m2": le.cov_en_m2.tolist(), "up_var": 1e4, "missile_class": le.missile_class}
+    return _launch_dict(estimate_launch(x, P, t))
 
 
 def _ballistic_origin_job(x, t: float, step_s: float = 10.0, max_s: float = 7200.0) -> tuple | None:
     """Where and when the ballistic (no thrust) arc of ECEF state ``x`` at ``t`` [s] reaches the ground flown
-    backwards: ``(lat_deg, lon_deg, t_s)``, or None if not within ``max_s``. Run in the launch-estimate worker
-    (0.1-0.9 s for an ICBM's hour of flight)."""
-    from warnlink.geo import ecef2geodetic
-    from warnlink.tracking.motion import propagate
+    backwards (``warnlink.assessment.replay._ballistic_launch``): ``(lat_deg, lon_deg, t_s)``, or None if not
+    within ``max_s``. Run in the launch-estimate worker (0.1-0.9 s for an ICBM's hour of flight)."""
+    from warnlink.assessment.replay import _ballistic_launch
 
-    y = np.asarray(x, float).reshape(1, 6)
-    t = float(t)
-    for _ in range(int(max_s / step_s)):
-        y1, _ = propagate(y, -step_s, with_stm=False)
-        h1 = float(ecef2geodetic(*y1[0, :3])[2])
-        if h1 <= 0.0:
-            h0 = float(ecef2geodetic(*y[0, :3])[2])
-            f = h0 / max(h0 - h1, 1e-9)
-            y2, _ = propagate(y, -step_s * f, with_stm=False)
-            lat, lon, _ = ecef2geodetic(*y2[0, :3], deg=True)
-            return float(lat), float(lon), t - step_s * f
-        y, t = y1, t - step_s
-    return None
+    o = _ballistic_launch(x, t, step_s=step_s, max_s=max_s)
+    return None if o is None else (o["lat_deg"], o["lon_deg"], o["time_s"])
+
+
+def _launch_dict(le) -> dict:
+    """A ``LaunchEstimate`` as the node's launch record (what ``_announce_launch`` reads)."""
+    return {"lat_deg": le.lat_deg, "lon_deg": le.lon_deg, "time": le.time_s, "sigma_s": le.time_sigma_s,
+            "cov_en_m2": le.cov_en_m2.tolist(), "up_var": 1e4, "missile_class": le.missile_class}
 
 
 def _launch_burnout_job(x, P, t, x_now) -> dict:
@@ -396,11 +388,9 @@ def _launch_burnout_job(x, P, t, x_now) -> dict:
 
     for cands in _candidates(x_now):
         try:
-            le = estimate_launch(x, P, t, missile_class=cands)
+            return _launch_dict(estimate_launch(x, P, t, missile_class=cands))
         except ValueError:
             continue
-        return {"lat_deg": le.lat_deg, "lon_deg": le.lon_deg, "time": le.time_s, "sigma_s": le.time_sigma_s,
-                "cov_en_m2": le.cov_en_m2.tolist(), "up_var": 1e4, "missile_class": le.missile_class}
     raise ValueError("no class fits the boost state and the burnout energy")
 
 
