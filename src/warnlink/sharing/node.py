@@ -513,7 +513,7 @@ def _track_job(runs: list[dict]) -> list[dict]:
     for run in runs:
         c0, w0 = time.process_time(), time.perf_counter()
         batch = run["batch"]
-        rej0 = tr.rejected
+        rej0, h0 = tr.rejected, len(tr.history.t_s)
         finite = np.isfinite(batch.t_s)
         t_first = float(np.min(batch.t_s[finite])) if finite.any() else None
         t_max = float(np.max(batch.t_s[finite])) if finite.any() else None
@@ -533,7 +533,7 @@ def _track_job(runs: list[dict]) -> list[dict]:
                 if tid not in done:
                     done.add(tid)
                     early[tid] = _early_states(tr, tid)
-        out.append({**run, "batch": None, "own": _OwnTracks(tr, early), "burnouts": _burnouts(tr, boost_state),
+        out.append({**run, "batch": None, "own": _OwnTracks(tr, early), "burnouts": _burnouts(tr, boost_state, h0),
                     "unusable": tr.rejected - rej0,
                     "t_first": t_first, "t_max": t_max, "done": _now(),
                     "cpu_s": time.process_time() - c0, "wall_s": time.perf_counter() - w0})
@@ -541,22 +541,32 @@ def _track_job(runs: list[dict]) -> list[dict]:
     return out
 
 
-def _burnouts(tracker, boost_state: dict) -> dict:
+def _burnouts(tracker, boost_state: dict, h0: int = 0) -> dict:
     """Record each confirmed track's latest confidently boosting state (boost-model probability above 0.9,
-    ``LAUNCH_AFTER_S`` after its birth) in ``boost_state``; return ``{track id: (t, x, P, x_now)}`` for the
-    tracks the tracker has just declared burnt out (``t_burnout``), with their state now (its energy gives
-    the candidate classes: ``_launch_burnout_job``). The replay's rule (``warnlink.assessment.replay``)."""
+    ``LAUNCH_AFTER_S`` after its birth) in ``boost_state``, read from the tracker's history records from
+    index ``h0`` on (every update of the push, not only the push's last: under load one push can hold a
+    track's whole boost after its confirmation); return ``{track id: (t, x, P, x_now)}`` for the tracks the
+    tracker has just declared burnt out (``t_burnout``), with their state now (its energy gives the candidate
+    classes: ``_launch_burnout_job``). The replay's rule (``warnlink.assessment.replay``)."""
     from warnlink.assessment.replay import LAUNCH_AFTER_S
     from warnlink.tracking.tracker import CONFIRMED, DELETED
 
     out = {}
     if not len(tracker.ids):
         return out
+    h = tracker.history
+    for j in range(h0, len(h.t_s)):
+        ok = (h.status[j] == CONFIRMED) & (h.p_boost[j] > 0.9)
+        if not ok.any():
+            continue
+        ids = h.track[j]
+        rows = np.searchsorted(tracker.ids, ids)
+        ok &= (rows < len(tracker.ids)) & (tracker.ids[np.minimum(rows, len(tracker.ids) - 1)] == ids)
+        ok[ok] &= h.t_s[j][ok] >= tracker.t_born[rows[ok]] + LAUNCH_AFTER_S
+        for k in np.flatnonzero(ok):
+            boost_state[int(ids[k])] = (float(h.t_s[j][k]), h.x[j][k, :6].copy(), h.P[j][k, :6, :6].copy())
     conf = np.flatnonzero(tracker.status == CONFIRMED)
     boost = tracker.mu[conf, 1]
-    for row in conf[(boost > 0.9) & (tracker.t[conf] >= tracker.t_born[conf] + LAUNCH_AFTER_S)]:
-        boost_state[int(tracker.ids[row])] = (float(tracker.t[row]), tracker.x[row, :6].copy(),
-                                              tracker.P[row, :6, :6].copy())
     for row in conf[np.isfinite(tracker.t_burnout[conf]) & (boost < 0.5)]:
         tid = int(tracker.ids[row])
         if tid in boost_state:
@@ -776,6 +786,8 @@ class NationalNode:
         self._early: dict[int, tuple] = {}           # first states of newly confirmed tracks, until used
         self._track_exec = None
         self._track_cost = 0.0
+        self._busy = {"track_jobs": 0, "launch_jobs": 0}
+        """Worker jobs submitted and not yet taken back (the snapshot's ``busy``: a demo waits for none)."""
         self.own_prov: dict[int, dict] = {}
         self.own_wall: dict[int, float] = {}
         # partner data (idempotent upserts)
@@ -1015,6 +1027,7 @@ class NationalNode:
                     self._feed_failed(msgs, exc)
                 if runs:
                     fut = loop.run_in_executor(self._track_exec, _track_job, runs)
+                    self._busy["track_jobs"] += 1
                     jobs.put_nowait((fut, msgs, time.perf_counter()))
                 else:
                     slots.release()
@@ -1035,6 +1048,7 @@ class NationalNode:
             except Exception as exc:
                 self._feed_failed(msgs, exc)
             finally:
+                self._busy["track_jobs"] -= 1
                 slots.release()
 
     def _feed_failed(self, msgs, exc: Exception) -> None:
@@ -1357,8 +1371,10 @@ class NationalNode:
         loop = asyncio.get_running_loop()
         fn, *more = job or (_launch_job,)
         fut = loop.run_in_executor(self._launch_exec, fn, np.asarray(x), np.asarray(P), float(t), *more)
+        self._busy["launch_jobs"] += 1
 
         def done(f):
+            self._busy["launch_jobs"] -= 1
             try:
                 est = f.result()
             except Exception as exc:  # ValueError when no class fits; anything else is a fault of the estimator
@@ -2485,7 +2501,8 @@ class NationalNode:
                 "stopped": stopped, "mode": self.mode,
                 "warm_up_s": getattr(self, "warm_up_s", None), "started": getattr(self, "started", None),
                 "wall": _now(),
-                "data_time": self.data_time, "counters": dict(self.counters), "verifier": dict(self.verifier.counts),
+                "data_time": self.data_time, "busy": dict(self._busy), "counters": dict(self.counters),
+                "verifier": dict(self.verifier.counts),
                 "readers": readers, "picture": picture, "partner_tracks": pt, "received_ids": len(self.received_ids),
                 "partner_launches": sorted(f"{o}:{e}" for o, e in self.partner_launches),
                 "association": self.assoc_diag, "rebuild_ms": round(self._rebuild_cost * 1e3, 3),

@@ -584,6 +584,10 @@ def run_demo(event_id: str = "2022-10-04_1", *, speed: float = 50.0, state_dir: 
             snaps = {n: rt.snapshot(n) or {} for n in counts}
             return all(snaps[n].get("counters", {}).get("reports", 0) >= c for n, c in counts.items())
 
+        def idle() -> bool:  # every node's tracking and launch-estimate jobs taken back (none in flight)
+            check()
+            return all(not any((rt.snapshot(n) or {}).get("busy", {"": 1}).values()) for n in counts)
+
         try:
             lag = rt.wait_for(caught_up, timeout=max(60.0, impact_s / speed * 10.0), step=0.2)
         except TimeoutError:
@@ -592,6 +596,10 @@ def run_demo(event_id: str = "2022-10-04_1", *, speed: float = 50.0, state_dir: 
         summary["catch_up_s"] = None if lag is None else round(lag, 2)
         if lag is not None and lag > 1.0:
             say(f"the nodes took their last reports {lag:.1f} s after the replay ended (they fell behind)")
+        try:  # the last pushes' launch re-estimates (at burnout) are in before the settle
+            rt.wait_for(idle, timeout=60.0, step=0.2)
+        except TimeoutError:
+            say("warning: a node's tracking or launch-estimate worker was still busy when the wait ended")
         stop.wait(settle_s)
         check()
         summary["nations"] = {n: _nation_summary(rt.snapshot(n) or {}) for n in rt.nations}
