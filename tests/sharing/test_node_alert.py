@@ -250,3 +250,118 @@ def test_a_coast_born_track_joins_the_launch_its_ballistic_arc_comes_from(tmp_pa
     assert node._event_of_origin((lat, lon, t0)) == "JPN-E1"
     assert node._event_of_origin((lat, lon, t0 + 3600.0)) is None   # not of that launch's time
     assert node._event_of_origin((30.0, 150.0, t0)) is None          # nor of its place
+
+
+# --- warning from partners' shared assessments ---------------------------------------------------------------
+
+def _shared(t: float, lat: float = 40.5, kind: str = "unknown", p: float = 0.9, boost: bool = False,
+            event: str = "KOR-E1", oid: str = "KOR-O2", impact_time: float = 1000.0):
+    """A KOR assessment as the JPN node receives it (``BOOST_CONFIDENCE``: assessed in boost at KOR)."""
+    from warnlink.sharing.ids import uuid7
+    from warnlink.sharing.messages import Assessment, Ellipse, GeoPoint, RegionProbability
+    from warnlink.sharing.node import BOOST_CONFIDENCE
+
+    return Assessment(id=uuid7(), event_id=event, object_id=oid, origin="KOR", time=t,
+                      launch_point=GeoPoint(lat_deg=39.2, lon_deg=125.7, alt_m=0.0), launch_time=0.0,
+                      impact_point=GeoPoint(lat_deg=lat, lon_deg=139.0), impact_time=impact_time,
+                      impact_ellipse=Ellipse(semi_major_m=40e3, semi_minor_m=30e3, orientation_deg=80.0),
+                      apogee_m=6e6, range_m=1e6, missile_class="ICBM", object_kind=kind,
+                      threatened=(RegionProbability(region="JPN_eez", probability=p),) if p else (),
+                      overflights=(), confidence=BOOST_CONFIDENCE if boost else 0.9, exercise=False)
+
+
+def _receive(node, a) -> None:
+    """What the node's receive path keeps of a partner assessment (``_apply``), then a partner-only round."""
+    from warnlink.sharing.node import BOOST_CONFIDENCE
+
+    key = (a.origin, a.object_id)
+    node.partner_assessments[key] = a
+    if a.confidence == BOOST_CONFIDENCE:
+        node._partner_boost_t[key] = a.time
+    node.data_time = max(node.data_time, a.time)
+    node._partner_round()
+
+
+def _kor_launch(node) -> None:
+    node.own_events["JPN-E1"] = {"lat_deg": 39.2, "lon_deg": 125.7, "time": 0.0}
+    node.event_alias["KOR-E1"] = "JPN-E1"     # (the launch notices linked: one launch)
+
+
+def test_a_partner_s_coasting_assessment_warns_when_no_own_object_can(tmp_path):
+    """2022-11-18 at JPN: the JPN radars lose the warhead minutes after burnout; KOR's prediction of the EEZ
+    impact stands. The JPN node warns from it, and no lower bound (KOR assessing in boost, or just after) does."""
+    node, sent = _node(tmp_path)
+    _kor_launch(node)
+    _receive(node, _shared(100.0, boost=True))
+    _receive(node, _shared(100.0 + 7.0))                        # within STAGING_WATCH_S of KOR's last boost
+    assert sent == []
+    _receive(node, _shared(100.0 + STAGING_WATCH_S))
+    assert [(a.msg_type, a.regions, a.object_id) for a in sent] == [("Alert", ("JPN_eez",), "KOR/KOR-O2")]
+    for t in (1010.0, 1015.0, 1025.0):                          # past its impact: below threshold
+        node.data_time = node._round_t = t
+        node._partner_round()
+    assert [(a.msg_type, a.reason) for a in sent[1:]] == [("Cancel", "below_threshold")]
+    node.data_time = 1000.0 + 61.0                              # and then forgotten
+    node._partner_round()
+    assert node._partner_objs == {} and len(sent) == 2
+
+
+def test_a_partner_s_assessment_of_an_unknown_launch_or_a_stage_never_warns(tmp_path):
+    node, sent = _node(tmp_path)
+    _receive(node, _shared(300.0))                              # no launch of it known at this node
+    assert sent == [] and node._partner_objs == {}
+    node, sent = _node(tmp_path)
+    _kor_launch(node)
+    _receive(node, _shared(300.0, kind="stage"))                # of the known launch, but a stage
+    assert sent == [] and list(node._partner_objs) == ["KOR/KOR-O2"]
+
+
+def test_an_own_object_speaks_before_a_partner_s_and_a_partner_s_carries_the_chain_through_a_gap(tmp_path):
+    node, sent = _node(tmp_path)
+    _kor_launch(node)
+    own = _pic("O1", 300.0)                                     # JPN's own track of the missile
+    _receive(node, _shared(299.0, lat=40.6))                    # KOR's: the same impact, 11 km off
+    node.objects = {"O1": own}
+    node._alert_round([own])
+    assert [(a.msg_type, a.object_id) for a in sent] == [("Alert", "KOR/KOR-O2")]  # KOR's opened it first...
+    assert node.alert_keys.speaker["KOR/KOR-O2"] == "O1"        # ... and the own object speaks now
+    _receive(node, _shared(310.0, lat=40.6))                    # a newer partner assessment: own still speaks
+    assert node.alert_keys.speaker["KOR/KOR-O2"] == "O1"
+    n = len(sent)
+    node.objects, node.data_time = {}, 311.0                    # own track lost young (not mature): KOR's carries on
+    node._lost(["O1"], {"O1": own})
+    assert len(sent) == n and node.alert_keys.speaker["KOR/KOR-O2"] == "KOR/KOR-O2"
+
+
+def test_the_impact_time_gate_grows_with_the_time_to_go():
+    """Two predictions of one ICBM 62 min before impact were 64 s apart (2022-11-18 demo, JPN's own and KOR's):
+    one chain; 64 s apart 5 min before impact they are two objects."""
+    from warnlink.sharing.speakers import AlertKeys, Candidate
+
+    keys = AlertKeys()
+    far = [Candidate("A", "E", False, "unknown", 0.0, 41.70, 136.53, 3744.0, 60e3),
+           Candidate("B", "E", False, "unknown", 0.0, 41.39, 136.64, 3808.0, 40e3)]
+    assert keys.near(*far)
+    near = [Candidate("A", "E", False, "unknown", 3500.0, 41.70, 136.53, 3744.0, 5e3),
+            Candidate("B", "E", False, "unknown", 3500.0, 41.70, 136.53, 3808.0, 5e3)]
+    assert not keys.near(*near)
+
+
+def test_a_forgotten_partner_assessment_stands_until_impact_only_when_mature(tmp_path):
+    """A partner's track ends (its assessments stop; the node forgets them after ``PARTNER_TRACK_TTL_S``): a
+    prediction made later than any notional burn after the launch time it states stands until its impact;
+    a younger one's chain is cancelled as lost."""
+    for t, cancelled in ((200.0, True), (400.0, False)):
+        node, sent = _node(tmp_path)
+        _kor_launch(node)
+        _receive(node, _shared(t))
+        assert [a.msg_type for a in sent] == ["Alert"]
+        node.partner_assessments.clear()                          # forgotten
+        node.data_time = node._round_t = t + 130.0
+        node._partner_round()
+        assert ([(a.msg_type, a.reason) for a in sent[1:]] == [("Cancel", "track_lost")]) == cancelled, sent
+        if not cancelled:
+            for rt in (t + 200.0, 990.0):                          # its prediction stands until its impact (1000 s)
+                node._round_t = rt
+                node._alert_round([])
+                assert node.alert_engine.tick(rt + 0.5) == [] and len(sent) == 1

@@ -97,6 +97,7 @@ import contextlib
 import faulthandler
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -129,6 +130,9 @@ MAX_BATCH_REPORTS = 100_000
 """Largest report batch a node accepts (a bigger one is rejected with ``oversized``)."""
 FEED_SUFFIX = "local.report"
 DEAD_SUFFIX = "local.dead"
+PARTNER_WARN_AFTER_S = 60.0
+"""A partner's shared assessment stays an alert input this long [s] past its predicted impact (``_partner_objects``:
+past the impact its probabilities no longer count, so a chain it alone spoke for ends as below threshold)."""
 PARTNER_TRACK_TTL_S = 120.0
 """A partner track this much older (valid time) than the partner's latest track is forgotten."""
 REBUILD_MIN_S = 0.05
@@ -816,6 +820,9 @@ class NationalNode:
         self.alert_keys = AlertKeys()  # which picture object speaks for which alert chain
         self._extrap: dict[str, _PictureObject] = {}  # chain key -> a lost mature object whose prediction stands
         self._first_coast: dict[str, float] = {}  # object id -> time of its first assessment that was no bound
+        self._partner_objs: dict[str, _PictureObject] = {}  # partners' shared assessments as alert inputs
+        self._partner_boost_t: dict[tuple, float] = {}  # (origin, object id) -> its latest assessment in boost
+        self._partner_dirty = False  # a partner assessment came in since the last alert round
         self.assoc_diag: dict[str, dict] = {}
         self.origin_clock: dict[str, float] = {}
         self._obj_counter = 0
@@ -1663,7 +1670,9 @@ class NationalNode:
             old = self.partner_assessments.get(key)
             if old is None or payload.time >= old.time:
                 self.partner_assessments[key] = payload
-                self._groups_dirty = True
+                self._groups_dirty = self._partner_dirty = True
+                if payload.confidence == BOOST_CONFIDENCE:  # assessed in boost at its origin: a lower bound
+                    self._partner_boost_t[key] = max(self._partner_boost_t.get(key, -math.inf), payload.time)
         elif env.kind == "alert":
             if payload.id not in self.partner_alerts:
                 self.partner_alerts[payload.id] = (origin, payload)
@@ -2001,6 +2010,7 @@ class NationalNode:
             try:
                 # only a member with an impact prediction can speak on (one without leaves the chain unfed: stale)
                 usable = {k for k, v in self.objects.items() if v.assessment and v.assessment.get("impacted")}
+                usable |= set(self._partner_objs)
                 key = self.alert_keys.lost(oid, usable)
                 if key is None:
                     continue
@@ -2009,6 +2019,7 @@ class NationalNode:
                     self._extrap[key] = o
                     self.alert_keys.adopt(key, self._candidate(o))
                     continue
+                log.info("chain %s lost its basis with %s", key, oid)
                 for alert in self.alert_engine.lost(key, self.data_time):
                     self._send_alert(alert)
             except Exception:
@@ -2123,14 +2134,15 @@ class NationalNode:
         self.picture_events = out
 
     # ------------------------------------------------------------------ assessment and alerts
-    def _assess_start(self) -> None:
-        """Start an assessment round: take the picture objects that changed since their last assessment
-        (a copy of each, so that the round reflects the picture as it was now), compute in the assessment
+    def _assess_start(self) -> bool:
+        """Start an assessment round (False: no object changed, no round): take the picture objects that changed
+        since their last assessment (a copy of each, so that the round reflects the picture as it was now), compute
+        in the assessment
         worker process (``_assess_job``: impact prediction, ground tracks, region probabilities), then publish
         and alert on the event loop (``_assess_finish``)."""
         objs = [o for o in self.objects.values() if o.assessment is None or o.assessment.get("t") != o.t]
         if not objs:
-            return
+            return False
         snaps = []
         for o in objs:
             c = _PictureObject(o.object_id)
@@ -2165,6 +2177,17 @@ class NationalNode:
                 log.exception("assessment round failed")
 
         fut.add_done_callback(done)
+        return True
+
+    def _partner_round(self) -> None:
+        """An alert round on partners' shared assessments and lost objects' predictions alone (no own object
+        changed: e.g. in a gap in this node's coverage), valid at the node's data time."""
+        try:
+            self._round_t = max(self._round_t, self.data_time)
+            self._alert_round([])
+        except Exception:
+            self.counters["internal_errors"] += 1
+            log.exception("partner alert round failed")
 
     def _assess_finish(self, objs: list[_PictureObject], launch: list, pred, ground_track: list,
                        probs: list) -> None:
@@ -2235,7 +2258,9 @@ class NationalNode:
         objects of one launch whose impact predictions agree share a chain; a stage that falls short, or a
         missile aimed elsewhere, gets its own)."""
         cands, by_id = [], {}
-        for o in objs:
+        self._partner_dirty = False
+        self._refresh_partner_objects()
+        for o in [*objs, *self._partner_objs.values()]:
             try:
                 cands.append(self._candidate(o))
                 if not cands[-1].bound:
@@ -2245,7 +2270,8 @@ class NationalNode:
                 self.counters["alert_input_errors"] += 1
                 log.warning("alert input of %s not built: %s", o.object_id, exc)
         spoken = set()
-        for key, c in self.alert_keys.round(cands):
+        holding = {k for k, v in self.objects.items() if v.assessment and v.assessment.get("impacted")}
+        for key, c in self.alert_keys.round(cands, holding):
             # while the object still burns (or may: ``_alert``), its "impact" is where it would fall if the
             # engine stopped now: short of the real one. ``_alert`` warns of overflight only then.
             # (valid at the round's time: a member fused from an older partner track is the best assessment there
@@ -2260,8 +2286,8 @@ class NationalNode:
             if key in spoken:
                 continue
             ids = [self.alert_keys.speaker.get(key, key), *sorted(self.alert_keys.members.get(key, ()))]
-            o = next((self.objects[i] for i in ids if i in self.objects and self.objects[i].assessment
-                      and self.objects[i].assessment.get("impacted")), None)  # the speaker, else a member
+            o = next((v for i in ids if (v := self.objects.get(i) or self._partner_objs.get(i)) is not None
+                      and v.assessment and v.assessment.get("impacted")), None)  # the speaker, else a member
             if o is not None:
                 self._alert(o, key, t=self._round_t)
         for key, o in list(self._extrap.items()):  # lost mature objects: their predictions stand until impact
@@ -2280,7 +2306,59 @@ class NationalNode:
         known = o.event_id and not o.event_id.endswith("-unassigned")
         return Candidate(o.object_id, self._canon(o.event_id) if known else None, bool(o.exercise), o.kind,
                          float(o.t), float(a["lat_deg"]), float(a["lon_deg"]), float(a["impact_time"]),
-                         float(a["semi_major_m"]), self._bound(o))
+                         float(a["semi_major_m"]), self._bound(o), partner=o.object_id in self._partner_objs)
+
+    def _refresh_partner_objects(self) -> None:
+        """Partners' shared assessments as alert inputs (``_partner_objects``); one that is no longer one (its
+        predicted impact long past, or forgotten: ``_prune_partner_warnings``) leaves its chain as a lost
+        object (``_lost``)."""
+        new = self._partner_objects()
+        gone = {k: o for k, o in self._partner_objs.items() if k not in new}
+        self._partner_objs = new
+        if gone:  # (a mature coasting one's prediction stands until its impact, as an own object's: ``_lost``)
+            self._lost(list(gone), gone)
+
+    def _partner_objects(self) -> dict[str, _PictureObject]:
+        """The partners' shared assessments this node warns from, as picture objects (id ``ORIGIN/object id``;
+        no state, the assessment only): of a launch this node knows, coasting at their origin (not assessed in
+        boost, nor within ``STAGING_WATCH_S`` after: a lower bound there), until ``PARTNER_WARN_AFTER_S`` past
+        their predicted impact. An own object of the same missile speaks first (``Candidate.partner``); a
+        partner's assessment keeps a chain alive through a gap in this node's own coverage (the 2022-11-18 ICBM:
+        the JPN radars lose the warhead minutes after burnout while KOR's prediction of the EEZ impact stands)
+        and warns when this node's own tracks never reached a coasting assessment. Impact only: a shared
+        assessment carries which nations the path overflies, not when (overflight warnings come from own and
+        the hub's tracks, which are in the picture)."""
+        from warnlink.alerts import STAGING_WATCH_S
+
+        known = {self._canon(e) for e in self.own_events} | {self._canon(e) for _, e in self.partner_launches}
+        out: dict[str, _PictureObject] = {}
+        for key, a in self.partner_assessments.items():
+            origin, oid = key
+            event = self._canon(a.event_id)
+            boost_t = self._partner_boost_t.get(key, -math.inf)
+            if (origin == self.nation or event not in known or not a.range_m > 0 or a.time - boost_t < STAGING_WATCH_S
+                    or not a.impact_time + PARTNER_WARN_AFTER_S >= self.data_time):
+                continue
+            pid = f"{origin}/{oid}"
+            o = self._partner_objs.get(pid)
+            if o is not None and o.t == a.time:
+                out[pid] = o
+                continue
+            o = _PictureObject(pid)
+            o.contributors, o.event_id, o.t, o.phase = {origin: oid}, event, float(a.time), "midcourse"
+            o.kind, o.exercise = a.object_kind, bool(a.exercise)
+            o.x = np.array([6.371e6, 0.0, 0.0, 0.0, 0.0, 0.0])  # (no state: neither climbing nor boosting)
+            e = a.impact_ellipse
+            o.assessment = {"t": float(a.time), "impacted": True, "lat_deg": a.impact_point.lat_deg,
+                            "lon_deg": a.impact_point.lon_deg, "impact_time": float(a.impact_time),
+                            "semi_major_m": e.semi_major_m, "semi_minor_m": e.semi_minor_m,
+                            "orientation_deg": e.orientation_deg, "range_m": a.range_m, "apogee_m": a.apogee_m,
+                            "kind": a.object_kind, "probabilities": {r.region: r.probability for r in a.threatened},
+                            "overflights": [], "launch_origin": origin, "launch_time": float(a.launch_time),
+                            "last_boost_t": None if math.isinf(boost_t) else boost_t,
+                            "time_to_impact_s": float(a.impact_time - a.time)}
+            out[pid] = o
+        return out
 
     def _mature(self, o: _PictureObject) -> bool:
         """Does a lost object's ballistic prediction stand until its impact? An impact predicted in the future,
@@ -2297,7 +2375,10 @@ class NationalNode:
         if a.get("last_boost_t") is not None or (first is not None and a["t"] - first >= MATURE_COAST_S):
             return True
         # (or later than any notional missile burns after its launch: a node's rounds can be too far apart in a
-        # replay faster than real time to see the object coast 30 s under assessment before it is lost)
+        # replay faster than real time to see the object coast 30 s under assessment before it is lost; of a
+        # partner's assessment, after the launch time it states)
+        if a.get("launch_time") is not None:
+            return a["t"] - a["launch_time"] >= MAX_BURN_S
         li = self._launch_info(self._canon(o.event_id)) if o.event_id else None
         return li is not None and a["t"] - li["time"] >= MAX_BURN_S
 
@@ -2431,9 +2512,12 @@ class NationalNode:
                     self._groups_dirty = False
                     self._prune_partner_warnings()
                     self._group_events()
-                if now - self._last_assess >= self.assess_interval_s and self.objects and not self._assess_busy:
+                if now - self._last_assess >= self.assess_interval_s and not self._assess_busy:
                     self._last_assess = now
-                    self._assess_start()
+                    if not (self.objects and self._assess_start()) and (self._partner_dirty or self._partner_objs
+                                                                           or self._extrap):
+                        self._partner_round()  # (chains that partners' or lost objects' predictions speak for are
+                        #                         re-fed as well: no own object changed, no own round)
                 if self._round_t:
                     for alert in self.alert_engine.tick(self._round_t):
                         self._send_alert(alert)

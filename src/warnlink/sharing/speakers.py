@@ -8,11 +8,13 @@ re-classified while the others carried on: the 2022-10-04 demo at the JPN node s
 Cancels for one missile (the replay, which resolves duplicates itself, sends one chain).
 
 ``AlertKeys`` groups the assessed objects of one launch event (and one marking) whose predicted impacts agree
-(within ``gate_m``, or ``gate_sigma`` times the sum of the two 95% semi-major axes, and ``gate_s`` in impact
-time; while either prediction is a lower bound, in boost, the launch event alone; an object of no known
+(within ``gate_m``, or ``gate_sigma`` times the sum of the two 95% semi-major axes, and in impact time within
+``gate_s`` or ``gate_frac`` of the longer time to go: a prediction's impact time is the less certain the longer
+the flight ahead; while either prediction is a lower bound, in boost, the launch event alone; an object of no known
 launch, e.g. a terminal-phase track, by its impact alone) under one *chain key*; per assessment round one
 member speaks for the key: the current speaker while it is of an alerting kind, otherwise a member of an
-alerting kind (a warhead or an unknown object before a stage), the freshest first. A member whose
+alerting kind (a warhead or an unknown object before a stage; an own object before a partner's shared
+assessment, ``Candidate.partner``), the freshest first. A member whose
 prediction leaves the key's (a stage falling short, a second missile of a salvo aimed elsewhere) gets a
 key of its own. When the speaker leaves the picture another live member takes over without a message;
 only when none is left is the chain's basis lost (the caller cancels it, or keeps a mature coasting
@@ -50,6 +52,9 @@ class Candidate:
     bound: bool = False
     """The prediction is only a lower bound of the flight (``warnlink.alerts.is_lower_bound``: boosting, or
     just after): it moves with every second of burn, so it is matched by launch event alone."""
+    partner: bool = False
+    """A partner's shared assessment (no own object of this node): it speaks for a chain only while no own
+    member of it can (own objects first: the node's own picture is fresher and its sensors' own)."""
 
 
 def _ground_m(a: Candidate, b: Candidate) -> float:
@@ -63,14 +68,20 @@ class AlertKeys:
     """Chain keys and speakers over assessment rounds (see the module docstring). Not thread-safe: used on
     the node's event loop."""
 
-    def __init__(self, gate_m: float = 30_000.0, gate_sigma: float = 3.0, gate_s: float = 60.0):
-        if not (gate_m > 0 and gate_sigma >= 0 and gate_s > 0):
-            raise ValueError(f"gates must be positive: gate_m={gate_m}, gate_sigma={gate_sigma}, gate_s={gate_s}")
+    def __init__(self, gate_m: float = 30_000.0, gate_sigma: float = 3.0, gate_s: float = 60.0,
+                 gate_frac: float = 0.05):
+        if not (gate_m > 0 and gate_sigma >= 0 and gate_s > 0 and 0 <= gate_frac < 1):
+            raise ValueError(f"gates must be positive (gate_frac below 1): gate_m={gate_m}, gate_sigma={gate_sigma}, "
+                             f"gate_s={gate_s}, gate_frac={gate_frac}")
         self.gate_m, self.gate_sigma, self.gate_s = float(gate_m), float(gate_sigma), float(gate_s)
+        self.gate_frac = float(gate_frac)
+        """(0.05: the 2022-11-18 demo's JPN and KOR predictions of one ICBM, 62 min before its impact, were 64 s
+        apart in impact time and 36 km on the ground, inside their ellipses)"""
         self.key_of: dict[str, str] = {}
         self.members: dict[str, set[str]] = {}
         self.speaker: dict[str, str] = {}
         self.ref: dict[str, Candidate] = {}  # the speaker's latest assessment
+        self.partner_ids: set[str] = set()  # members that are partners' shared assessments
         self._n = 0
 
     def near(self, a: Candidate, b: Candidate) -> bool:
@@ -81,13 +92,16 @@ class AlertKeys:
             return False
         if a.bound or b.bound:  # one launch in boost: the missile and what it drops are one threat until they part
             return a.event_id is not None and a.event_id == b.event_id
-        if not abs(a.impact_t - b.impact_t) <= self.gate_s:
+        to_go = max(a.impact_t - a.t, b.impact_t - b.t, 0.0)
+        if not abs(a.impact_t - b.impact_t) <= max(self.gate_s, self.gate_frac * to_go):
             return False
         return _ground_m(a, b) <= max(self.gate_m, self.gate_sigma * (a.semi_major_m + b.semi_major_m))
 
-    def round(self, cands: list[Candidate]) -> list[tuple[str, Candidate]]:
+    def round(self, cands: list[Candidate], holding: frozenset | set = frozenset()) -> list[tuple[str, Candidate]]:
         """One assessment round: assign each candidate its key and return ``(key, speaker)`` for every key
-        with a candidate this round (at most one per key)."""
+        with a candidate this round (at most one per key). ``holding``: own objects not in this round whose
+        assessments still stand (the caller re-feeds them): a key whose speaker is one of them and that has
+        only partner candidates this round keeps that speaker and is not returned."""
         order = sorted(cands, key=lambda c: (self.speaker.get(self.key_of.get(c.object_id, "")) != c.object_id,
                                              c.object_id))
         groups: dict[str, list[Candidate]] = {}
@@ -105,12 +119,17 @@ class AlertKeys:
                 self.members.setdefault(k, set()).add(c.object_id)
                 if k not in self.speaker:
                     self.speaker[k], self.ref[k] = c.object_id, c
+            if c.partner:
+                self.partner_ids.add(c.object_id)
             groups.setdefault(k, []).append(c)
         out = []
         for k, group in groups.items():
             cur = next((c for c in group if c.object_id == self.speaker[k]), None)
-            if cur is None or cur.kind not in ALERTING_KINDS:
-                cur = max(group, key=lambda c: (c.kind in ALERTING_KINDS, c.kind == "warhead", c.t,
+            if cur is None and self.speaker[k] in holding and all(c.partner for c in group):
+                continue  # an own speaker's assessment stands: a partner's does not displace it
+            own = any(not c.partner and c.kind in ALERTING_KINDS for c in group)
+            if cur is None or cur.kind not in ALERTING_KINDS or (cur.partner and own):
+                cur = max(group, key=lambda c: (c.kind in ALERTING_KINDS, not c.partner, c.kind == "warhead", c.t,
                                                 -c.semi_major_m, c.object_id))
             self.speaker[k], self.ref[k] = cur.object_id, cur
             out.append((k, cur))
@@ -121,14 +140,15 @@ class AlertKeys:
         its basis (no live member left to speak for it), else None (another member took over, or the object
         spoke for no chain)."""
         k = self.key_of.pop(object_id, None)
+        self.partner_ids.discard(object_id)
         if k is None:
             return None
         self.members[k].discard(object_id)
         if self.speaker.get(k) != object_id:
             return None
-        rest = sorted(m for m in self.members[k] if m in alive)
+        rest = sorted((m in self.partner_ids, m) for m in self.members[k] if m in alive)  # own members first
         if rest:
-            self.speaker[k] = rest[0]  # speaks from its next assessment on; the reference stays until then
+            self.speaker[k] = rest[0][1]  # speaks from its next assessment on; the reference stays until then
             return None
         self._drop(k)
         return k
@@ -142,6 +162,7 @@ class AlertKeys:
 
     def _leave(self, object_id: str, k: str) -> None:
         self.key_of.pop(object_id, None)
+        self.partner_ids.discard(object_id)
         self.members[k].discard(object_id)
         if not self.members[k]:
             self._drop(k)
@@ -149,6 +170,7 @@ class AlertKeys:
     def _drop(self, k: str) -> None:
         for m in self.members.pop(k, ()):
             self.key_of.pop(m, None)
+            self.partner_ids.discard(m)
         self.speaker.pop(k, None)
         self.ref.pop(k, None)
 
