@@ -156,27 +156,35 @@ def test_manoeuvre_noise_follows_a_glide_vehicle_better_than_the_two_model_track
 
 
 
-def test_a_warhead_and_its_stage_drifting_apart_keep_their_tracks_near_the_bound():
+@pytest.fixture(scope="module")
+def icbm_pair():
+    """The 2022-11-18 ICBM (seed 7) up to 480 s: the warhead, the last stage, the reports of the two and
+    the false alarms, and warnlink's tracks of them."""
+    import msgspec
+
+    from warnlink.scenario.model import load_scenario
+    from warnlink.tracking.benchmark import EXAMPLES, window
+
+    sim = simulate(msgspec.structs.replace(load_scenario(EXAMPLES / "icbm-2022-11-18.yaml"), seed=7))
+    pair = [o for o in sim.objects if o.kind == "warhead" or o.t_start_s > 300.0]  # warhead, last stage
+    assert [o.kind for o in pair] == ["warhead", "stage"]
+    reports, (_, t_end) = window(sim.reports, 480.0)
+    reports = reports.take(np.flatnonzero(np.isin(reports.truth, [o.index for o in pair] + [-1])))
+    return pair, reports, t_end, Tracker().run(reports.sorted_by_arrival())
+
+
+def test_a_warhead_and_its_stage_drifting_apart_keep_their_tracks_near_the_bound(icbm_pair):
     """The 2022-11-18 ICBM seen by every sensor: its last stage parts from the warhead at 3 m/s, so for
     minutes the two are closer than a report is wide across the beam (0.5-1.5 mrad at 800-1500 km,
     0.4-2 km), told apart only in range (10-40 m) and range-rate (1 m/s). Scored after the separation,
     the warhead and the stage stay within 1.5x the posterior Cramer-Rao bound. The cheap JPDA weights
     (which give two equally likely reports 1/3 each) let the two tracks coalesce and drift: 13.9x on
     these reports (seed 7), against 0.93x with the exact weights."""
-    import msgspec
-
-    from warnlink.scenario.model import load_scenario
-    from warnlink.tracking.benchmark import EXAMPLES, window
     from warnlink.tracking.pcrlb import pcrlb, pcrlb_phase_rms
-    from warnlink.tracking.score import score
 
-    sim = simulate(msgspec.structs.replace(load_scenario(EXAMPLES / "icbm-2022-11-18.yaml"), seed=7))
-    pair = [o for o in sim.objects if o.kind == "warhead" or o.t_start_s > 300.0]  # warhead, last stage
-    assert [o.kind for o in pair] == ["warhead", "stage"]
+    pair, reports, t_end, hist = icbm_pair
     t_sep = pair[1].t_start_s
-    reports, (_, t_end) = window(sim.reports, 480.0)
-    reports = reports.take(np.flatnonzero(np.isin(reports.truth, [o.index for o in pair] + [-1])))
-    s = score(Tracker().run(reports.sorted_by_arrival()), pair, t_window=(t_sep, t_end), return_pairs=True)
+    s = score(hist, pair, t_window=(t_sep, t_end), return_pairs=True)
     t_p, i_p, ph_p, _ = s["pairs"]
     mid = ph_p == 1
     assert mid.sum() > 250  # both objects scored over most of the 150 s after the separation
@@ -184,6 +192,28 @@ def test_a_warhead_and_its_stage_drifting_apart_keep_their_tracks_near_the_bound
     assert s["rmse_m"]["midcourse"] < 1.5 * bound
     with pytest.raises(ValueError, match="jpda_weights"):
         Tracker(TrackerConfig(jpda_weights="soft"))
+
+
+def test_a_separated_objects_track_starts_from_its_parents_velocity(icbm_pair):
+    """The track begun on the pair after the last stage separates (every report in both gates) starts
+    from the burnt-out parent track's state plus the separation uncertainty: over its first 2 s its
+    velocity is within 15 m/s of the nearer object's, consistently with its covariance. A two-point start
+    (the old behaviour, ``split_window_s=0``) is 150-1 200 m/s off over the same 2 s."""
+    pair, _, _, hist = icbm_pair
+    a = hist.arrays()
+    t_sep = pair[1].t_start_s
+    born = {int(k): a["t_s"][a["track"] == k][0] for k in np.unique(a["track"])}
+    child = [k for k, t in born.items() if t_sep < t < t_sep + 10.0]
+    assert len(child) == 1
+    rows = np.flatnonzero((a["track"] == child[0]) & (a["t_s"] <= born[child[0]] + 2.0))
+    err, nees_v = [], []
+    for j in rows:
+        e = [o.trajectory.sample(np.array([a["t_s"][j] - o.offset_s]))[1][0] - a["x"][j, 3:6] for o in pair]
+        e = min(e, key=np.linalg.norm)
+        err.append(np.linalg.norm(e))
+        nees_v.append(e @ np.linalg.solve(a["P"][j, 3:6, 3:6], e))
+    assert len(rows) >= 3 and max(err) < 15.0
+    assert max(nees_v) < 16.27  # chi-square(3) 99.9%
 
 
 def test_exact_jpda_weights_sum_over_joint_events():
