@@ -175,8 +175,8 @@ LIFT_SIGMA = 5.0
 its state ``LIFT_WINDOW_S`` earlier flown forward under gravity and drag, has gained an upward acceleration
 normal to its velocity (``lift_acceleration``) above ``LIFT_MIN_M_S2`` and ``LIFT_SIGMA`` sigmas is held up by
 lift: drag acts along the velocity, so a ballistic object gains none. (2025-01-06: the glider pulls up at 20 km
-from 383 s; its track shows 23 m/s^2 at 5.1 sigma at 405 s. The impact-time slip test cannot see it: the
-prediction's time sigma, 11.7 s, is the drag prior's.)"""
+from 383 s; its track, lost at 406 s, shows 13.0 m/s^2 at 5.7 sigma over its last 20 s (4.7 sigma at most over
+10 s). The impact-time slip test cannot see it: the prediction's time sigma, 11.7 s, is the drag prior's.)"""
 VERDICT_CONFIDENCE = 0.9
 """A Japan-EEZ verdict is "confident" when P(inside) or P(outside) reaches this."""
 JAPAN_KEYS = ("JPN_land", "JPN_eez")
