@@ -21,6 +21,10 @@ Conventions (chosen once here, for every message):
 * **Exercise marking**: every message states ``exercise`` explicitly (no default), and the envelope's flag must
   agree with it.
 
+Kind ``track`` also carries a ``TrackBatch``: the tracks of one release (a tracking push, the hub's fused
+tracks of one pass) in one message, so that one envelope, one signature and one acknowledgement serve all of
+them; a receiver applies each track as if it came alone (``batch_tracks``).
+
 ``SensorReport`` never leaves its nation (enforced by the releasability policy). ``Alert`` is defined by
 ``warnlink.alerts.model``; it joins the union through ``register_payload`` (done lazily and automatically
 when that module exists; see ``payload_types``).

@@ -9,6 +9,7 @@
       node --(sealed, Nats-Msg-Id = msg id, JetStream <N>_OUT)--> partners, per releasability.yaml:
           KOR/JPN: own tracks to USA; launch notices, assessments, alerts to both partners
           USA (hub nation): its fused system tracks, launch notices, assessments, alerts to both allies
+          (the tracks of one tracking push, or of one fusion pass at the hub, go as one TrackBatch)
       partners --(consumers the originator created; PartnerReader)--> node: verify every envelope;
           rejected ones go to the dead-letter stream <N>_DEAD (subject wl.<N>.local.dead, headers
           Wl-Reason / Wl-Detail / Wl-Subject) with the reason; every message sent, received and rejected
@@ -66,7 +67,7 @@ Start the fabric and the three nodes in a temporary directory (``warnlink.sharin
 * **Launch notices**: a new own launch is announced at once with a coarse estimate (sigma 60 s / 50 km), and
   again (same ``event_id``, same valid time, so it replaces the first) when the boost-model estimate is in.
 * **Snapshot** keys: ``nation``, ``pid``, ``ready``, ``stopped``, ``wall`` (time written), ``data_time`` (latest
-  valid time seen), ``counters`` (batches, reports, rejected_batches, tracks_sent, launches_sent,
+  valid time seen), ``counters`` (batches, reports, rejected_batches, tracks_sent, track_batches_sent, launches_sent,
   assessments_sent, alerts_sent, received by kind, duplicates, rejected by reason, dead_lettered,
   publish_errors, ...), ``verifier`` (accepted / reasons), ``readers`` (per origin PartnerReader counters),
   ``picture``: list of launches ``{event_id, aliases, exercise, launch: {origin, lat_deg, lon_deg, time,
@@ -80,7 +81,8 @@ Start the fabric and the three nodes in a temporary directory (``warnlink.sharin
   ``{"ev": "launch_sent" | "launch_recv", "wall", "event_id", "origin", "msg_id"}``;
   ``{"ev": "fused", "wall", "object_id", "event_id", "prov": {origin: report wall time}}`` the picture object
   was rebuilt with a partner track; ``prov[N]`` is the Wl-Sent of the latest report batch of nation N that
-  went into it (carried hop by hop in the ``Wl-Prov`` header of tracks) and ``new`` the partner nations whose
+  went into it (carried hop by hop in the ``Wl-Prov`` header of track messages: one dict for every track of
+  the batch, or a list with one per track in the batch's order) and ``new`` the partner nations whose
   ``prov`` advanced in this rebuild, so the latency from a KOR sensor report to JPN's fused track is
   ``wall - prov["KOR"]`` in JPN's ``fused`` records whose ``new`` holds ``KOR``;
   ``{"ev": "assessment_sent", "wall", "object_id", "track_wall"}`` (``track_wall``: when the newest track
