@@ -463,3 +463,35 @@ def test_hostile_bytes_only_ever_raise_rejected(rings):
             pytest.fail(f"hostile message {i} (strategy {kind}) was accepted")
     assert {Reason.UNDECODABLE, Reason.BAD_SIGNATURE, Reason.INVALID_PAYLOAD} <= reasons
     assert sum(v.counts.values()) == 10_003 and v.counts["accepted"] == 3
+
+
+# ---------------------------------------------------------------------------------------------- track batches
+def test_track_batch_one_envelope_for_many_tracks(rings):
+    """A push's tracks travel as one signed TrackBatch on the track subject; the receiver gets every track;
+    a batch whose tracks disagree with it (origin, marking, time, a repeated id) cannot be sealed, and one
+    signed that way anyway is rejected with a reason."""
+    from warnlink.sharing.messages import MAX_BATCH_TRACKS, TrackBatch, batch_tracks
+
+    tracks = [track(time=T0 + 10.0 + 0.1 * k) for k in range(MAX_BATCH_TRACKS)]
+    sealed = Sealer(rings["KOR"]).seal(TrackBatch.of(tracks))
+    assert sealed.subject == "wl.KOR.USA.track" and len(sealed.data) <= e.MAX_MESSAGE_BYTES
+    env, p = verifier(rings, "USA").open(sealed.subject, sealed.data)
+    assert env.kind == "track" and env.valid_time == tracks[-1].time
+    assert [t.id for t in batch_tracks(p)] == [t.id for t in tracks]
+    assert reject_reason(verifier(rings, "JPN"), sealed.subject, sealed.data)[0] == Reason.NOT_RELEASABLE
+    bad = {"origin": [track(), track(origin="JPN")], "exercise": [track(), track(exercise=False)],
+           "twice": [tracks[0], tracks[0]]}
+    for what, ts in bad.items():
+        with pytest.raises(ValueError, match=what):
+            TrackBatch.of(ts)
+    with pytest.raises(ValueError, match="newest"):
+        TrackBatch(origin="KOR", time=T0, exercise=True, tracks=tuple(tracks[:2]))
+    with pytest.raises(e.SealError, match="length"):  # (the struct's bounds are checked on decoding)
+        Sealer(rings["KOR"]).seal(TrackBatch.of([*tracks, track()]))
+    # signed by KOR with a JPN track inside (built around the checks): invalid payload, not accepted
+    forged = msgspec.to_builtins(TrackBatch.of(tracks[:2]))
+    forged["tracks"] = [forged["tracks"][0], msgspec.to_builtins(track(origin="JPN", time=tracks[1].time))]
+    body = msgspec.msgpack.encode(forged)
+    good = decode_env(Sealer(rings["KOR"]).seal(TrackBatch.of(tracks[:2])).data)
+    data = resign(msgspec.msgpack.encode(good), rings["KOR"], payload=body)
+    assert reject_reason(verifier(rings, "USA"), good.subject, data)[0] == Reason.INVALID_PAYLOAD

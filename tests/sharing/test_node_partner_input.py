@@ -148,7 +148,7 @@ def test_the_hub_re_releases_a_system_track_when_an_ally_update_older_than_its_o
 
     node = NationalNode("USA", tmp_path / "state")
     released = []
-    node._release_track = lambda tid, t, x, cov, *a: released.append((tid, t))
+    node._release_tracks = lambda msgs, provs: released.extend((m.id, m.time) for m in msgs)
     obj = _PictureObject("USA-run-O1")
     obj.contributors = {"USA": "USA-run-T1", "KOR": "KOR-T7"}
 
@@ -168,3 +168,26 @@ def test_the_hub_re_releases_a_system_track_when_an_ally_update_older_than_its_o
     assert len(released) == 2
     fuse(10.5, 9.5)
     assert released[-1] == ("USA-run-O1", 10.5) and len(released) == 3
+
+
+def test_a_track_batch_applies_every_track_with_its_own_provenance(tmp_path, fabric):
+    """One signed TrackBatch (the hub's fused tracks of one pass) is one received message: one audit record,
+    one applied record, every track upserted with the provenance the ``Wl-Prov`` list gives it; a redelivery
+    of it changes nothing."""
+    from warnlink.sharing.messages import TrackBatch
+
+    async def main():
+        node, sealer = _node(tmp_path, fabric)
+        sealed = sealer.seal(TrackBatch.of([_track(k) for k in range(3)]))
+        prov = [{"KOR": 10.0 + k, "USA": 20.0} for k in range(3)]
+        msg = SimpleNamespace(subject=sealed.subject, data=sealed.data,
+                              headers={"Nats-Msg-Id": sealed.msg_id, "Wl-Prov": json.dumps(prov)})
+        await node._on_partner(msg)
+        await node._on_partner(msg)
+        return node
+
+    node = asyncio.run(main())
+    assert {k: v[1] for k, v in node.partner_tracks.items()} == {
+        ("USA", f"USA-T{k}"): {"KOR": 10.0 + k, "USA": 20.0} for k in range(3)}
+    assert [r["direction"] for r in _audit(node)] == ["received", "duplicate"]
+    assert node.counters["received:track"] == 1 and node.counters["duplicates"] == 1

@@ -265,7 +265,8 @@ def _audit_times(state_dir: Path, nation: str, direction: str) -> dict[str, floa
 
 
 def _applied_tracks(state_dir: Path, nation: str, origin: str) -> list[tuple[str, dict]]:
-    """(msg id, Wl-Prov) of every ``origin`` track the node applied (its ``applied.bin``)."""
+    """(msg id, Wl-Prov) of every ``origin`` track message the node applied (its ``applied.bin``; a batch's
+    per-track provenances merged: the newest report batch of each nation any of its tracks reflects)."""
     import msgspec
 
     from warnlink.sharing.envelope import _ENV_DECODER
@@ -281,7 +282,12 @@ def _applied_tracks(state_dir: Path, nation: str, origin: str) -> list[tuple[str
                 _subject, raw, prov = dec.decode(data[pos + 4:pos + 4 + size])
                 env = _ENV_DECODER.decode(raw)
                 if env.kind == "track" and env.origin == origin:
-                    out.append((env.msg_id, json.loads(prov) if prov else {}))
+                    p = json.loads(prov) if prov else {}
+                    merged: dict = {}
+                    for d in p if isinstance(p, list) else [p]:
+                        for k, v in d.items():
+                            merged[k] = max(v, merged.get(k, v))
+                    out.append((env.msg_id, merged))
             pos += 4 + size
     return out
 
@@ -436,7 +442,7 @@ async def _track_openers(rt, origin: str = "KOR") -> dict[str, str]:
     import msgspec
 
     from warnlink.sharing.envelope import Envelope
-    from warnlink.sharing.messages import decode_payload
+    from warnlink.sharing.messages import batch_tracks, decode_payload
 
     out: dict[str, str] = {}
     nc = await rt.fabric.connect(origin, "admin")
@@ -458,9 +464,9 @@ async def _track_openers(rt, origin: str = "KOR") -> dict[str, str]:
                     env = msgspec.msgpack.decode(m.data, type=Envelope)
                     if env.kind != "track":
                         continue
-                    tr = decode_payload(env.payload, "track")
-                    if tr.event_id:
-                        out.setdefault(tr.event_id, tr.id)
+                    for tr in batch_tracks(decode_payload(env.payload, "track")):
+                        if tr.event_id:
+                            out.setdefault(tr.event_id, tr.id)
         await sub.unsubscribe()
     finally:
         await nc.close()

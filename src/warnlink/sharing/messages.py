@@ -21,6 +21,10 @@ Conventions (chosen once here, for every message):
 * **Exercise marking**: every message states ``exercise`` explicitly (no default), and the envelope's flag must
   agree with it.
 
+Kind ``track`` also carries a ``TrackBatch``: the tracks of one release (a tracking push, the hub's fused
+tracks of one pass) in one message, so that one envelope, one signature and one acknowledgement serve all of
+them; a receiver applies each track as if it came alone (``batch_tracks``).
+
 ``SensorReport`` never leaves its nation (enforced by the releasability policy). ``Alert`` is defined by
 ``warnlink.alerts.model``; it joins the union through ``register_payload`` (done lazily and automatically
 when that module exists; see ``payload_types``).
@@ -339,9 +343,56 @@ class Assessment(Message, tag="assessment", kw_only=True):
             raise ValueError(f"impact_time ({self.impact_time}) is before launch_time ({self.launch_time})")
 
 
+MAX_BATCH_TRACKS = 100
+"""Most tracks in one ``TrackBatch`` (100 of the largest tracks, about 500 bytes each, fit the envelope's 64 KiB)."""
+
+
+class TrackBatch(Message, tag="tracks", kw_only=True):
+    """The tracks of one release (an ally's tracking push, the hub's fused system tracks of one pass) in one
+    message of kind ``track``: one signature, one envelope, one acknowledgement for all of them. Every track
+    has the batch's ``origin`` and ``exercise`` marking, ids are unique within the batch, and ``time`` (the
+    envelope's valid time) is the newest track's time. A receiver applies each track as if it came alone."""
+
+    origin: Nation
+    time: UnixTime
+    exercise: bool
+    tracks: Annotated[tuple[Track, ...], Meta(min_length=1, max_length=MAX_BATCH_TRACKS)]
+
+    def __post_init__(self):
+        ids = set()
+        for k, tr in enumerate(self.tracks):
+            if tr.origin != self.origin:
+                raise ValueError(f"tracks[{k}]: origin {tr.origin} but the batch's origin is {self.origin}")
+            if tr.exercise != self.exercise:
+                raise ValueError(f"tracks[{k}]: exercise={tr.exercise} but the batch's exercise={self.exercise}")
+            if tr.id in ids:
+                raise ValueError(f"tracks[{k}]: track id {tr.id!r} appears twice in the batch")
+            ids.add(tr.id)
+        newest = max(tr.time for tr in self.tracks)
+        if self.time != newest:
+            raise ValueError(f"time: {self.time} but the newest track's time is {newest}")
+
+    @classmethod
+    def of(cls, tracks) -> TrackBatch:
+        """The batch of ``tracks`` (a non-empty sequence of ``Track`` of one origin and marking)."""
+        tracks = tuple(tracks)
+        if not tracks:
+            raise ValueError("tracks: a batch needs at least one track")
+        return cls(origin=tracks[0].origin, time=max(t.time for t in tracks), exercise=tracks[0].exercise,
+                   tracks=tracks)
+
+
+def batch_tracks(payload: Any) -> tuple[Track, ...]:
+    """The tracks a payload of kind ``track`` carries: a ``TrackBatch``'s tracks, or the one ``Track``."""
+    return payload.tracks if type(payload) is TrackBatch else (payload,)
+
+
 # ---------------------------------------------------------------------------------------------- registry
 _TYPES: dict[str, type] = {"report": SensorReport, "track": Track, "launch": LaunchEvent, "assessment": Assessment}
 _KIND_OF: dict[type, str] = {cls: kind for kind, cls in _TYPES.items()}
+_KIND_OF[TrackBatch] = "track"
+_ALSO: dict[str, tuple[type, ...]] = {"track": (TrackBatch,)}
+"""Further payload types a kind accepts beside its registered type (decoded as a tagged union)."""
 _DECODERS: dict[str, msgspec.msgpack.Decoder] = {}
 _union_decoder: msgspec.msgpack.Decoder | None = None
 _alert_resolved = False
@@ -370,6 +421,8 @@ def register_payload(kind: str, cls: type) -> None:
     old = _TYPES.get(kind)
     if old is not None:
         _KIND_OF.pop(old, None)
+    for extra in _ALSO.pop(kind, ()):
+        _KIND_OF.pop(extra, None)
     _TYPES[kind] = cls
     _KIND_OF[cls] = kind
     _DECODERS.pop(kind, None)
@@ -421,17 +474,22 @@ def kind_of(payload: Any) -> str:
 
 
 def payload_decoder(kind: str | None = None) -> msgspec.msgpack.Decoder:
-    """A msgpack decoder for the payload type of ``kind``, or (``kind=None``) for the tagged union of every
+    """A msgpack decoder for the payload type of ``kind`` (with the further types it accepts: kind ``track``
+    also reads a ``TrackBatch``), or (``kind=None``) for the tagged union of every
     registered tagged type. ``KeyError`` for a kind with no registered type."""
     global _union_decoder
     _resolve_alert()
     if kind is not None:
         dec = _DECODERS.get(kind)
         if dec is None:
-            dec = _DECODERS[kind] = msgspec.msgpack.Decoder(_TYPES[kind])
+            t = _TYPES[kind]
+            for extra in _ALSO.get(kind, ()):
+                t = t | extra
+            dec = _DECODERS[kind] = msgspec.msgpack.Decoder(t)
         return dec
     if _union_decoder is None:
-        tagged = [t for t in _TYPES.values() if t.__struct_config__.tag is not None]
+        tagged = [t for t in (*_TYPES.values(), *(x for xs in _ALSO.values() for x in xs))
+                  if t.__struct_config__.tag is not None]
         union = tagged[0]
         for t in tagged[1:]:
             union = union | t

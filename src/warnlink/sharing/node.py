@@ -9,6 +9,7 @@
       node --(sealed, Nats-Msg-Id = msg id, JetStream <N>_OUT)--> partners, per releasability.yaml:
           KOR/JPN: own tracks to USA; launch notices, assessments, alerts to both partners
           USA (hub nation): its fused system tracks, launch notices, assessments, alerts to both allies
+          (the tracks of one tracking push, or of one fusion pass at the hub, go as one TrackBatch)
       partners --(consumers the originator created; PartnerReader)--> node: verify every envelope;
           rejected ones go to the dead-letter stream <N>_DEAD (subject wl.<N>.local.dead, headers
           Wl-Reason / Wl-Detail / Wl-Subject) with the reason; every message sent, received and rejected
@@ -66,7 +67,7 @@ Start the fabric and the three nodes in a temporary directory (``warnlink.sharin
 * **Launch notices**: a new own launch is announced at once with a coarse estimate (sigma 60 s / 50 km), and
   again (same ``event_id``, same valid time, so it replaces the first) when the boost-model estimate is in.
 * **Snapshot** keys: ``nation``, ``pid``, ``ready``, ``stopped``, ``wall`` (time written), ``data_time`` (latest
-  valid time seen), ``counters`` (batches, reports, rejected_batches, tracks_sent, launches_sent,
+  valid time seen), ``counters`` (batches, reports, rejected_batches, tracks_sent, track_batches_sent, launches_sent,
   assessments_sent, alerts_sent, received by kind, duplicates, rejected by reason, dead_lettered,
   publish_errors, ...), ``verifier`` (accepted / reasons), ``readers`` (per origin PartnerReader counters),
   ``picture``: list of launches ``{event_id, aliases, exercise, launch: {origin, lat_deg, lon_deg, time,
@@ -80,7 +81,8 @@ Start the fabric and the three nodes in a temporary directory (``warnlink.sharin
   ``{"ev": "launch_sent" | "launch_recv", "wall", "event_id", "origin", "msg_id"}``;
   ``{"ev": "fused", "wall", "object_id", "event_id", "prov": {origin: report wall time}}`` the picture object
   was rebuilt with a partner track; ``prov[N]`` is the Wl-Sent of the latest report batch of nation N that
-  went into it (carried hop by hop in the ``Wl-Prov`` header of tracks) and ``new`` the partner nations whose
+  went into it (carried hop by hop in the ``Wl-Prov`` header of track messages: one dict for every track of
+  the batch, or a list with one per track in the batch's order) and ``new`` the partner nations whose
   ``prov`` advanced in this rebuild, so the latency from a KOR sensor report to JPN's fused track is
   ``wall - prov["KOR"]`` in JPN's ``fused`` records whose ``new`` holds ``KOR``;
   ``{"ev": "assessment_sent", "wall", "object_id", "track_wall"}`` (``track_wall``: when the newest track
@@ -119,6 +121,7 @@ from warnlink.sharing.messages import (
     LaunchEvent,
     RegionProbability,
     Track,
+    batch_tracks,
     pack_covs,
 )
 from warnlink.sharing.speakers import AlertKeys, Candidate
@@ -1402,35 +1405,59 @@ class NationalNode:
 
     def _publish_own_tracks(self, releases: list[tuple], exercise: bool, prov: dict) -> None:
         """Release own tracks ``(row, tracker id, phase, status)`` of one push: covariances repaired and
-        checked for all at once (``_safe_covs``, ``pack_covs``), then one sealed Track each."""
+        checked for all at once (``_safe_covs``, ``pack_covs``), then one sealed ``TrackBatch`` for all."""
         if self.nation == self.policy.hub or not releases:
             return  # the hub nation releases its fused system tracks instead (see _publish_fused)
         tr = self.own
         rows = np.array([r[0] for r in releases])
         covs = pack_covs(_safe_covs(tr.P[rows, :6, :6]), "P")
-        for (row, tid, phase, status), cov in zip(releases, covs, strict=True):
-            self._release_track(self._own_track_id(tid), float(tr.t[row]), tr.x[row, :6], cov, status, phase,
-                                exercise, self.own_event.get(tid), prov)
+        msgs = [self._track_msg(self._own_track_id(tid), float(tr.t[row]), tr.x[row, :6], cov, status, phase,
+                                exercise, self.own_event.get(tid))
+                for (row, tid, phase, status), cov in zip(releases, covs, strict=True)]
+        self._release_tracks(msgs, [prov] * len(msgs))
 
-    def _release_track(self, tid: str, t: float, x: np.ndarray, cov, status: str, phase: str, exercise: bool,
-                       event_id: str | None, prov: dict) -> None:
-        """Seal and queue one Track (``cov``: packed, or the ``ValueError`` its check raised)."""
+    def _track_msg(self, tid: str, t: float, x: np.ndarray, cov, status: str, phase: str, exercise: bool,
+                   event_id: str | None) -> Track | None:
+        """One Track (``cov``: packed, or the ``ValueError`` its check raised); None (counted, logged) when it
+        cannot be built."""
         try:
             if isinstance(cov, ValueError):
                 raise cov
             if not np.all(np.isfinite(x)):
                 raise ValueError("x: not finite")
-            msg = Track(id=tid, origin=self.nation, time=t, state=tuple(x.tolist()), cov=cov, status=status,
-                        phase=phase, exercise=exercise, event_id=event_id)
+            return Track(id=tid, origin=self.nation, time=t, state=tuple(x.tolist()), cov=cov, status=status,
+                         phase=phase, exercise=exercise, event_id=event_id)
         except ValueError as exc:
             self.counters["seal_errors"] += 1
             log.warning("track %s not published: %s", tid, exc)
-            return
-        self._seal_and_queue(msg, prov=prov)
-        self.counters["tracks_sent"] += 1
+            return None
+
+    def _release_tracks(self, msgs: list[Track | None], provs: list[dict]) -> None:
+        """Seal and queue the tracks of one release as ``TrackBatch`` messages of at most ``MAX_BATCH_TRACKS``
+        (one signature and one durable publish per batch, not per track). ``provs``: each track's provenance;
+        the ``Wl-Prov`` header is one dict when all agree, else the list in the batch's order."""
+        from warnlink.sharing.messages import MAX_BATCH_TRACKS, TrackBatch
+
+        keep = [(m, p) for m, p in zip(msgs, provs, strict=True) if m is not None]
+        for i in range(0, len(keep), MAX_BATCH_TRACKS):
+            part = keep[i:i + MAX_BATCH_TRACKS]
+            ps = [p or {} for _, p in part]
+            prov = ps[0] if all(p == ps[0] for p in ps) else ps
+            try:
+                batch = TrackBatch.of(m for m, _ in part)
+            except ValueError as exc:
+                self.counters["seal_errors"] += 1
+                log.warning("%d tracks not published: %s", len(part), exc)
+                continue
+            if self._seal_and_queue(batch, prov=prov):
+                self.counters["tracks_sent"] += len(part)
+                self.counters["track_batches_sent"] += 1
 
     # ------------------------------------------------------------------ sealing and publishing
-    def _seal_and_queue(self, payload, *, prov: dict | None = None, timing: tuple[str, dict] | None = None) -> None:
+    def _seal_and_queue(self, payload, *, prov: dict | list | None = None,
+                        timing: tuple[str, dict] | None = None) -> bool:
+        """Seal ``payload`` and queue it for a durable publish (``prov`` goes in the ``Wl-Prov`` header);
+        False (counted, logged) when it cannot be sealed."""
         from warnlink.sharing.envelope import SealError
         from warnlink.sharing.releasability import ReleaseError
 
@@ -1439,10 +1466,11 @@ class NationalNode:
         except (SealError, ReleaseError, ValueError) as exc:
             self.counters["seal_errors"] += 1
             log.warning("cannot seal %s: %s", type(payload).__name__, exc)
-            return
+            return False
         hdrs = {"Wl-Prov": json.dumps(prov, separators=(",", ":"))} if prov else {}
         self._outbox.put_nowait((sealed, hdrs, timing, 0, time.perf_counter()))
         self._pump()
+        return True
 
     def _pump(self) -> None:
         """Start publishing queued sealed messages, in queue order, up to ``PUBLISH_IN_FLIGHT`` at once. Called
@@ -1645,19 +1673,17 @@ class NationalNode:
         origin = env.origin
         wall = _now()
         if env.kind == "track":
-            prov = {}
+            provs: list = []
             with contextlib.suppress(ValueError, TypeError):
-                prov = _prov_merge(json.loads(headers.get("Wl-Prov") or "{}"))
-            key = (origin, payload.id)
-            self.origin_clock[origin] = max(self.origin_clock.get(origin, 0.0), payload.time)
-            old = self.partner_tracks.get(key)
-            if old is None or payload.time >= old[0].time:
-                self.partner_tracks[key] = (payload, prov, wall)
-                if self._restoring or payload.status == "deleted" or (old is not None and old[0].status == "deleted"):
-                    self._schedule_rebuild()
-                else:
-                    self._queue_refuse(key)
-            self.data_time = max(self.data_time, payload.time)
+                provs = json.loads(headers.get("Wl-Prov") or "{}")
+            tracks = batch_tracks(payload)
+            if not isinstance(provs, list) or len(provs) != len(tracks):
+                provs = [provs] * len(tracks)
+            for tr, p in zip(tracks, provs, strict=True):
+                prov = {}
+                with contextlib.suppress(ValueError, TypeError, AttributeError):
+                    prov = _prov_merge(p if isinstance(p, dict) else {})
+                self._apply_track(origin, tr, prov, wall)
         elif env.kind == "launch":
             key = (origin, payload.event_id)
             old = self.partner_launches.get(key)
@@ -1680,6 +1706,19 @@ class NationalNode:
                     self.partner_alerts.popitem(last=False)
                 self._timing("alert_recv", alert_id=payload.id, origin=origin, status=payload.status,
                              msg_type=payload.msg_type)
+
+    def _apply_track(self, origin: str, payload: Track, prov: dict, wall: float) -> None:
+        """Upsert one partner track (newer valid time wins) and fold it into the picture."""
+        key = (origin, payload.id)
+        self.origin_clock[origin] = max(self.origin_clock.get(origin, 0.0), payload.time)
+        old = self.partner_tracks.get(key)
+        if old is None or payload.time >= old[0].time:
+            self.partner_tracks[key] = (payload, prov, wall)
+            if self._restoring or payload.status == "deleted" or (old is not None and old[0].status == "deleted"):
+                self._schedule_rebuild()
+            else:
+                self._queue_refuse(key)
+        self.data_time = max(self.data_time, payload.time)
 
     def _own_entry(self, row: int) -> tuple:
         """A fusion entry (origin, track id, x, P, t, phase, exercise, event, prov, wall) of own row ``row``."""
@@ -2044,10 +2083,15 @@ class NationalNode:
         if not out:
             return
         covs = pack_covs(_safe_covs(np.array([o.P for o in out])), "P")
+        by_mark: dict[bool, tuple[list, list]] = {}  # one batch per exercise marking (a batch has one)
         for obj, cov in zip(out, covs, strict=True):
-            self._release_track(obj.object_id, obj.t, obj.x, cov, "confirmed",
-                                obj.phase if obj.phase in ("boost", "midcourse", "terminal") else "unknown",
-                                obj.exercise, self._canon(obj.event_id) if obj.event_id else None, obj.prov)
+            msgs, provs = by_mark.setdefault(bool(obj.exercise), ([], []))
+            msgs.append(self._track_msg(obj.object_id, obj.t, obj.x, cov, "confirmed",
+                                        obj.phase if obj.phase in ("boost", "midcourse", "terminal") else "unknown",
+                                        obj.exercise, self._canon(obj.event_id) if obj.event_id else None))
+            provs.append(obj.prov)
+        for msgs, provs in by_mark.values():
+            self._release_tracks(msgs, provs)
 
     # events: a union-find over event ids
     def _canon(self, e: str) -> str:
