@@ -593,8 +593,15 @@ def test_durable_catch_up_without_loss_or_duplicates(fabric):
         await wait_for(lambda: r4.duplicates == 1, timeout=fabric.config.streams.ack_wait_s + 3)
         await r4.stop()
         assert effects == ["kor-alert-x"]
-        info = await kjs.consumer_info("KOR_OUT", "JPN")
-        assert info.num_ack_pending == 0 and info.num_redelivered == 0
+        # the duplicate's ack crosses the JPN leaf and the hub to KOR's server asynchronously: wait for it
+        # to land there (CI once read the consumer before it had)
+        t0 = time.monotonic()
+        while True:
+            info = await kjs.consumer_info("KOR_OUT", "JPN")
+            if (info.num_ack_pending, info.num_redelivered) == (0, 0) or time.monotonic() - t0 > 3:
+                break
+            await asyncio.sleep(0.02)
+        assert (info.num_ack_pending, info.num_redelivered) == (0, 0)
         await kor.close()
         await jpn.close()
 

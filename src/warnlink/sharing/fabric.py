@@ -1368,6 +1368,9 @@ class PartnerReader:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
             self._sub = None
+        if timeout != 0:  # a clean stop sends the acks still buffered on the connection
+            with contextlib.suppress(Exception):
+                await self.nc.flush(timeout=1)
 
     async def __aenter__(self) -> PartnerReader:
         return await self.start()
