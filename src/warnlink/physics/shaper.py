@@ -27,6 +27,9 @@ QUALIFIERS = ("approx", "at_least", "well_above", "at_most")
 _SHAPER_OPTS = PhysicsOptions(rtol=1e-8, atol_m=1e-2, hmax_s=60.0)
 """Looser tolerances for the search; the figures reported come from a flight at the defaults."""
 _FT_WEIGHT = 0.3
+# a shaped flight converges only when its impact lies within this of the wanted bearing [deg] (the fit itself
+# comes to hundredths of a degree; a flight the wrong way round the launch point is no fit)
+BEARING_OK_DEG = 0.5
 
 
 @dataclass(frozen=True)
@@ -125,8 +128,10 @@ def _shape_with(missile: MissileClass, lat, lon, bearing_deg, apogee: Figure, rn
 
     def residuals(x):
         ap, rg, ft, az, _ = run(x)
+        # the bearing as a chord, 2 sin(err/2): ~err when small, largest when reversed (sin(err) is zero at
+        # 180 deg, so a near-vertical ICBM that the Earth's rotation carries the range the wrong way "fitted")
         r = [apogee.error(ap, margin), rng.error(rg, margin),
-             math.sin(_bearing_error(az, bearing_deg)) * rg / rng.value]
+             2.0 * math.sin(_bearing_error(az, bearing_deg) / 2.0) * rg / rng.value]
         if flight_time is not None:
             r.append(_FT_WEIGHT * flight_time.error(ft, margin))
         return np.array(r)
@@ -136,14 +141,15 @@ def _shape_with(missile: MissileClass, lat, lon, bearing_deg, apogee: Figure, rn
     for cut in (1.0, 0.85, 0.7, 0.55, 0.4, 0.25):
         for kick in np.geomspace(0.1, 70.0, 24):
             x = np.array([kick, cut, bearing_deg])
-            starts.append((float(np.sum(residuals(x)[:2] ** 2)), x))
+            starts.append((float(np.sum(residuals(x)[:3] ** 2)), x))
     starts.sort(key=lambda c: c[0])
     first = None
     for _, x0 in starts[:3]:
         sol = least_squares(residuals, x0, bounds=([0.05, 0.1, bearing_deg - 40], [85.0, 1.0, bearing_deg + 40]),
                             x_scale=[1.0, 0.05, 1.0], diff_step=1e-5, xtol=1e-10, ftol=1e-12, max_nfev=100)
-        ap, rg, ft, _, _ = run(sol.x, PhysicsOptions())  # the figures at full accuracy
-        ok = apogee.ok(ap, 0.02) and rng.ok(rg, 0.02) and (flight_time is None or flight_time.ok(ft, 0.10))
+        ap, rg, ft, az, _ = run(sol.x, PhysicsOptions())  # the figures at full accuracy
+        ok = (apogee.ok(ap, 0.02) and rng.ok(rg, 0.02) and (flight_time is None or flight_time.ok(ft, 0.10))
+              and abs(math.degrees(_bearing_error(az, bearing_deg))) <= BEARING_OK_DEG)
         prof = Profile(missile.name, float(sol.x[2]), float(sol.x[0]), float(sol.x[1]), ap, rg, ft, ok, variant)
         if ok:
             return prof
