@@ -365,3 +365,50 @@ def test_a_forgotten_partner_assessment_stands_until_impact_only_when_mature(tmp
                 node._round_t = rt
                 node._alert_round([])
                 assert node.alert_engine.tick(rt + 0.5) == [] and len(sent) == 1
+
+
+# --- the own tracker's drag: a re-entering stage is no threat (2022-11-18 demo: Updates to 02:27) ---------------
+
+def test_drag_kind_reads_the_ballistic_coefficient_only_where_it_is_known():
+    from warnlink.assessment.replay import drag_kind
+
+    kappa = np.array([1 / 100.0, 1 / 20.0, 1 / 5000.0, 1 / 700.0, 1 / 100.0, 0.0, np.nan])
+    rel = np.array([0.05, 0.05, 0.05, 0.05, 0.5, 0.05, 0.05])  # 1-sigma as a fraction of kappa
+    var = (rel * np.nan_to_num(kappa, nan=1e-3)) ** 2
+    assert list(drag_kind(kappa, var)) == ["stage", "debris", "warhead", "", "", "", ""]
+
+
+def test_an_own_track_whose_drag_shows_a_stage_cancels_the_chain_it_spoke_for(tmp_path):
+    """The 2022-11-18 tail: after the warhead fell, JPN's own track of the spent last stage (range and impact
+    point like the warhead's, so not "short") kept the EEZ chain alive with impact-time Updates for 4 min.
+    Its drag (ballistic coefficient ~100 kg/m^2, known in the air) makes it a stage: the chain is cancelled."""
+    from types import SimpleNamespace
+
+    from warnlink.sharing.node import _OwnTracks
+    from warnlink.tracking.tracker import CONFIRMED
+
+    node, sent = _node(tmp_path)
+    node._publish_assessment = lambda o, li: None  # no fabric here
+    obj = _pic("O5", 100.0)
+    obj.contributors = {"JPN": node._own_track_id(7)}
+    node.objects = {"O5": obj}
+    pred = SimpleNamespace(impacted=np.array([True]), lat_deg=np.array([40.5]), lon_deg=np.array([139.0]),
+                           ground_range_m=np.array([990e3]), apogee_alt_m=np.array([6000e3]),
+                           impact_time_s=np.array([1000.0]), semi_major_m=np.array([5e3]),
+                           semi_minor_m=np.array([3e3]), orientation_deg=np.array([10.0]))
+    probs = [{"JPN_eez": 0.97}]
+    node._assess_finish([obj], [None], pred, [[]], probs)
+    assert [a.msg_type for a in sent] == ["Alert"]
+    own = _OwnTracks()
+    own.ids, own.status = np.array([7]), np.array([CONFIRMED])
+    own.kappa, own.kappa_var = np.array([1 / 100.0]), np.array([(0.05 / 100.0) ** 2])
+    node._read_drag(own)
+    obj2 = _pic("O5", 101.0)
+    obj2.contributors = dict(obj.contributors)
+    node.objects = {"O5": obj2}
+    node._assess_finish([obj2], [None], pred, [[]], probs)
+    assert node.objects["O5"].kind == "stage"
+    assert [a.msg_type for a in sent] == ["Alert", "Cancel"] and sent[-1].reason == "reclassified"
+    own.kappa_var = np.array([(0.5 / 100.0) ** 2])  # unknown drag later (in the vacuum): the reading stands
+    node._read_drag(own)
+    assert node.own_drag_kind[node._own_track_id(7)] == "stage"

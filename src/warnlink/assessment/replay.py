@@ -122,6 +122,25 @@ BETA_DEBRIS_MAX = 40.0
 """Surely below this: debris."""
 KAPPA_KNOWN = 0.3
 """The tracker's drag parameter is used once its 1-sigma is below this fraction of its value."""
+
+
+def drag_kind(kappa, kappa_var):
+    """Object kind read from tracks' drag parameters ``kappa`` = 1/beta [m^2/kg] and their variances (arrays):
+    "debris", "stage" or "warhead" (re-entry vehicle) where the ~2-sigma interval of the ballistic coefficient
+    lies surely below ``BETA_DEBRIS_MAX``, below ``BETA_STAGE_MAX`` or above ``BETA_RV_MIN``; "" where the drag
+    is unknown (1-sigma above ``KAPPA_KNOWN`` of the value: in the vacuum of midcourse it always is) or
+    undecided. The rule of the replay's ``_kinds``, shared with the national node."""
+    kappa = np.atleast_1d(np.asarray(kappa, float))
+    sk = np.sqrt(np.maximum(np.atleast_1d(np.asarray(kappa_var, float)), 0.0))
+    out = np.full(kappa.shape, "", dtype=object)
+    known = np.isfinite(kappa) & np.isfinite(sk) & (kappa > 0) & (sk < KAPPA_KNOWN * kappa)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        beta, sig = 1.0 / kappa, sk / kappa
+        lo, hi = beta / (1 + 2 * sig), beta / np.maximum(1 - 2 * sig, 0.05)
+    out[known & (lo > BETA_RV_MIN)] = "warhead"
+    out[known & (hi < BETA_STAGE_MAX)] = "stage"
+    out[known & (hi < BETA_DEBRIS_MAX)] = "debris"
+    return out
 N_REGION_SAMPLES = 256
 N_PATH_SAMPLES = 24
 PATH_STEP_S = 5.0

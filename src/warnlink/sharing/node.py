@@ -448,7 +448,7 @@ class _OwnTracks:
     (six-state ``x``/``P``); ``phase(rows)`` gives the phases computed at the copy; ``row`` maps track id to
     row; ``early`` holds the first recorded states of tracks confirmed since the previous copy."""
 
-    __slots__ = ("P", "early", "ids", "phases", "row", "status", "t", "t_born", "t_update", "x")
+    __slots__ = ("P", "early", "ids", "kappa", "kappa_var", "phases", "row", "status", "t", "t_born", "t_update", "x")
 
     def __init__(self, tracker=None, early: dict | None = None):
         if tracker is None or len(tracker.ids) == 0:
@@ -456,6 +456,7 @@ class _OwnTracks:
             self.status = np.zeros(0, int)
             self.t = self.t_update = self.t_born = np.zeros(0)
             self.x, self.P = np.zeros((0, 6)), np.zeros((0, 6, 6))
+            self.kappa = self.kappa_var = np.zeros(0)
             self.phases = np.zeros(0, int)
         else:
             self.ids = tracker.ids.copy()
@@ -463,6 +464,10 @@ class _OwnTracks:
             self.t, self.t_update, self.t_born = tracker.t.copy(), tracker.t_update.copy(), tracker.t_born.copy()
             self.x = tracker.x[:, :6].copy()
             self.P = tracker.P[:, :6, :6].copy()
+            from warnlink.tracking.models import I_KAPPA
+
+            # the drag parameter (1/ballistic coefficient) and its variance: what the object is, in the air
+            self.kappa, self.kappa_var = tracker.x[:, I_KAPPA].copy(), tracker.P[:, I_KAPPA, I_KAPPA].copy()
             self.phases = np.asarray(tracker.phase(), int)
         self.row = {int(tid): k for k, tid in enumerate(self.ids)}
         self.early = early or {}
@@ -790,6 +795,7 @@ class NationalNode:
         self.own_prev_t: dict[int, float] = {}       # tracker id -> last published update time
         self._own_confirmed: set[int] = set()
         self.own = _OwnTracks()                      # the tracker's table as of its latest push (loop side)
+        self.own_drag_kind: dict[str, str] = {}      # own track id -> kind its drag showed (``_read_drag``)
         self._early: dict[int, tuple] = {}           # first states of newly confirmed tracks, until used
         self._track_exec = None
         self._track_cost = 0.0
@@ -1125,10 +1131,25 @@ class NationalNode:
                          "exercise": bool(run[0][1].exercise), "records": [(d[2], len(d[0])) for d in run]})
         return runs
 
+    def _read_drag(self, own: _OwnTracks) -> None:
+        """What the own tracker's drag estimates say each confirmed track is (``assessment.replay.drag_kind``:
+        a tumbling stage, debris or a re-entry vehicle); kept per track once decided (the latest decided
+        reading), since the drag is known only in the air and the track may end soon after."""
+        from warnlink.assessment.replay import drag_kind
+        from warnlink.tracking.tracker import CONFIRMED
+
+        rows = np.flatnonzero(own.status == CONFIRMED)
+        if len(rows) == 0:
+            return
+        for row, kind in zip(rows, drag_kind(own.kappa[rows], own.kappa_var[rows]), strict=True):
+            if kind:
+                self.own_drag_kind[self._own_track_id(int(own.ids[row]))] = kind
+
     def _after_push(self, res: dict) -> None:
         """Back on the event loop after a push: take the new track table, publish what changed, open events."""
         self.own = res["own"]
         self._early.update(self.own.early)
+        self._read_drag(self.own)
         self.counters["reports_unusable"] += res["unusable"]
         if res["t_max"] is not None:
             self.data_time = max(self.data_time, res["t_max"])
@@ -2269,6 +2290,10 @@ class NationalNode:
                 rng_m = float(pred.ground_range_m[k]) if np.isfinite(pred.ground_range_m[k]) else 0.0
                 longest = by_event.get(self._canon(o.event_id), 0.0) if o.event_id else 0.0
                 o.kind = "stage" if longest > 0 and rng_m < 0.6 * longest else "unknown"
+                # in the air, the own tracker's drag tells a dense re-entry vehicle from a tumbling stage or debris
+                drag = self.own_drag_kind.get(o.contributors.get(self.nation, ""), "")
+                if drag:
+                    o.kind = drag
                 apogee = float(pred.apogee_alt_m[k]) if np.isfinite(pred.apogee_alt_m[k]) else float(_geo(o.x)[2])
                 self._apogee[o.object_id] = max(self._apogee.get(o.object_id, 0.0), apogee, 0.0)
                 li = launch[k] or {}
