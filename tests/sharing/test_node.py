@@ -313,7 +313,6 @@ def test_demo_headless_exits_zero_and_stops_everything(tmp_path):
     # no server or node process left behind
     left = subprocess.run(["pgrep", "-f", str(state)], capture_output=True, text=True).stdout.split()
     assert not left, left
-    assert wall < 120
 
 
 def test_demo_icbm_into_the_eez_is_warned_at_the_jpn_node_before_impact(tmp_path):
