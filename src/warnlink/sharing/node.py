@@ -153,6 +153,12 @@ point stays within 10 km (the propagation is the costliest part of an assessment
 REBUILD_DUTY = 4.0
 """A rebuild waits at least this many times its own (average) cost after the previous one: updates of tracks the
 picture already holds do not wait for it (they are fused incrementally), only new tracks do."""
+FOLD_DUTY = 2.0
+"""At an ally node (not the hub), the fold-in of its own tracks' updates into its picture (``_queue_fold``) waits at
+least this many times its own (average) cost after the previous one ended, and the pushes back meanwhile fold in
+with it in one pass (so does the next partner track batch, which is folded in at once). Its own tracks reach its
+picture only for its own 0.5 s assessment rounds and alerts; one pass per push took a loop that also has to
+release the pushes (``bench fabric``, issue 5). The hub folds in at once: its picture is its release."""
 REASSOCIATE_S = 1.0
 """Objects updated incrementally are associated again (a full rebuild) at least this often [s wall]: a track
 that entered the picture alone (e.g. before its twin's gate held it) joins its twin at the next rebuild."""
@@ -518,7 +524,7 @@ def _track_job(runs: list[dict]) -> list[dict]:
     tr, done, boost_state = _WORKER["tracker"], _WORKER["early_done"], _WORKER["boost_state"]
     out = []
     for run in runs:
-        c0, w0 = time.process_time(), time.perf_counter()
+        c0, w0, start = time.process_time(), time.perf_counter(), _now()
         batch = run["batch"]
         rej0, h0 = tr.rejected, len(tr.history.t_s)
         finite = np.isfinite(batch.t_s)
@@ -540,9 +546,13 @@ def _track_job(runs: list[dict]) -> list[dict]:
                 if tid not in done:
                     done.add(tid)
                     early[tid] = _early_states(tr, tid)
+        # the tracks this push updated (the tracker records every update): a scan split over two pushes
+        # updates its tracks again at the same time, which their update time alone does not show
+        updated = np.unique(np.concatenate(tr.history.track[h0:])) if len(tr.history.track) > h0 else np.zeros(0, int)
         out.append({**run, "batch": None, "own": _OwnTracks(tr, early), "burnouts": _burnouts(tr, boost_state, h0),
+                    "updated": updated,
                     "unusable": tr.rejected - rej0,
-                    "t_first": t_first, "t_max": t_max, "done": _now(),
+                    "t_first": t_first, "t_max": t_max, "start": start, "done": _now(),
                     "cpu_s": time.process_time() - c0, "wall_s": time.perf_counter() - w0})
     _trim_history(tr)
     return out
@@ -837,6 +847,11 @@ class NationalNode:
         self._refuse_cost = 0.0
         self._refuse_keys: list[tuple[str, str]] = []
         self._refuse_handle = None
+        self._fold_keys: dict[tuple[str, str], None] = {}  # updates waiting for the next fold-in (ally nodes)
+        self._fold_structural = False
+        self._fold_handle = None
+        self._fold_cost = 0.0
+        self._last_fold = 0.0
         self._cov_json: dict[str, tuple] = {}
         self._assess_busy = False
         self._assess_cost = 0.0
@@ -848,6 +863,7 @@ class NationalNode:
         self._entry_cache: dict[tuple[str, str], tuple] = {}  # partner track -> (message, x, repaired P)
         self._track_cpu = [0.0, 0.0, 0]  # the tracking worker's CPU s, wall s (in jobs), reports
         self._pub_cost = [0.0, 0.0]  # moving averages [s]: outbox wait, publish -> PubAck
+        self._loop_lag: deque = deque(maxlen=50)  # the ticker's recent oversleeps [s]: how late the loop runs a timer
         self.last_assessments: OrderedDict[str, dict] = OrderedDict()
         """Valid time of the latest assessment round: the alert engine's clock (staleness is judged on it, so
         that a replay faster than real time does not make every alert stale between rounds)."""
@@ -934,6 +950,7 @@ class NationalNode:
         self._dead_q = asyncio.Queue(maxsize=DEAD_LETTER_QUEUE)
         self._outbox = asyncio.Queue()
         self._feed_q: asyncio.Queue = asyncio.Queue()
+        self._feed_recv: dict[int, float] = {}
 
         async def on_error(exc):
             self.counters["nats_errors"] += 1
@@ -1011,6 +1028,7 @@ class NationalNode:
 
     # ------------------------------------------------------------------ feed (own sensors)
     async def _on_feed(self, msg) -> None:
+        self._feed_recv[id(msg)] = _now()  # (the batch's timing record: when the node's reader handed it over)
         await self._feed_q.put(msg)
 
     async def _feed_loop(self) -> None:
@@ -1095,7 +1113,7 @@ class NationalNode:
         batch.sensors = list(self.sensor_index)
         batch.t_s = batch.t_s + wire.epoch
         batch.arrival_s = batch.arrival_s + wire.epoch
-        return batch, wire, sent
+        return batch, wire, sent, self._feed_recv.pop(id(msg), None)
 
     def _decode_runs(self, msgs) -> list[dict]:
         """Feed messages -> pushes for the tracker: one per run of equal exercise marking (a batch's marking
@@ -1103,6 +1121,8 @@ class NationalNode:
         from warnlink.sensors.reports import ReportBatch
 
         decoded = [d for d in (self._decode_feed(m) for m in msgs) if d is not None]
+        for m in msgs:
+            self._feed_recv.pop(id(m), None)
         decoded = [d for d in decoded if len(d[0])]
         if not decoded:
             return []
@@ -1122,11 +1142,13 @@ class NationalNode:
             sents = [d[2] for d in run if d[2] is not None]
             sent = max(sents) if sents else None
             runs.append({"batch": batch, "prov": {self.nation: sent if sent is not None else wall}, "wall": wall,
-                         "exercise": bool(run[0][1].exercise), "records": [(d[2], len(d[0])) for d in run]})
+                         "exercise": bool(run[0][1].exercise),
+                         "records": [(d[2], len(d[0]), d[3]) for d in run]})
         return runs
 
     def _after_push(self, res: dict) -> None:
         """Back on the event loop after a push: take the new track table, publish what changed, open events."""
+        back = _now()
         self.own = res["own"]
         self._early.update(self.own.early)
         self.counters["reports_unusable"] += res["unusable"]
@@ -1136,27 +1158,35 @@ class NationalNode:
         self._exercise = res["exercise"]
         # an own track update exists (has "reached this node") when the tracker has made it: its wall time is
         # the push's end (the report -> track time is in the end-to-end latency, not in the assessment age)
-        self._after_tracking(res["prov"], res["done"], res["exercise"], t_first)
+        self._after_tracking(res["prov"], res["done"], res["exercise"], t_first, res.get("updated"))
         for tid, (tb, xb, Pb, x_now) in res.get("burnouts", {}).items():
             self._burnout_launch(tid, tb, xb, Pb, x_now, res["exercise"])
         self._track_cpu[0] += res["cpu_s"]
         self._track_cpu[1] += res["wall_s"]
-        self._track_cpu[2] += sum(n for _, n in res["records"])
-        for sent, n in res["records"]:
+        self._track_cpu[2] += sum(r[1] for r in res["records"])
+        for sent, n, recv in res["records"]:
             self.counters["reports"] += n
-            self._timing("batch", sent=sent, n=n, wall=res["wall"], tracked=res["done"])
+            self._timing("batch", sent=sent, n=n, wall=res["wall"], tracked=res["done"], recv=recv,
+                         start=res["start"], back=back, released=_now())
 
-    def _after_tracking(self, prov: dict, wall: float, exercise: bool, t_first: float) -> None:
-        """Publish what changed in the own tracks (confirmed tracks updated at or after ``t_first``, the
-        earliest report time of the push, and tracks deleted since), open events for new confirmed tracks,
-        and fold the updated tracks into the picture (``_refuse``; a track the picture does not hold yet
-        makes a rebuild)."""
+    def _after_tracking(self, prov: dict, wall: float, exercise: bool, t_first: float,
+                        updated: np.ndarray | None = None) -> None:
+        """Publish what changed in the own tracks (the confirmed tracks the push updated: ids ``updated``, from
+        the tracker's update records; without them, those updated at or after ``t_first``, the earliest report
+        time of the push, whose update time moved; and tracks deleted since), open events for new confirmed
+        tracks, and fold the updated tracks into the picture (``_refuse``; a track the picture does not hold yet
+        makes a rebuild). A scan whose reports came in two pushes updates its tracks twice at the same time:
+        both updates are released (by update time alone the second was not, so the reports of a scan's tail were
+        never reflected at a partner: the 0-10 "not reflected" reports per ``bench fabric`` run at 100/s)."""
         from warnlink.tracking.tracker import CONFIRMED, DELETED, PHASES
 
         tr = self.own
         if len(tr.ids) == 0:
             return
-        cand = (tr.status == CONFIRMED) & (tr.t_update >= t_first - 1e-6)
+        if updated is not None:
+            cand = (tr.status == CONFIRMED) & np.isin(tr.ids, updated)
+        else:
+            cand = (tr.status == CONFIRMED) & (tr.t_update >= t_first - 1e-6)
         if self._own_confirmed:
             was = np.isin(tr.ids, np.fromiter(self._own_confirmed, int))
             gone = was & (tr.status == DELETED)
@@ -1167,7 +1197,7 @@ class NationalNode:
             return
         phases = tr.phase(rows)
         structural = False
-        updated = []
+        fold = []
         releases = []
         for k, row in enumerate(rows):
             tid = int(tr.ids[row])
@@ -1176,7 +1206,7 @@ class NationalNode:
                 releases.append((row, tid, PHASES[int(phases[k])], "deleted"))
                 structural = True
                 continue
-            if self.own_prev_t.get(tid) == float(tr.t_update[row]):
+            if updated is None and self.own_prev_t.get(tid) == float(tr.t_update[row]):
                 continue
             self._own_confirmed.add(tid)
             self.own_prev_t[tid] = float(tr.t_update[row])
@@ -1185,15 +1215,38 @@ class NationalNode:
             if tid not in self.own_event and tid not in self._pending_event:
                 self._open_event(row, tid, exercise)
             releases.append((row, tid, PHASES[int(phases[k])], "confirmed"))
-            updated.append((self.nation, self._own_track_id(tid)))
+            fold.append((self.nation, self._own_track_id(tid)))
         self._publish_own_tracks(releases, exercise, prov)
         if self.nation == self.policy.hub:  # (the hub's picture is its release: fold in at once)
-            self._fold_in(updated, structural)
+            self._fold_in(fold, structural)
         else:  # release first: the sealed tracks go out before this node's own picture takes them in
-            with contextlib.suppress(RuntimeError):
-                asyncio.get_running_loop().call_later(RELEASE_FIRST_S, self._fold_in, updated, structural)
-                return
-            self._fold_in(updated, structural)
+            self._queue_fold(fold, structural, RELEASE_FIRST_S)
+
+    def _queue_fold(self, keys: list[tuple[str, str]], structural: bool, delay: float = 0.0) -> None:
+        """(Ally nodes) fold ``keys`` in with every other update queued before the next fold-in: after ``delay``
+        at the earliest, and ``FOLD_DUTY`` times the fold-in's own cost after the previous one ended."""
+        self._fold_keys.update(dict.fromkeys(keys))
+        self._fold_structural = self._fold_structural or structural
+        if self._fold_handle is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._fold_now()
+            return
+        delay = max(delay, self._last_fold + FOLD_DUTY * self._fold_cost - time.monotonic())
+        self._fold_handle = loop.call_later(max(0.0, delay), self._fold_now)
+
+    def _fold_now(self) -> None:
+        self._fold_handle = None
+        keys, structural = list(self._fold_keys), self._fold_structural
+        self._fold_keys, self._fold_structural = {}, False
+        if not keys and not structural:
+            return
+        t0 = time.monotonic()
+        self._fold_in(keys, structural)
+        self._last_fold = time.monotonic()
+        self._fold_cost = 0.8 * self._fold_cost + 0.2 * (self._last_fold - t0)
 
     def _fold_in(self, updated: list[tuple[str, str]], structural: bool) -> None:
         """Fold updated contributor tracks into the picture (incrementally; a rebuild for new ones, or for all
@@ -1806,7 +1859,8 @@ class NationalNode:
 
     def _queue_refuse(self, key: tuple[str, str]) -> None:
         """Fold a partner track update in at the next turn of the event loop, together with every other one the
-        readers hand over before that turn (a burst costs one vectorised pass, not one per message)."""
+        readers hand over before that turn (a burst costs one vectorised pass, not one per message), and with the
+        own updates waiting for their fold-in (``_queue_fold``)."""
         self._refuse_keys.append(key)
         if self._refuse_handle is None:
             self._refuse_handle = asyncio.get_running_loop().call_soon(self._flush_refuse)
@@ -1815,7 +1869,14 @@ class NationalNode:
         self._refuse_handle = None
         keys, self._refuse_keys = list(dict.fromkeys(self._refuse_keys)), []
         if keys:
-            self._fold_in(keys, False)
+            if self._fold_handle is not None:  # own updates waiting for their fold-in come along
+                self._fold_handle.cancel()
+                self._fold_handle = None
+                keys = list(dict.fromkeys([*self._fold_keys, *keys]))
+                structural, self._fold_keys, self._fold_structural = self._fold_structural, {}, False
+                self._fold_in(keys, structural)
+            else:
+                self._fold_in(keys, False)
 
     def _member_entries(self, obj: _PictureObject) -> list[tuple] | None:
         """The fusion entries of an object's members (the rebuild's order), or None when one is gone."""
@@ -2544,7 +2605,10 @@ class NationalNode:
         last_snap = 0.0
         last_verifier = _now()
         while True:
+            t_sleep = time.monotonic()
             await asyncio.sleep(self.tick_s)
+            self._loop_lag.append(time.monotonic() - t_sleep - self.tick_s)
+            self._timing("lag", lag=round(self._loop_lag[-1], 5))
             try:
                 now = _now()
                 if (not self._picture_dirty and self.counters["refused"] != self._refused_at_rebuild
@@ -2587,6 +2651,7 @@ class NationalNode:
     def snapshot(self, stopped: bool = False) -> dict:
         """The node's state as a JSON-able dict (see the module docstring)."""
         cov_cache, self._cov_json = self._cov_json, {}
+        lag = list(self._loop_lag)
         stale = [o for ev in self.picture_events for o in ev["objects"]
                  if (c := cov_cache.get(o.object_id)) is None or c[0] is not o.P]
         if stale:  # changed since the last snapshot: repaired all at once
@@ -2640,7 +2705,9 @@ class NationalNode:
                              "track_cpu_per_report": round(self._track_cpu[0] * 1e3 / max(self._track_cpu[2], 1), 4),
                              "track_cpu_share": round(self._track_cpu[0] / max(self._track_cpu[1], 1e-9), 3),
                              "outbox_wait": round(self._pub_cost[0] * 1e3, 3),
-                             "puback": round(self._pub_cost[1] * 1e3, 3)},
+                             "puback": round(self._pub_cost[1] * 1e3, 3),
+                             "loop_lag_p50": round(float(np.median(lag)) * 1e3, 3) if lag else 0.0,
+                             "loop_lag_max": round(max(lag) * 1e3, 3) if lag else 0.0},
                 "alerts": list(self.alerts_sent),
                 "assessments": [{**a, "event_id": self._canon(a["event_id"]), "live": oid in self.objects}
                                 for oid, a in self.last_assessments.items()],
