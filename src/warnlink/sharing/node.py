@@ -87,7 +87,12 @@ Start the fabric and the three nodes in a temporary directory (``warnlink.sharin
   ``wall - prov["KOR"]`` in JPN's ``fused`` records whose ``new`` holds ``KOR``;
   ``{"ev": "assessment_sent", "wall", "object_id", "track_wall"}`` (``track_wall``: when the newest track
   update it reflects reached this node: a partner track's arrival, an own track's push end); ``{"ev":
-  "batch", ..., "tracked"}`` also gives the push's end; ``{"ev": "alert_sent" | "alert_recv", ...}``.
+  "batch", ..., "tracked"}`` also gives the push's end, and where a feed batch's time went: ``recv`` (the node's
+  feed reader handed it over), ``wall`` (decoded, submitted to the tracking worker), ``start`` (the worker began
+  the push), ``tracked`` (the push and the table copy done), ``back`` (the result back on the event loop),
+  ``released`` (its own-track releases sealed and queued); ``{"ev": "lag", "wall", "lag"}`` every tick: how late
+  [s] the event loop ran the ticker's timer (the snapshot's ``costs_ms`` gives ``loop_lag_p50`` / ``loop_lag_max``
+  of the last 50); ``{"ev": "alert_sent" | "alert_recv", ...}``.
 * **Status subject**: none (a node user may not publish replies); read the snapshot file.
 """
 
@@ -153,12 +158,6 @@ point stays within 10 km (the propagation is the costliest part of an assessment
 REBUILD_DUTY = 4.0
 """A rebuild waits at least this many times its own (average) cost after the previous one: updates of tracks the
 picture already holds do not wait for it (they are fused incrementally), only new tracks do."""
-FOLD_DUTY = 2.0
-"""At an ally node (not the hub), the fold-in of its own tracks' updates into its picture (``_queue_fold``) waits at
-least this many times its own (average) cost after the previous one ended, and the pushes back meanwhile fold in
-with it in one pass (so does the next partner track batch, which is folded in at once). Its own tracks reach its
-picture only for its own 0.5 s assessment rounds and alerts; one pass per push took a loop that also has to
-release the pushes (``bench fabric``, issue 5). The hub folds in at once: its picture is its release."""
 REASSOCIATE_S = 1.0
 """Objects updated incrementally are associated again (a full rebuild) at least this often [s wall]: a track
 that entered the picture alone (e.g. before its twin's gate held it) joins its twin at the next rebuild."""
@@ -546,11 +545,7 @@ def _track_job(runs: list[dict]) -> list[dict]:
                 if tid not in done:
                     done.add(tid)
                     early[tid] = _early_states(tr, tid)
-        # the tracks this push updated (the tracker records every update): a scan split over two pushes
-        # updates its tracks again at the same time, which their update time alone does not show
-        updated = np.unique(np.concatenate(tr.history.track[h0:])) if len(tr.history.track) > h0 else np.zeros(0, int)
         out.append({**run, "batch": None, "own": _OwnTracks(tr, early), "burnouts": _burnouts(tr, boost_state, h0),
-                    "updated": updated,
                     "unusable": tr.rejected - rej0,
                     "t_first": t_first, "t_max": t_max, "start": start, "done": _now(),
                     "cpu_s": time.process_time() - c0, "wall_s": time.perf_counter() - w0})
@@ -847,11 +842,6 @@ class NationalNode:
         self._refuse_cost = 0.0
         self._refuse_keys: list[tuple[str, str]] = []
         self._refuse_handle = None
-        self._fold_keys: dict[tuple[str, str], None] = {}  # updates waiting for the next fold-in (ally nodes)
-        self._fold_structural = False
-        self._fold_handle = None
-        self._fold_cost = 0.0
-        self._last_fold = 0.0
         self._cov_json: dict[str, tuple] = {}
         self._assess_busy = False
         self._assess_cost = 0.0
@@ -1158,7 +1148,7 @@ class NationalNode:
         self._exercise = res["exercise"]
         # an own track update exists (has "reached this node") when the tracker has made it: its wall time is
         # the push's end (the report -> track time is in the end-to-end latency, not in the assessment age)
-        self._after_tracking(res["prov"], res["done"], res["exercise"], t_first, res.get("updated"))
+        self._after_tracking(res["prov"], res["done"], res["exercise"], t_first)
         for tid, (tb, xb, Pb, x_now) in res.get("burnouts", {}).items():
             self._burnout_launch(tid, tb, xb, Pb, x_now, res["exercise"])
         self._track_cpu[0] += res["cpu_s"]
@@ -1169,24 +1159,17 @@ class NationalNode:
             self._timing("batch", sent=sent, n=n, wall=res["wall"], tracked=res["done"], recv=recv,
                          start=res["start"], back=back, released=_now())
 
-    def _after_tracking(self, prov: dict, wall: float, exercise: bool, t_first: float,
-                        updated: np.ndarray | None = None) -> None:
-        """Publish what changed in the own tracks (the confirmed tracks the push updated: ids ``updated``, from
-        the tracker's update records; without them, those updated at or after ``t_first``, the earliest report
-        time of the push, whose update time moved; and tracks deleted since), open events for new confirmed
-        tracks, and fold the updated tracks into the picture (``_refuse``; a track the picture does not hold yet
-        makes a rebuild). A scan whose reports came in two pushes updates its tracks twice at the same time:
-        both updates are released (by update time alone the second was not, so the reports of a scan's tail were
-        never reflected at a partner: the 0-10 "not reflected" reports per ``bench fabric`` run at 100/s)."""
+    def _after_tracking(self, prov: dict, wall: float, exercise: bool, t_first: float) -> None:
+        """Publish what changed in the own tracks (confirmed tracks updated at or after ``t_first``, the
+        earliest report time of the push, and tracks deleted since), open events for new confirmed tracks,
+        and fold the updated tracks into the picture (``_refuse``; a track the picture does not hold yet
+        makes a rebuild)."""
         from warnlink.tracking.tracker import CONFIRMED, DELETED, PHASES
 
         tr = self.own
         if len(tr.ids) == 0:
             return
-        if updated is not None:
-            cand = (tr.status == CONFIRMED) & np.isin(tr.ids, updated)
-        else:
-            cand = (tr.status == CONFIRMED) & (tr.t_update >= t_first - 1e-6)
+        cand = (tr.status == CONFIRMED) & (tr.t_update >= t_first - 1e-6)
         if self._own_confirmed:
             was = np.isin(tr.ids, np.fromiter(self._own_confirmed, int))
             gone = was & (tr.status == DELETED)
@@ -1197,7 +1180,7 @@ class NationalNode:
             return
         phases = tr.phase(rows)
         structural = False
-        fold = []
+        updated = []
         releases = []
         for k, row in enumerate(rows):
             tid = int(tr.ids[row])
@@ -1206,7 +1189,7 @@ class NationalNode:
                 releases.append((row, tid, PHASES[int(phases[k])], "deleted"))
                 structural = True
                 continue
-            if updated is None and self.own_prev_t.get(tid) == float(tr.t_update[row]):
+            if self.own_prev_t.get(tid) == float(tr.t_update[row]):
                 continue
             self._own_confirmed.add(tid)
             self.own_prev_t[tid] = float(tr.t_update[row])
@@ -1215,38 +1198,15 @@ class NationalNode:
             if tid not in self.own_event and tid not in self._pending_event:
                 self._open_event(row, tid, exercise)
             releases.append((row, tid, PHASES[int(phases[k])], "confirmed"))
-            fold.append((self.nation, self._own_track_id(tid)))
+            updated.append((self.nation, self._own_track_id(tid)))
         self._publish_own_tracks(releases, exercise, prov)
         if self.nation == self.policy.hub:  # (the hub's picture is its release: fold in at once)
-            self._fold_in(fold, structural)
+            self._fold_in(updated, structural)
         else:  # release first: the sealed tracks go out before this node's own picture takes them in
-            self._queue_fold(fold, structural, RELEASE_FIRST_S)
-
-    def _queue_fold(self, keys: list[tuple[str, str]], structural: bool, delay: float = 0.0) -> None:
-        """(Ally nodes) fold ``keys`` in with every other update queued before the next fold-in: after ``delay``
-        at the earliest, and ``FOLD_DUTY`` times the fold-in's own cost after the previous one ended."""
-        self._fold_keys.update(dict.fromkeys(keys))
-        self._fold_structural = self._fold_structural or structural
-        if self._fold_handle is not None:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self._fold_now()
-            return
-        delay = max(delay, self._last_fold + FOLD_DUTY * self._fold_cost - time.monotonic())
-        self._fold_handle = loop.call_later(max(0.0, delay), self._fold_now)
-
-    def _fold_now(self) -> None:
-        self._fold_handle = None
-        keys, structural = list(self._fold_keys), self._fold_structural
-        self._fold_keys, self._fold_structural = {}, False
-        if not keys and not structural:
-            return
-        t0 = time.monotonic()
-        self._fold_in(keys, structural)
-        self._last_fold = time.monotonic()
-        self._fold_cost = 0.8 * self._fold_cost + 0.2 * (self._last_fold - t0)
+            with contextlib.suppress(RuntimeError):
+                asyncio.get_running_loop().call_later(RELEASE_FIRST_S, self._fold_in, updated, structural)
+                return
+            self._fold_in(updated, structural)
 
     def _fold_in(self, updated: list[tuple[str, str]], structural: bool) -> None:
         """Fold updated contributor tracks into the picture (incrementally; a rebuild for new ones, or for all
@@ -1859,8 +1819,7 @@ class NationalNode:
 
     def _queue_refuse(self, key: tuple[str, str]) -> None:
         """Fold a partner track update in at the next turn of the event loop, together with every other one the
-        readers hand over before that turn (a burst costs one vectorised pass, not one per message), and with the
-        own updates waiting for their fold-in (``_queue_fold``)."""
+        readers hand over before that turn (a burst costs one vectorised pass, not one per message)."""
         self._refuse_keys.append(key)
         if self._refuse_handle is None:
             self._refuse_handle = asyncio.get_running_loop().call_soon(self._flush_refuse)
@@ -1869,14 +1828,7 @@ class NationalNode:
         self._refuse_handle = None
         keys, self._refuse_keys = list(dict.fromkeys(self._refuse_keys)), []
         if keys:
-            if self._fold_handle is not None:  # own updates waiting for their fold-in come along
-                self._fold_handle.cancel()
-                self._fold_handle = None
-                keys = list(dict.fromkeys([*self._fold_keys, *keys]))
-                structural, self._fold_keys, self._fold_structural = self._fold_structural, {}, False
-                self._fold_in(keys, structural)
-            else:
-                self._fold_in(keys, False)
+            self._fold_in(keys, False)
 
     def _member_entries(self, obj: _PictureObject) -> list[tuple] | None:
         """The fusion entries of an object's members (the rebuild's order), or None when one is gone."""
