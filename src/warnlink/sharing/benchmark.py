@@ -308,12 +308,22 @@ def stage_latencies(state_dir: Path, sent: np.ndarray, origin: str = "KOR", hub:
     """Where the time goes, stage by stage: per ``origin`` report batch (``sent``: its Wl-Sent), the first
     moment its reports are reflected at each stage of the path origin -> hub -> receiver (the tracks'
     ``Wl-Prov``; the audit logs' times: ``*_released`` at the PubAck of the sealed track, ``*_received``
-    when the receiver verified it; ``*_fused`` the picture's ``fused`` records). Returns stage -> ``{p50_ms,
-    p99_ms}`` of the time since the batch was sent, over the batches reflected at the receiver."""
+    when the receiver verified it; ``*_fused`` the picture's ``fused`` records; before them the origin node's
+    steps from its ``batch`` records: ``feed_received``, ``submitted``, ``worker_start``, ``tracked``,
+    ``result_back``, ``sealed``). Returns stage -> ``{p50_ms, p99_ms}`` of the time since the batch was sent, over
+    the batches reflected at the receiver (None where a node wrote no such record)."""
     sent = np.asarray(sent, float)
     batches = {r["sent"]: r for r in _timing(state_dir, origin) if r.get("ev") == "batch" and r.get("sent")}
-    at: dict[str, np.ndarray] = {
-        f"{origin.lower()}_tracked": np.array([batches.get(s, {}).get("tracked", np.nan) for s in sent], float)}
+
+    def field(name: str) -> np.ndarray:
+        return np.array([(batches.get(s, {}).get(name) or np.nan) for s in sent], float)
+
+    # the origin node's own steps (its ``batch`` timing records): the feed reader handed the batch over, it was
+    # submitted to the tracking worker, the worker began the push, the push ended, its result was back on the
+    # event loop, and its releases were sealed
+    at: dict[str, np.ndarray] = {f"{origin.lower()}_{stage}": field(name) for stage, name in (
+        ("feed_received", "recv"), ("submitted", "wall"), ("worker_start", "start"), ("tracked", "tracked"),
+        ("result_back", "back"), ("sealed", "released"))}
     for src, dst in ((origin, hub), (hub, receiver)):
         applied = _applied_tracks(state_dir, dst, src)
         for name, times in ((f"{src.lower()}_released", _audit_times(state_dir, src, "sent")),

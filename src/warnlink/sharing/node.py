@@ -87,7 +87,12 @@ Start the fabric and the three nodes in a temporary directory (``warnlink.sharin
   ``wall - prov["KOR"]`` in JPN's ``fused`` records whose ``new`` holds ``KOR``;
   ``{"ev": "assessment_sent", "wall", "object_id", "track_wall"}`` (``track_wall``: when the newest track
   update it reflects reached this node: a partner track's arrival, an own track's push end); ``{"ev":
-  "batch", ..., "tracked"}`` also gives the push's end; ``{"ev": "alert_sent" | "alert_recv", ...}``.
+  "batch", ..., "tracked"}`` also gives the push's end, and where a feed batch's time went: ``recv`` (the node's
+  feed reader handed it over), ``wall`` (decoded, submitted to the tracking worker), ``start`` (the worker began
+  the push), ``tracked`` (the push and the table copy done), ``back`` (the result back on the event loop),
+  ``released`` (its own-track releases sealed and queued); ``{"ev": "lag", "wall", "lag"}`` every tick: how late
+  [s] the event loop ran the ticker's timer (the snapshot's ``costs_ms`` gives ``loop_lag_p50`` / ``loop_lag_max``
+  of the last 50); ``{"ev": "alert_sent" | "alert_recv", ...}``.
 * **Status subject**: none (a node user may not publish replies); read the snapshot file.
 """
 
@@ -523,7 +528,7 @@ def _track_job(runs: list[dict]) -> list[dict]:
     tr, done, boost_state = _WORKER["tracker"], _WORKER["early_done"], _WORKER["boost_state"]
     out = []
     for run in runs:
-        c0, w0 = time.process_time(), time.perf_counter()
+        c0, w0, start = time.process_time(), time.perf_counter(), _now()
         batch = run["batch"]
         rej0, h0 = tr.rejected, len(tr.history.t_s)
         finite = np.isfinite(batch.t_s)
@@ -547,7 +552,7 @@ def _track_job(runs: list[dict]) -> list[dict]:
                     early[tid] = _early_states(tr, tid)
         out.append({**run, "batch": None, "own": _OwnTracks(tr, early), "burnouts": _burnouts(tr, boost_state, h0),
                     "unusable": tr.rejected - rej0,
-                    "t_first": t_first, "t_max": t_max, "done": _now(),
+                    "t_first": t_first, "t_max": t_max, "start": start, "done": _now(),
                     "cpu_s": time.process_time() - c0, "wall_s": time.perf_counter() - w0})
     _trim_history(tr)
     return out
@@ -854,6 +859,7 @@ class NationalNode:
         self._entry_cache: dict[tuple[str, str], tuple] = {}  # partner track -> (message, x, repaired P)
         self._track_cpu = [0.0, 0.0, 0]  # the tracking worker's CPU s, wall s (in jobs), reports
         self._pub_cost = [0.0, 0.0]  # moving averages [s]: outbox wait, publish -> PubAck
+        self._loop_lag: deque = deque(maxlen=50)  # the ticker's recent oversleeps [s]: how late the loop runs a timer
         self.last_assessments: OrderedDict[str, dict] = OrderedDict()
         """Valid time of the latest assessment round: the alert engine's clock (staleness is judged on it, so
         that a replay faster than real time does not make every alert stale between rounds)."""
@@ -940,6 +946,7 @@ class NationalNode:
         self._dead_q = asyncio.Queue(maxsize=DEAD_LETTER_QUEUE)
         self._outbox = asyncio.Queue()
         self._feed_q: asyncio.Queue = asyncio.Queue()
+        self._feed_recv: dict[int, float] = {}
 
         async def on_error(exc):
             self.counters["nats_errors"] += 1
@@ -1017,6 +1024,7 @@ class NationalNode:
 
     # ------------------------------------------------------------------ feed (own sensors)
     async def _on_feed(self, msg) -> None:
+        self._feed_recv[id(msg)] = _now()  # (the batch's timing record: when the node's reader handed it over)
         await self._feed_q.put(msg)
 
     async def _feed_loop(self) -> None:
@@ -1101,7 +1109,7 @@ class NationalNode:
         batch.sensors = list(self.sensor_index)
         batch.t_s = batch.t_s + wire.epoch
         batch.arrival_s = batch.arrival_s + wire.epoch
-        return batch, wire, sent
+        return batch, wire, sent, self._feed_recv.pop(id(msg), None)
 
     def _decode_runs(self, msgs) -> list[dict]:
         """Feed messages -> pushes for the tracker: one per run of equal exercise marking (a batch's marking
@@ -1109,6 +1117,8 @@ class NationalNode:
         from warnlink.sensors.reports import ReportBatch
 
         decoded = [d for d in (self._decode_feed(m) for m in msgs) if d is not None]
+        for m in msgs:
+            self._feed_recv.pop(id(m), None)
         decoded = [d for d in decoded if len(d[0])]
         if not decoded:
             return []
@@ -1128,7 +1138,8 @@ class NationalNode:
             sents = [d[2] for d in run if d[2] is not None]
             sent = max(sents) if sents else None
             runs.append({"batch": batch, "prov": {self.nation: sent if sent is not None else wall}, "wall": wall,
-                         "exercise": bool(run[0][1].exercise), "records": [(d[2], len(d[0])) for d in run]})
+                         "exercise": bool(run[0][1].exercise),
+                         "records": [(d[2], len(d[0]), d[3]) for d in run]})
         return runs
 
     def _read_drag(self, own: _OwnTracks) -> None:
@@ -1147,6 +1158,7 @@ class NationalNode:
 
     def _after_push(self, res: dict) -> None:
         """Back on the event loop after a push: take the new track table, publish what changed, open events."""
+        back = _now()
         self.own = res["own"]
         self._early.update(self.own.early)
         self._read_drag(self.own)
@@ -1162,10 +1174,11 @@ class NationalNode:
             self._burnout_launch(tid, tb, xb, Pb, x_now, res["exercise"])
         self._track_cpu[0] += res["cpu_s"]
         self._track_cpu[1] += res["wall_s"]
-        self._track_cpu[2] += sum(n for _, n in res["records"])
-        for sent, n in res["records"]:
+        self._track_cpu[2] += sum(r[1] for r in res["records"])
+        for sent, n, recv in res["records"]:
             self.counters["reports"] += n
-            self._timing("batch", sent=sent, n=n, wall=res["wall"], tracked=res["done"])
+            self._timing("batch", sent=sent, n=n, wall=res["wall"], tracked=res["done"], recv=recv,
+                         start=res["start"], back=back, released=_now())
 
     def _after_tracking(self, prov: dict, wall: float, exercise: bool, t_first: float) -> None:
         """Publish what changed in the own tracks (confirmed tracks updated at or after ``t_first``, the
@@ -2569,7 +2582,10 @@ class NationalNode:
         last_snap = 0.0
         last_verifier = _now()
         while True:
+            t_sleep = time.monotonic()
             await asyncio.sleep(self.tick_s)
+            self._loop_lag.append(time.monotonic() - t_sleep - self.tick_s)
+            self._timing("lag", lag=round(self._loop_lag[-1], 5))
             try:
                 now = _now()
                 if (not self._picture_dirty and self.counters["refused"] != self._refused_at_rebuild
@@ -2612,6 +2628,7 @@ class NationalNode:
     def snapshot(self, stopped: bool = False) -> dict:
         """The node's state as a JSON-able dict (see the module docstring)."""
         cov_cache, self._cov_json = self._cov_json, {}
+        lag = list(self._loop_lag)
         stale = [o for ev in self.picture_events for o in ev["objects"]
                  if (c := cov_cache.get(o.object_id)) is None or c[0] is not o.P]
         if stale:  # changed since the last snapshot: repaired all at once
@@ -2665,7 +2682,9 @@ class NationalNode:
                              "track_cpu_per_report": round(self._track_cpu[0] * 1e3 / max(self._track_cpu[2], 1), 4),
                              "track_cpu_share": round(self._track_cpu[0] / max(self._track_cpu[1], 1e-9), 3),
                              "outbox_wait": round(self._pub_cost[0] * 1e3, 3),
-                             "puback": round(self._pub_cost[1] * 1e3, 3)},
+                             "puback": round(self._pub_cost[1] * 1e3, 3),
+                             "loop_lag_p50": round(float(np.median(lag)) * 1e3, 3) if lag else 0.0,
+                             "loop_lag_max": round(max(lag) * 1e3, 3) if lag else 0.0},
                 "alerts": list(self.alerts_sent),
                 "assessments": [{**a, "event_id": self._canon(a["event_id"]), "live": oid in self.objects}
                                 for oid, a in self.last_assessments.items()],
