@@ -496,19 +496,14 @@ class Replay:
 
     def _kinds(self, conf, t: float) -> None:
         tr = self.tracker
+        what = {"debris": "debris-like", "stage": "stage-like", "warhead": "re-entry vehicle"}
         for row in conf:
             o = self.objs[row]
             beta, sig = self._beta(row)
-            if beta is not None:
-                lo, hi = beta / (1 + 2 * sig), beta / max(1 - 2 * sig, 0.05)  # ~2-sigma interval
-                if hi < BETA_DEBRIS_MAX:
-                    self._set_kind(o, "debris", f"ballistic coefficient {beta:.0f} kg/m^2 (debris-like)")
-                    continue
-                if hi < BETA_STAGE_MAX:
-                    self._set_kind(o, "stage", f"ballistic coefficient {beta:.0f} kg/m^2 (stage-like)")
-                    continue
-                if lo > BETA_RV_MIN:
-                    self._set_kind(o, "warhead", f"ballistic coefficient {beta:.0f} kg/m^2 (re-entry vehicle)")
+            kind = "" if beta is None else drag_kind(1.0 / beta, (sig / beta) ** 2)[0]
+            if kind:
+                self._set_kind(o, kind, f"ballistic coefficient {beta:.0f} kg/m^2 ({what[kind]})")
+                if kind == "warhead":
                     p = None if o.parent is None else self.objs[o.parent]
                     if (p is not None and o.continues is None and p.handed_to is None and p.continues != o.row
                             and p.kind in ("warhead", "unknown") and tr.status[p.row] != DELETED):
@@ -516,7 +511,7 @@ class Replay:
                         # the re-entry vehicle's second track parted from its degraded first 13 s before impact and
                         # raised a second chain); it speaks for that track's chain
                         o.continues = p.row
-                    continue
+                continue
             if o.duplicate_of is not None:
                 p = self.objs[o.duplicate_of]
                 o.kind, o.kind_basis = p.kind, f"duplicate of track {p.row} ({p.kind_basis})"
