@@ -275,6 +275,45 @@ def chi2_band(d: int, n_runs: int, conf: float = 0.95) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def mc_nees(point_keys, nees_vals, d: int = 6, conf: float = 0.95, min_runs: int = 2) -> dict[str, np.ndarray]:
+    """The Monte Carlo NEES test per point (Bar-Shalom et al. 2001, section 5.4.2): the NEES values of one
+    point (e.g. one object at one time step) over independent runs are averaged, and the average is judged
+    against ``chi2_band(d, n)``, where n is the number of runs that have a value there.
+
+    ``point_keys`` (k, c): one row per (run, point) value, the point's key (e.g. time and object index;
+    rows of different runs with equal keys are the same point); ``nees_vals`` (k,): the values, each from
+    a different run for a given key. Points with fewer than ``min_runs`` values are left out.
+
+    Returns arrays per point (sorted by key): ``keys`` (p, c), ``n_runs`` (p,), ``mean`` (p,) (average
+    NEES), ``lo``, ``hi`` (its band), ``inside`` (bool) and ``below`` (average below ``lo``: covariance
+    too large; above ``hi``: too small). For a consistent filter ``inside`` holds at a fraction ``conf``
+    of the points."""
+    keys = np.asarray(point_keys, dtype=float)
+    v = np.asarray(nees_vals, dtype=float)
+    if keys.ndim == 1:
+        keys = keys[:, None]
+    if keys.ndim != 2 or len(keys) != len(v):
+        raise ValueError(f"mc_nees: point_keys must be (k, c) with k = len(nees_vals) = {len(v)}, "
+                         f"got shape {keys.shape}")
+    if min_runs < 1:
+        raise ValueError(f"mc_nees: min_runs must be at least 1, got {min_runs}")
+    if not len(v):
+        empty = np.zeros(0)
+        return {"keys": keys, "n_runs": empty.astype(int), "mean": empty, "lo": empty, "hi": empty,
+                "inside": empty.astype(bool), "below": empty.astype(bool)}
+    uk, inv = np.unique(keys, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    n = np.bincount(inv, minlength=len(uk))
+    mean = np.bincount(inv, weights=v, minlength=len(uk)) / n
+    keep = n >= min_runs
+    uk, n, mean = uk[keep], n[keep], mean[keep]
+    bands = {int(k): chi2_band(d, int(k), conf) for k in np.unique(n)}
+    lo = np.array([bands[int(k)][0] for k in n])
+    hi = np.array([bands[int(k)][1] for k in n])
+    return {"keys": uk, "n_runs": n, "mean": mean, "lo": lo, "hi": hi,
+            "inside": (mean >= lo) & (mean <= hi), "below": mean < lo}
+
+
 def track_breaks_and_swaps(times, truth_ids, track_ids) -> dict[str, int]:
     """Continuity counts from the per-time truth-to-track pairing.
 

@@ -37,7 +37,9 @@ def score(history: TrackHistory, objects, step_s: float = 1.0, c_m: float = 1000
     ``(t_s, object_index, phase, nees)`` (arrays) of the (grid time, object) points counted in the RMSE
     and NEES, e.g. for ``warnlink.tracking.pcrlb.pcrlb_phase_rms(points=...)``, and ``pair_errors``
     ``(err, cov)``: the 6-state error (n, 6) [m, m/s] and covariance (n, 6, 6) of those points (e.g. to
-    split the NEES into position and velocity parts).
+    split the NEES into position and velocity parts), and ``pair_sources`` ``(track_id, p_boost, age_s)``:
+    the track scored at each point, the boost-model probability of its estimate (NaN for a tracker without
+    one) and how long before the point that estimate was made [s].
     """
     a = history.arrays()
     conf = a["status"] == CONFIRMED
@@ -121,4 +123,8 @@ def score(history: TrackHistory, objects, step_s: float = 1.0, c_m: float = 1000
         tr = np.array([r for r, _ in pairs], int)
         out["pairs"] = (tt[tr], tid[tr], tphase[tr], nees_vals)
         out["pair_errors"] = (err, err_cov)
+        er = np.array([e for _, e in pairs], int)
+        srow = src[er] if len(er) else np.zeros(0, int)
+        out["pair_sources"] = (eid[er] if len(er) else np.zeros(0, int), a["p_boost"][srow], et[er] - a["t_s"][srow]
+                               if len(er) else np.zeros(0))
     return out
