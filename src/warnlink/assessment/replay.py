@@ -1040,8 +1040,7 @@ class Replay:
             if d < gate and dt < dt_gate and d < best_d:
                 best, best_d = p, d
         if best is not None:
-            o.same_as = self._root_same(best.row)
-            self.objs[o.same_as].extrapolating = False
+            o.same_as = self._root_same(best.row)  # the lost track's held prediction feeds its chain until o does
             return
 
     def _continued_from(self, o: _Obj, live: bool = False) -> _Obj | None:
@@ -1143,8 +1142,14 @@ class Replay:
             pr = o.pred
             if dead and not o.reported_dead:
                 o.reported_dead = True
-                mature = (pr is not None and pr.get("ok") and o.first_coast_s is not None
-                          and pr["t"] - o.first_coast_s >= MATURE_COAST_S and not o.manoeuvre
+                # a re-acquisition continues its object's coast: the object's first coast counts (a young track
+                # re-acquiring a missile tracked for an hour is no young threat: 2022-11-18 cancelled its EEZ
+                # warning "track_lost" 3 s after such a track was lost, and re-issued it 3 s later)
+                root = self.objs[self._root_same(o.row)]
+                coast = [c for c in (o.first_coast_s, root.first_coast_s if root.duplicate_of is None else None)
+                         if c is not None]
+                mature = (pr is not None and pr.get("ok") and bool(coast)
+                          and pr["t"] - min(coast) >= MATURE_COAST_S and not o.manoeuvre
                           and pr["impact_t"] > t)
                 if mature and o.duplicate_of is None:
                     o.extrapolating = True
@@ -1161,11 +1166,17 @@ class Replay:
                 continue
             if not (o.extrapolating or self._mature(o, t) or (self._bound(o, t) and t - o.born_s >= ALERT_AFTER_S)):
                 continue
-            if o.extrapolating and any(q.same_as == o.row and not q.done and q.pred is not None for q in self.objs):
-                continue  # a re-acquired track carries this object now
             if self._parted_undecided(o):
                 continue  # the missile's own chain warns meanwhile; the decision hands it over if this is the missile
             feed.append(o)
+        # a lost track's held prediction yields to a track re-acquiring its object once that track itself feeds the
+        # chain (yielding at the re-acquisition, before the new track was mature, left the chain with no input for
+        # 5 s: 2022-11-18's EEZ warning was cancelled "stale" at 3 870 s and re-issued at 3 872 s)
+        fed = {o.row for o in feed}
+        for o in feed:
+            if o.extrapolating and any(q.same_as == o.row and q.row in fed for q in self.objs):
+                o.done = True
+        feed = [o for o in feed if not o.done]
         # tracks that speak for one object (a re-acquisition, a missile carrying on a chain) feed its chain once
         # per window: the one of an alerting kind, else the latest (two of them alternating flapped the chain)
         speaker = {}
