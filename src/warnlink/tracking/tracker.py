@@ -220,7 +220,7 @@ class Tracker:
         self.status = np.zeros(0, int)
         self.ids = np.zeros(0, int)
         self._next_id = 0
-        self._leftovers: dict[int, tuple[float, np.ndarray, np.ndarray]] = {}
+        self._leftovers: dict[int, tuple] = {}  # sensor -> (t, pos, cov, earlier leftovers): ``_initiate``
         self.history = TrackHistory()
         self.rejected = 0
         self._gate = {m: chi2.ppf(self.cfg.gate_probability, m) for m in (2, 3, 4)}
@@ -471,11 +471,19 @@ class Tracker:
         site = np.asarray(site, float)
         pos, cov = _radar_to_ecef_kernel(np.ascontiguousarray(z[:, :3]), np.ascontiguousarray(R[:, :3, :3]), site,
                                          _sensor_basis(KIND_RADAR, site.tobytes()))
+        # leftovers per sensor: (scan time, this scan's unused positions and covariances, the previous scan's
+        # leftovers still unused). A scan split over pushes (a feed that cuts batches by count) comes as pieces
+        # with the same time: each piece pairs with the previous scan's leftovers and adds its own unused
+        # reports to the scan's (before, each piece replaced the last, so pieces of one scan started nothing)
         prev = self._leftovers.get(sensor)
-        self._leftovers[sensor] = (t_scan, pos, cov)
-        if prev is None or not len(pos):
+        if prev is not None and prev[0] == t_scan:
+            earlier, acc_pos, acc_cov = prev[3], prev[1], prev[2]
+        else:
+            earlier, acc_pos, acc_cov = (prev[:3] if prev is not None else None), pos[:0], cov[:0]
+        self._leftovers[sensor] = (t_scan, np.concatenate([acc_pos, pos]), np.concatenate([acc_cov, cov]), earlier)
+        if earlier is None or not len(pos):
             return
-        t0, pos0, cov0 = prev
+        t0, pos0, cov0 = earlier
         dt = t_scan - t0
         if not (0 < dt <= self.cfg.init_max_gap_s) or not len(pos0):
             return
@@ -506,10 +514,13 @@ class Tracker:
         pb = cfg.init_boost_probability
         mu = np.where(rising[:, None], [1.0 - pb, pb], [0.95, 0.05])
         self._add(x, P, mu, t_scan)
-        # the used leftovers cannot start another track
+        # the used leftovers (of this scan and of the previous one) cannot start another track
         left = np.ones(len(pos), bool)
         left[rows] = False
-        self._leftovers[sensor] = (t_scan, pos[left], cov[left])
+        left0 = np.ones(len(pos0), bool)
+        left0[cols] = False
+        self._leftovers[sensor] = (t_scan, np.concatenate([acc_pos, pos[left]]), np.concatenate([acc_cov, cov[left]]),
+                                   (t0, pos0[left0], cov0[left0]))
 
     def _split_prior(self, x, P, pos, cov, t_scan, dt, live, xc, Pc, eligible):
         """Replace, in place, the two-point states ``x`` (n, 8) and covariances ``P`` of new tracks whose
