@@ -1172,9 +1172,9 @@ class Replay:
         # a lost track's held prediction yields to a track re-acquiring its object once that track itself feeds the
         # chain (yielding at the re-acquisition, before the new track was mature, left the chain with no input for
         # 5 s: 2022-11-18's EEZ warning was cancelled "stale" at 3 870 s and re-issued at 3 872 s)
-        fed = {o.row for o in feed}
+        reacquired = {q.same_as for q in feed if q.same_as is not None}
         for o in feed:
-            if o.extrapolating and any(q.same_as == o.row and q.row in fed for q in self.objs):
+            if o.extrapolating and o.row in reacquired:
                 o.done = True
         feed = [o for o in feed if not o.done]
         # tracks that speak for one object (a re-acquisition, a missile carrying on a chain) feed its chain once
