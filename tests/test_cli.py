@@ -1,6 +1,8 @@
 """The ``warnlink`` command as users and later checks call it (a real subprocess)."""
 
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,8 +12,10 @@ import pytest
 from warnlink.cli import app
 
 
-def run(*args, check=True):
-    p = subprocess.run([sys.executable, "-m", "warnlink.cli", *args], capture_output=True, text=True, timeout=600)
+def run(*args, check=True, env_columns=None):
+    env = None if env_columns is None else {**os.environ, "COLUMNS": str(env_columns)}
+    p = subprocess.run([sys.executable, "-m", "warnlink.cli", *args], capture_output=True, text=True, timeout=600,
+                       env=env)
     if check and p.returncode != 0:
         raise AssertionError(f"exit {p.returncode}\n{p.stdout}\n{p.stderr}")
     return p
@@ -31,10 +35,17 @@ def test_every_command_has_help():
     walk(click_app, [])
     assert {"trajectory", "simulate", "demo"} <= {n[0] for n in names}
     for n in names:
-        p = run(*n, "--help")
+        p = run(*n, "--help", env_columns=250)
         assert "Usage" in p.stdout, n
         doc = click_app.commands[n[0]] if len(n) == 1 else click_app.commands[n[0]].commands[n[1]]
         assert doc.help, f"{n} has no help text"
+        # what the help says reaches the reader: bracketed units ([km]), extras ('warnlink[bench]') and the
+        # command's first paragraph are not eaten as markup
+        texts = [doc.help] + [q.help for q in doc.params if getattr(q, "help", None)]
+        for token in {t for text in texts for t in re.findall(r"\[[^\]\s]+\]|<[^>\s]+>", text)}:
+            assert token in p.stdout, f"{n}: {token!r} of the help text is missing from --help"
+        first = " ".join(doc.help.split("\n\n")[0].split())
+        assert first[:60] in " ".join(p.stdout.split()), f"{n}: the first paragraph is not shown as written"
 
 
 def test_trajectory_json_keys():

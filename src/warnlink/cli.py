@@ -19,6 +19,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
 )
 catalog_app = typer.Typer(help="The catalogue of real DPRK launches (public figures).", no_args_is_help=True)
 scenario_app = typer.Typer(help="Scenario files: make, check.", no_args_is_help=True)
@@ -476,7 +477,8 @@ def audit_verify(
     path: Annotated[Path | None, typer.Argument(help="An audit log (.jsonl), a node directory or a state directory "
                                                      "(default: the running state directory).")] = None,
     keys: Annotated[Path | None, typer.Option("--keys", help="Public keys (*.pub.pem) to check the signed "
-                                                             "checkpoints (default: <state>/keys when found).")] = None,
+                                                             "checkpoints (default: the state directory's keys/, "
+                                                             "when found).")] = None,
 ):
     """Verify hash-chained audit logs: any altered, inserted, deleted or reordered record, a truncated tail or
     a forged checkpoint is reported; exit 1 on any alteration."""
