@@ -144,3 +144,22 @@ def test_main_object_is_no_lower_bound_while_another_estimate_is():
     assert main_object({"objects": [boosting, second, stage]}) is second
     assert main_object({"objects": [boosting, stage, obj(6, "warhead", "x", 1.0, False, dup=3)]}) is boosting
     assert main_object({"objects": [stage]}) is stage
+
+
+def test_main_object_prefers_a_track_followed_to_impact_over_one_lost_in_flight():
+    """2024-01-14's structure: the warhead's first track, last assessed at 150 s, predicted 21 km apogee and
+    243 km range; its re-acquisition, launched (back-propagated) 11 s later and followed to its predicted
+    impact, 51.5 km and 527 km (published >50, >500). The followed track stands for the event, whatever the
+    launch order; among followed tracks the first launched still comes first."""
+
+    def obj(track, launch, method, final, at):
+        return {"object_id": f"e/track{track}", "kind": "warhead", "duplicate_of": None,
+                "estimate": {"launch_time": launch, "launch_method": method, "assessed_at_s": at,
+                             "final": final, "lower_bound": False}}
+
+    lost = obj(1, "2024-01-14T05:53:31Z", "backward boost (SRBM-solid)", False, 149.8)
+    followed = obj(4, "2024-01-14T05:53:42Z", "ballistic back-propagation (no boost seen)", True, 549.3)
+    assert main_object({"objects": [lost, followed]}) is followed
+    assert main_object({"objects": [lost]}) is lost
+    first_followed = obj(2, "2024-01-14T05:53:20Z", "backward boost (SRBM-solid)", True, 500.0)
+    assert main_object({"objects": [lost, followed, first_followed]}) is first_followed

@@ -1378,12 +1378,16 @@ def main_object(result: dict) -> dict | None:
     duplicate track) the first launched (launch time to 10 s; salvo figures describe the first missile; a
     launch from a backward boost before one from a mere ballistic back-propagation, which is tens of seconds
     early), and of its tracks the one assessed last (the most mature estimate: a re-acquisition carries on
-    its object). An estimate that is only a lower bound (``BOUND``: a track lost while boosting or before its
-    staging was decided) stands only when there is no other."""
+    its object). A track followed to its predicted impact (estimate ``final``) comes before one lost in
+    flight: the lost track's figures are a prediction from part of the flight (2024-01-14: the warhead's first
+    track, last assessed at 150 s, predicted 21 km apogee and 243 km range; its re-acquisition, followed
+    to impact, 51.5 km and 527 km against the published >50 and >500). An estimate that is only a lower
+    bound (``BOUND``: a track lost while boosting or before its staging was decided) stands only when there
+    is no other."""
     def key(o):
         lt = o["estimate"]["launch_time"] or "9999"
         ballistic = (o["estimate"]["launch_method"] or "ballistic").startswith("ballistic")
-        return (ballistic, lt[:18], -o["estimate"]["assessed_at_s"])
+        return (not o["estimate"].get("final"), ballistic, lt[:18], -o["estimate"]["assessed_at_s"])
 
     missile = ("warhead", "unknown")
     for kinds, bounds in ((("warhead",), (False,)), (("unknown",), (False,)), (missile, (True,)),
