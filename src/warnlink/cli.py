@@ -201,7 +201,8 @@ def catalog_list(catalog: CatalogOpt = None, as_json: JsonOpt = False):
 
 @scenario_app.command("from-history")
 def scenario_from_history(
-    event_id: Annotated[str, typer.Argument(help="Catalogue event id, e.g. 2022-11-18_1.")],
+    event_id: Annotated[str, typer.Argument(
+        help="Catalogue event id, e.g. 2022-11-18_1 (or the date alone when it names one event).")],
     catalog: CatalogOpt = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here (default: stdout).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed written into the scenario.")] = 0,
@@ -585,7 +586,8 @@ def bench_tracker(
 
 @app.command()
 def replay(
-    event_id: Annotated[str | None, typer.Argument(help="Catalogue event id, e.g. 2022-10-04_1.")] = None,
+    event_id: Annotated[str | None, typer.Argument(
+        help="Catalogue event id, e.g. 2022-10-04_1 (or the date alone when it names one event).")] = None,
     all_events: Annotated[bool, typer.Option("--all", help="Replay every catalogue event and print the "
                                                              "comparison table.")] = False,
     catalog: CatalogOpt = None,

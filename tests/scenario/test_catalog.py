@@ -1,6 +1,7 @@
 """The catalogue: reading it, rejecting bad files clearly, and reproducing every event's figures."""
 
 import csv
+import dataclasses
 import shutil
 
 import pytest
@@ -97,3 +98,14 @@ def test_reproduce_event(event_id):
         assert abs(rep["range_km"] - pub["range_km"]) <= 0.02 * pub["range_km"]
     if ev.flight_time_min:
         assert abs(rep["flight_time_min"] - pub["flight_time_min"]) <= 0.10 * pub["flight_time_min"]
+
+
+def test_find_event_by_id_or_by_a_date_naming_one_event():
+    events = load_catalog()
+    assert find_event(events, "2024-01-14").event_id == "2024-01-14_1"
+    assert find_event(events, "2024-01-14_1").event_id == "2024-01-14_1"
+    with pytest.raises(KeyError, match="no event '1999-01-01'"):
+        find_event(events, "1999-01-01")
+    twice = [*events, dataclasses.replace(events[0], event_id=events[0].event_id[:-1] + "2")]
+    with pytest.raises(KeyError, match="names 2 events"):
+        find_event(twice, events[0].event_id[:-2])

@@ -184,10 +184,17 @@ def load_catalog(path: str | Path | None = None) -> list[Event]:
 
 
 def find_event(events: list[Event], event_id: str) -> Event:
-    """The event called ``event_id``; ``KeyError`` listing the known ids otherwise."""
+    """The event called ``event_id``, or the one event of a launch date given alone (``2024-01-14`` for
+    ``2024-01-14_1`` when that date has no other event); ``KeyError`` listing the known ids otherwise."""
     for ev in events:
         if ev.event_id == event_id:
             return ev
+    same_day = [ev for ev in events if ev.event_id.rsplit("_", 1)[0] == event_id]
+    if len(same_day) == 1:
+        return same_day[0]
+    if same_day:
+        raise KeyError(f"{event_id!r} names {len(same_day)} events; give one of: "
+                       f"{', '.join(e.event_id for e in same_day)}")
     raise KeyError(f"no event {event_id!r} in the catalogue; known: {', '.join(e.event_id for e in events)}")
 
 
