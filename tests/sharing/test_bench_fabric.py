@@ -30,6 +30,33 @@ def test_report_latency_is_the_first_fused_record_that_reflects_the_batch():
     assert report_latencies(sent, n, [])["lost"] == 9
 
 
+def test_assessment_age_counts_from_the_oldest_update_an_assessment_is_first_to_reflect(tmp_path):
+    """An assessment of KOR's object reflects member updates that reached KOR at 100.0 (superseded before the
+    round) and 100.3 (the newest); JPN receives it at 100.9: its age is 0.9 s (0.6 s from the newest update,
+    the figure before 2026-12-03). One reflecting no new update (a re-send) counts in the old figure only."""
+    from warnlink.sharing.benchmark import assessment_ages
+
+    def write(nation, name, rows):
+        d = tmp_path / "nodes" / nation
+        d.mkdir(parents=True, exist_ok=True)
+        (d / name).write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows))
+
+    write("KOR", "timing.jsonl", [
+        {"ev": "assessment_sent", "wall": 100.8, "msg_id": "m1", "object_id": "O1", "track_wall": 100.3,
+         "new_wall": 100.0},
+        {"ev": "assessment_sent", "wall": 101.8, "msg_id": "m2", "object_id": "O1", "track_wall": 100.3,
+         "new_wall": None},
+        {"ev": "assessment_sent", "wall": 150.0, "msg_id": "m3", "object_id": "O1", "track_wall": 149.0,
+         "new_wall": 149.0}])  # (outside the window)
+    write("JPN", "audit.jsonl", [{"direction": "received", "msg_id": m, "time": t}
+                                 for m, t in (("m1", 100.9), ("m2", 101.9), ("m3", 150.1))])
+    write("USA", "audit.jsonl", [])
+    ages = assessment_ages(tmp_path, ["USA", "KOR", "JPN"], 90.0, 110.0)
+    newest = assessment_ages(tmp_path, ["USA", "KOR", "JPN"], 90.0, 110.0, newest=True)
+    assert len(ages) == 1 and len(newest) == 2, (ages, newest)
+    assert np.allclose(ages, [0.9]) and np.allclose(newest, [0.6, 1.6])
+
+
 def test_targets_are_judged_at_1000_reports_per_second():
     res = {"rates": [{"rate": 100, "p99_ms": 80.0, "raw_p99_ms": 1.0},
                      {"rate": 1000, "p99_ms": 40.0, "raw_p99_ms": 10.0}],

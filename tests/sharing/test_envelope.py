@@ -495,3 +495,40 @@ def test_track_batch_one_envelope_for_many_tracks(rings):
     good = decode_env(Sealer(rings["KOR"]).seal(TrackBatch.of(tracks[:2])).data)
     data = resign(msgspec.msgpack.encode(good), rings["KOR"], payload=body)
     assert reject_reason(verifier(rings, "USA"), good.subject, data)[0] == Reason.INVALID_PAYLOAD
+
+
+# ---------------------------------------------------------------------------------------------- assessment batches
+def test_assessment_batch_one_envelope_for_a_round(rings):
+    """An assessment round's objects travel as one signed AssessmentBatch on the assessment subject, to both
+    partners; each receiver gets every assessment; a batch whose assessments disagree with it (origin, marking,
+    time, a repeated object) cannot be sealed, and one signed that way anyway is rejected with a reason."""
+    from warnlink.sharing.messages import MAX_BATCH_ASSESSMENTS, AssessmentBatch, batch_assessments
+
+    items = [msgspec.structs.replace(assessment(origin="KOR"), time=T0 + 90.0 + k)
+             for k in range(MAX_BATCH_ASSESSMENTS)]
+    sealed = Sealer(rings["KOR"]).seal(AssessmentBatch.of(items))
+    assert sealed.subject == "wl.KOR.JPN-USA.assessment" and len(sealed.data) <= e.MAX_MESSAGE_BYTES
+    for receiver in ("USA", "JPN"):
+        env, p = verifier(rings, receiver).open(sealed.subject, sealed.data)
+        assert env.kind == "assessment" and env.valid_time == items[-1].time
+        assert [a.object_id for a in batch_assessments(p)] == [a.object_id for a in items]
+    one = Sealer(rings["KOR"]).seal(items[0])  # a lone Assessment is still read
+    assert [a.id for a in batch_assessments(verifier(rings, "JPN").open(one.subject, one.data)[1])] == [items[0].id]
+    bad = {"origin": [items[0], assessment(origin="JPN")],
+           "exercise": [items[0], msgspec.structs.replace(items[1], exercise=True)],
+           "twice": [items[0], msgspec.structs.replace(items[1], object_id=items[0].object_id)]}
+    for what, batch in bad.items():
+        with pytest.raises(ValueError, match=what):
+            AssessmentBatch.of(batch)
+    with pytest.raises(ValueError, match="at least one"):
+        AssessmentBatch.of([])
+    with pytest.raises(ValueError, match="newest"):
+        AssessmentBatch(origin="KOR", time=T0, exercise=False, assessments=tuple(items[:2]))
+    with pytest.raises(e.SealError, match="length"):
+        Sealer(rings["KOR"]).seal(AssessmentBatch.of([*items, assessment(origin="KOR")]))
+    # signed by KOR with a JPN assessment inside (built around the checks): invalid payload, not accepted
+    forged = msgspec.to_builtins(AssessmentBatch.of(items[:2]))
+    forged["assessments"][1]["origin"] = "JPN"
+    good = decode_env(Sealer(rings["KOR"]).seal(AssessmentBatch.of(items[:2])).data)
+    data = resign(msgspec.msgpack.encode(good), rings["KOR"], payload=msgspec.msgpack.encode(forged))
+    assert reject_reason(verifier(rings, "JPN"), good.subject, data)[0] == Reason.INVALID_PAYLOAD

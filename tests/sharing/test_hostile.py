@@ -158,7 +158,8 @@ class Arsenal:
             env = msgspec.structs.replace(env, signature=bytes(sig))
         elif how == 1:  # the payload changed after signing (impact moved, same labels)
             p = msgspec.msgpack.decode(env.payload)
-            p["launch_point"]["lat_deg"] = round(p["launch_point"]["lat_deg"] + self.rng.uniform(0.1, 3.0), 3)
+            q = p["assessments"][self.rng.randrange(len(p["assessments"]))] if "assessments" in p else p  # a batch
+            q["launch_point"]["lat_deg"] = round(q["launch_point"]["lat_deg"] + self.rng.uniform(0.1, 3.0), 3)
             env = msgspec.structs.replace(env, payload=_ENC.encode(p))
         else:  # a relabelled sequence number
             env = msgspec.structs.replace(env, seq=env.seq + self.rng.randint(1, 10**6))

@@ -131,7 +131,7 @@ def test_stage_reading_is_over_the_launch_picture_not_the_round(tmp_path):
     node.objects = {"O2": stage}  # the missile's track has ended: its assessment is all that is left of it
     node.last_assessments["O1"] = {"t": 90.0, "impacted": True, "range_m": 4_600e3, "event_id": "JPN-E1",
                                    "object_id": "O1"}
-    node._publish_assessment = lambda o, li: None  # no fabric here
+    node._release_assessments = lambda items: None  # no fabric here
     pred = SimpleNamespace(impacted=np.array([True]), lat_deg=np.array([40.7]), lon_deg=np.array([148.5]),
                            ground_range_m=np.array([1_860e3]), apogee_alt_m=np.array([422e3]),
                            impact_time_s=np.array([900.0]), semi_major_m=np.array([5e3]),
@@ -388,7 +388,7 @@ def test_an_own_track_whose_drag_shows_a_stage_cancels_the_chain_it_spoke_for(tm
     from warnlink.tracking.tracker import CONFIRMED
 
     node, sent = _node(tmp_path)
-    node._publish_assessment = lambda o, li: None  # no fabric here
+    node._release_assessments = lambda items: None  # no fabric here
     obj = _pic("O5", 100.0)
     obj.contributors = {"JPN": node._own_track_id(7)}
     node.objects = {"O5": obj}
@@ -412,3 +412,134 @@ def test_an_own_track_whose_drag_shows_a_stage_cancels_the_chain_it_spoke_for(tm
     own.kappa_var = np.array([(0.5 / 100.0) ** 2])  # unknown drag later (in the vacuum): the reading stands
     node._read_drag(own)
     assert node.own_drag_kind[node._own_track_id(7)] == "stage"
+
+
+def test_an_assessment_round_goes_as_one_signed_batch_per_marking(tmp_path):
+    """The objects of one assessment round are shared as one AssessmentBatch (one signature, one publish), not
+    one message per object; exercise and actual objects never share a batch; each object gets its own
+    ``assessment_sent`` timing record; a round too big for one envelope is split by encoded size."""
+    from types import SimpleNamespace
+
+    from warnlink.sharing.messages import ASSESSMENT_BATCH_BYTES, AssessmentBatch, encode_payload
+
+    node, _sent = _node(tmp_path)
+    queued = []
+    node._seal_and_queue = lambda payload, **kw: queued.append((payload, kw.get("timing"))) or True
+    objs = [_pic(f"O{k}", 100.0 + k) for k in range(3)]
+    objs[2].exercise = True
+    for o in objs:
+        o.track_wall, o.new_wall = 5.0 + o.t, 4.5 + o.t
+    node.objects = {o.object_id: o for o in objs}
+    n = len(objs)
+    pred = SimpleNamespace(impacted=np.ones(n, bool), lat_deg=np.full(n, 40.5), lon_deg=np.full(n, 139.0),
+                           ground_range_m=np.full(n, 990e3), apogee_alt_m=np.full(n, 400e3),
+                           impact_time_s=np.full(n, 1000.0), semi_major_m=np.full(n, 5e3),
+                           semi_minor_m=np.full(n, 3e3), orientation_deg=np.full(n, 10.0))
+    node._assess_finish(objs, [None] * n, pred, [[]] * n, [{"JPN_eez": 0.97}] * n)
+    batches = [(p, t) for p, t in queued if isinstance(p, AssessmentBatch)]
+    assert [(b.exercise, [a.object_id for a in b.assessments]) for b, _ in batches] == [
+        (True, ["O2"]), (False, ["O0", "O1"])]
+    assert [[(ev, f["object_id"], f["track_wall"], f["new_wall"]) for ev, f in t] for _, t in batches] == [
+        [("assessment_sent", "O2", 107.0, 106.5)],
+        [("assessment_sent", "O0", 105.0, 104.5), ("assessment_sent", "O1", 106.0, 105.5)]]
+    assert node.counters["assessments_sent"] == 3 and node.counters["assessment_batches_sent"] == 2
+    # big assessments (long region names): split so no batch's payload passes the budget
+    queued.clear()
+    big = batches[1][0].assessments[0]
+    regions = tuple(msgspec.structs.replace(big.threatened[0], region=f"{k:03d}" + "x" * 120) for k in range(64))
+    items = [(msgspec.structs.replace(big, object_id=f"B{k}", threatened=regions), None, None) for k in range(12)]
+    node._release_assessments(items)
+    sizes = [len(encode_payload(p)) for p, _ in queued]
+    assert len(queued) > 1 and max(sizes) <= ASSESSMENT_BATCH_BYTES + 64, sizes
+    assert [a.object_id for p, _ in queued for a in p.assessments] == [f"B{k}" for k in range(12)]
+
+
+def test_the_object_that_outranges_a_stage_of_its_launch_is_the_warhead(tmp_path):
+    """2022-10-04 in the demo: each node listed the IRBM as "unknown" beside its separated stage, since only the
+    own tracker's drag could make an object a warhead. Now an object of a launch that has a stage (by range
+    or by drag), and is no stage itself, is the warhead; a launch seen as one object stays "unknown"."""
+    from types import SimpleNamespace
+
+    node, _sent = _node(tmp_path)
+    node._release_assessments = lambda items: None  # no fabric here
+
+    def round_(objs, ranges):
+        n = len(objs)
+        pred = SimpleNamespace(impacted=np.ones(n, bool), lat_deg=np.full(n, 40.5), lon_deg=np.full(n, 139.0),
+                               ground_range_m=np.array(ranges, float), apogee_alt_m=np.full(n, 900e3),
+                               impact_time_s=np.full(n, 1000.0), semi_major_m=np.full(n, 5e3),
+                               semi_minor_m=np.full(n, 3e3), orientation_deg=np.full(n, 10.0))
+        node.objects.update({o.object_id: o for o in objs})
+        node._assess_finish(objs, [None] * n, pred, [[]] * n, [{}] * n)
+        return [node.objects[o.object_id].kind for o in objs]
+
+    assert round_([_pic("O1", 100.0)], [4_500e3]) == ["unknown"]            # one object: no telling
+    assert round_([_pic("O1", 101.0), _pic("O2", 101.0)], [4_600e3, 900e3]) == ["warhead", "stage"]
+    assert round_([_pic("O1", 102.0)], [4_600e3]) == ["warhead"]            # the stage's last reading stands
+    node2, _ = _node(tmp_path / "b")
+    node = node2
+    node._release_assessments = lambda items: None
+    node.own_drag_kind[node._own_track_id(3)] = "stage"                     # a stage by its drag, same range
+    obj, stage = _pic("O1", 100.0), _pic("O3", 100.0)
+    stage.contributors = {"JPN": node._own_track_id(3)}
+    assert round_([obj, stage], [4_600e3, 4_550e3]) == ["warhead", "stage"]
+    other = _pic("O9", 100.0)
+    other.event_id = "JPN-E2"                                               # another launch: no stage of its own
+    assert round_([other], [1_000e3]) == ["unknown"]
+
+
+def test_a_round_reassesses_an_object_only_when_what_it_depends_on_changed(tmp_path):
+    """A picture rebuild re-aligns every object to the newest own track time; that told nothing new, yet each
+    such object was assessed and shared again (and its track update looked a second or more old in ``bench
+    fabric``). A round takes an object again when a member track updates, its launch or that launch's
+    estimate changes, or its marking does; not when only its time moved."""
+    node, _sent = _node(tmp_path)
+    o = _pic("O1", 100.0)
+    o.src_sig = (("JPN", "T1", 100.0),)
+    o.assessment = None
+    node.objects = {"O1": o}
+    node.own_events["JPN-E1"] = {"lat_deg": 39.2, "lon_deg": 125.7, "time": 0.0, "origin": "JPN"}
+
+    def due():
+        objs, sigs, launch = node._assess_due()
+        for obj, sig in zip(objs, sigs, strict=True):  # as the round's end records it
+            obj.assessment = {"t": obj.t, "impacted": False, "sig": sig}
+        return [(obj.object_id, (li or {}).get("time")) for obj, li in zip(objs, launch, strict=True)]
+
+    assert due() == [("O1", 0.0)]
+    assert due() == []
+    o.t = 100.5                                                   # re-aligned by a rebuild: nothing new
+    assert due() == []
+    o.src_sig = (("JPN", "T1", 100.4),)                           # the member track updated
+    assert due() == [("O1", 0.0)]
+    o.src_sig = (("JPN", "T1", 100.4), ("USA", "U7", 100.2))      # a partner track joined
+    assert due() == [("O1", 0.0)]
+    node.own_events["JPN-E1"]["time"] = 1.5                       # the launch estimate refined
+    assert due() == [("O1", 1.5)]
+    node.event_alias["JPN-E1"] = "KOR-E3"                         # linked to another launch
+    assert due() == [("O1", None)]
+    o.exercise = True
+    assert due() == [("O1", None)]
+    assert due() == []
+
+
+def test_an_object_remembers_the_oldest_track_update_no_shared_assessment_reflects(tmp_path):
+    """``new_wall``, the assessment age's start in ``bench fabric``: when the oldest member update that no
+    assessment of the object reflects yet reached the node. Updates superseded before a round count from
+    their own arrival; a rebuild that brings no new update sets none."""
+    node, _sent = _node(tmp_path)
+    o = _PictureObject("O1")
+
+    def entry(origin, tid, t, wall):
+        return (origin, tid, np.zeros(6), np.eye(6), t, "midcourse", False, None, {}, wall)
+
+    node._finish_object(o, [entry("JPN", "T1", 100.0, 1000.0)], 1000.0)
+    assert o.new_wall == 1000.0
+    node._finish_object(o, [entry("JPN", "T1", 100.1, 1000.1)], 1000.1)   # superseded before any round
+    node._finish_object(o, [entry("JPN", "T1", 100.1, 1000.1), entry("USA", "U1", 99.8, 999.9)], 1000.2)
+    assert o.new_wall == 999.9 and o.track_wall == 1000.1                 # the partner track's arrival
+    o.new_wall = None                                                      # a round took the object
+    node._finish_object(o, [entry("JPN", "T1", 100.1, 1000.1), entry("USA", "U1", 99.8, 999.9)], 1000.3)
+    assert o.new_wall is None                                              # a rebuild: nothing new
+    node._finish_object(o, [entry("JPN", "T1", 100.2, 1000.4), entry("USA", "U1", 99.8, 999.9)], 1000.4)
+    assert o.new_wall == 1000.4

@@ -191,3 +191,37 @@ def test_a_track_batch_applies_every_track_with_its_own_provenance(tmp_path, fab
         ("USA", f"USA-T{k}"): {"KOR": 10.0 + k, "USA": 20.0} for k in range(3)}
     assert [r["direction"] for r in _audit(node)] == ["received", "duplicate"]
     assert node.counters["received:track"] == 1 and node.counters["duplicates"] == 1
+
+
+def test_an_assessment_batch_applies_every_assessment(tmp_path, fabric):
+    """One signed AssessmentBatch (a partner's assessment round) is one received message: one audit record,
+    every assessment kept as if it came alone (a newer one wins, an older one is not taken); a redelivery of
+    it changes nothing."""
+    from warnlink.sharing.ids import uuid7
+    from warnlink.sharing.messages import Assessment, AssessmentBatch, Ellipse, GeoPoint
+
+    t0 = time.time() - 300.0
+
+    def assessment(k: int, t: float) -> Assessment:
+        return Assessment(id=uuid7(), event_id="USA-E1", object_id=f"USA-O{k}", origin="USA", time=t,
+                          launch_point=GeoPoint(lat_deg=39.2, lon_deg=125.7), launch_time=t0,
+                          impact_point=GeoPoint(lat_deg=40.0 + k, lon_deg=139.0), impact_time=t0 + 900.0,
+                          impact_ellipse=Ellipse(semi_major_m=5e3, semi_minor_m=3e3, orientation_deg=10.0),
+                          apogee_m=6e5, range_m=1e6, missile_class="IRBM", object_kind="unknown", confidence=0.9,
+                          exercise=True)
+
+    async def main():
+        node, sealer = _node(tmp_path, fabric)
+        first = sealer.seal(AssessmentBatch.of([assessment(k, t0 + 100.0) for k in range(3)]))
+        await node._on_partner(_msg(first))
+        await node._on_partner(_msg(first))
+        # O0 newer, O1 older than what the node holds: O0 replaced, O1 kept
+        later = sealer.seal(AssessmentBatch.of([assessment(0, t0 + 110.0), assessment(1, t0 + 90.0)]))
+        await node._on_partner(_msg(later))
+        return node
+
+    node = asyncio.run(main())
+    assert {k: a.time - t0 for k, a in node.partner_assessments.items()} == {
+        ("USA", "USA-O0"): 110.0, ("USA", "USA-O1"): 100.0, ("USA", "USA-O2"): 100.0}
+    assert [r["direction"] for r in _audit(node)] == ["received", "duplicate", "received"]
+    assert node.counters["received:assessment"] == 2 and node.counters["duplicates"] == 1

@@ -387,11 +387,64 @@ def batch_tracks(payload: Any) -> tuple[Track, ...]:
     return payload.tracks if type(payload) is TrackBatch else (payload,)
 
 
+MAX_BATCH_ASSESSMENTS = 64
+"""Most assessments in one ``AssessmentBatch``. A sender also keeps the batch's encoded size under the envelope's
+64 KiB (``ASSESSMENT_BATCH_BYTES``): a typical assessment is about 400 bytes, but one naming 128 regions of
+128-character names is about 20 KiB."""
+
+ASSESSMENT_BATCH_BYTES = 56 * 1024
+"""Most encoded payload bytes a sender puts in one ``AssessmentBatch`` (the envelope's limit less room for its
+own fields)."""
+
+
+class AssessmentBatch(Message, tag="assessments", kw_only=True):
+    """The assessments of one assessment round (every object whose picture changed since the last round) in one
+    message of kind ``assessment``: one signature, one envelope, one acknowledgement for all of them. Every
+    assessment has the batch's ``origin`` and ``exercise`` marking, object ids are unique within the batch, and
+    ``time`` (the envelope's valid time) is the newest assessment's time. A receiver applies each assessment as
+    if it came alone."""
+
+    origin: Nation
+    time: UnixTime
+    exercise: bool
+    assessments: Annotated[tuple[Assessment, ...], Meta(min_length=1, max_length=MAX_BATCH_ASSESSMENTS)]
+
+    def __post_init__(self):
+        ids = set()
+        for k, a in enumerate(self.assessments):
+            if a.origin != self.origin:
+                raise ValueError(f"assessments[{k}]: origin {a.origin} but the batch's origin is {self.origin}")
+            if a.exercise != self.exercise:
+                raise ValueError(f"assessments[{k}]: exercise={a.exercise} but the batch's exercise={self.exercise}")
+            if a.object_id in ids:
+                raise ValueError(f"assessments[{k}]: object id {a.object_id!r} appears twice in the batch")
+            ids.add(a.object_id)
+        newest = max(a.time for a in self.assessments)
+        if self.time != newest:
+            raise ValueError(f"time: {self.time} but the newest assessment's time is {newest}")
+
+    @classmethod
+    def of(cls, assessments) -> AssessmentBatch:
+        """The batch of ``assessments`` (a non-empty sequence of ``Assessment`` of one origin and marking)."""
+        assessments = tuple(assessments)
+        if not assessments:
+            raise ValueError("assessments: a batch needs at least one assessment")
+        return cls(origin=assessments[0].origin, time=max(a.time for a in assessments),
+                   exercise=assessments[0].exercise, assessments=assessments)
+
+
+def batch_assessments(payload: Any) -> tuple[Assessment, ...]:
+    """The assessments a payload of kind ``assessment`` carries: an ``AssessmentBatch``'s, or the one
+    ``Assessment``."""
+    return payload.assessments if type(payload) is AssessmentBatch else (payload,)
+
+
 # ---------------------------------------------------------------------------------------------- registry
 _TYPES: dict[str, type] = {"report": SensorReport, "track": Track, "launch": LaunchEvent, "assessment": Assessment}
 _KIND_OF: dict[type, str] = {cls: kind for kind, cls in _TYPES.items()}
 _KIND_OF[TrackBatch] = "track"
-_ALSO: dict[str, tuple[type, ...]] = {"track": (TrackBatch,)}
+_KIND_OF[AssessmentBatch] = "assessment"
+_ALSO: dict[str, tuple[type, ...]] = {"track": (TrackBatch,), "assessment": (AssessmentBatch,)}
 """Further payload types a kind accepts beside its registered type (decoded as a tagged union)."""
 _DECODERS: dict[str, msgspec.msgpack.Decoder] = {}
 _union_decoder: msgspec.msgpack.Decoder | None = None

@@ -85,8 +85,9 @@ Start the fabric and the three nodes in a temporary directory (``warnlink.sharin
   the batch, or a list with one per track in the batch's order) and ``new`` the partner nations whose
   ``prov`` advanced in this rebuild, so the latency from a KOR sensor report to JPN's fused track is
   ``wall - prov["KOR"]`` in JPN's ``fused`` records whose ``new`` holds ``KOR``;
-  ``{"ev": "assessment_sent", "wall", "object_id", "track_wall"}`` (``track_wall``: when the newest track
-  update it reflects reached this node: a partner track's arrival, an own track's push end); ``{"ev":
+  ``{"ev": "assessment_sent", "wall", "object_id", "track_wall", "new_wall"}`` (``track_wall``: when the newest
+  track update it reflects reached this node: a partner track's arrival, an own track's push end; ``new_wall``:
+  when the oldest update it is the first assessment to reflect did, None if it reflects no new update); ``{"ev":
   "batch", ..., "tracked"}`` also gives the push's end, and where a feed batch's time went: ``recv`` (the node's
   feed reader handed it over), ``wall`` (decoded, submitted to the tracking worker), ``start`` (the worker began
   the push), ``tracked`` (the push and the table copy done), ``back`` (the result back on the event loop),
@@ -126,7 +127,9 @@ from warnlink.sharing.messages import (
     LaunchEvent,
     RegionProbability,
     Track,
+    batch_assessments,
     batch_tracks,
+    encode_payload,
     pack_covs,
 )
 from warnlink.sharing.speakers import AlertKeys, Candidate
@@ -418,6 +421,7 @@ class _PictureObject:
         "exercise",
         "kind",
         "members",
+        "new_wall",
         "object_id",
         "phase",
         "prov",
@@ -440,6 +444,9 @@ class _PictureObject:
         self.kind = "unknown"
         self.prov: dict[str, float] = {}
         self.track_wall = 0.0
+        self.new_wall: float | None = None
+        """When the oldest member track update no shared assessment of this object reflects yet reached the node
+        (None: every update is in one)."""
         self.assessment: dict | None = None
         self.coasted = False
         self.src_t = 0.0
@@ -1386,7 +1393,7 @@ class NationalNode:
             self.counters["seal_errors"] += 1
             log.warning("launch notice of %s not built: %s", event_id, exc)
             return
-        self._seal_and_queue(ev, timing=("launch_sent", {"event_id": event_id, "refined": est.get("refined", False)}))
+        self._seal_and_queue(ev, timing=[("launch_sent", {"event_id": event_id, "refined": est.get("refined", False)})])
         self.counters["launches_sent"] += 1
 
     def _burnout_launch(self, tid: int, tb: float, xb, Pb, x_now, exercise: bool) -> None:
@@ -1489,8 +1496,9 @@ class NationalNode:
 
     # ------------------------------------------------------------------ sealing and publishing
     def _seal_and_queue(self, payload, *, prov: dict | list | None = None,
-                        timing: tuple[str, dict] | None = None) -> bool:
-        """Seal ``payload`` and queue it for a durable publish (``prov`` goes in the ``Wl-Prov`` header);
+                        timing: list[tuple[str, dict]] | None = None) -> bool:
+        """Seal ``payload`` and queue it for a durable publish (``prov`` goes in the ``Wl-Prov`` header;
+        ``timing``: the ``(event, fields)`` records the timing log gets, with the message id, at its PubAck);
         False (counted, logged) when it cannot be sealed."""
         from warnlink.sharing.envelope import SealError
         from warnlink.sharing.releasability import ReleaseError
@@ -1549,8 +1557,8 @@ class NationalNode:
             self._pub_cost[1] = 0.9 * self._pub_cost[1] + 0.1 * (t_ack - t_start)
             self.audit.append("sent", sealed.subject, sealed.data, msg_id=sealed.msg_id, origin=self.nation)
             self.counters[f"sent:{sealed.kind}"] += 1
-            if timing is not None:
-                self._timing(timing[0], msg_id=sealed.msg_id, origin=self.nation, **timing[1])
+            for ev, fields in timing or ():
+                self._timing(ev, msg_id=sealed.msg_id, origin=self.nation, **fields)
         finally:
             self._pub_in_flight -= 1
             self._outbox.task_done()
@@ -1726,13 +1734,14 @@ class NationalNode:
                 self._groups_dirty = True
             self._timing("launch_recv", event_id=payload.event_id, origin=origin, msg_id=env.msg_id)
         elif env.kind == "assessment":
-            key = (origin, payload.object_id)
-            old = self.partner_assessments.get(key)
-            if old is None or payload.time >= old.time:
-                self.partner_assessments[key] = payload
-                self._groups_dirty = self._partner_dirty = True
-                if payload.confidence == BOOST_CONFIDENCE:  # assessed in boost at its origin: a lower bound
-                    self._partner_boost_t[key] = max(self._partner_boost_t.get(key, -math.inf), payload.time)
+            for a in batch_assessments(payload):
+                key = (origin, a.object_id)
+                old = self.partner_assessments.get(key)
+                if old is None or a.time >= old.time:
+                    self.partner_assessments[key] = a
+                    self._groups_dirty = self._partner_dirty = True
+                    if a.confidence == BOOST_CONFIDENCE:  # assessed in boost at its origin: a lower bound
+                        self._partner_boost_t[key] = max(self._partner_boost_t.get(key, -math.inf), a.time)
         elif env.kind == "alert":
             if payload.id not in self.partner_alerts:
                 self.partner_alerts[payload.id] = (origin, payload)
@@ -1919,7 +1928,13 @@ class NationalNode:
         prov = _prov_merge(*(e[8] for e in members))
         obj.track_wall = max(e[9] for e in members)
         obj.src_t = max(e[4] for e in members)
-        obj.src_sig = tuple(sorted((e[0], e[1], e[4]) for e in members))  # each member's track and its time
+        sig = tuple(sorted((e[0], e[1], e[4]) for e in members))  # each member's track and its time
+        if sig != obj.src_sig:  # member track updates the object's assessments do not reflect yet
+            old = set(obj.src_sig)
+            fresh = [e[9] for e in members if (e[0], e[1], e[4]) not in old]
+            if fresh:
+                obj.new_wall = min(fresh) if obj.new_wall is None else min(obj.new_wall, *fresh)
+        obj.src_sig = sig
         partner_in = any(e[0] != self.nation for e in members)
         new = sorted(k for k, v in prov.items() if v > obj.prov.get(k, -1.0) and k != self.nation)
         if partner_in and (new or (old_contrib is not None and old_contrib != obj.contributors)):
@@ -2218,7 +2233,7 @@ class NationalNode:
         in the assessment
         worker process (``_assess_job``: impact prediction, ground tracks, region probabilities), then publish
         and alert on the event loop (``_assess_finish``)."""
-        objs = [o for o in self.objects.values() if o.assessment is None or o.assessment.get("t") != o.t]
+        objs, sigs, launch = self._assess_due()
         if not objs:
             return False
         snaps = []
@@ -2227,10 +2242,10 @@ class NationalNode:
             for name in _PictureObject.__slots__:
                 setattr(c, name, getattr(o, name))
             snaps.append(c)
+            o.new_wall = None  # this round reflects them (updates arriving during it wait for the next)
         x = np.array([o.x for o in snaps])
         P = np.array([o.P for o in snaps])
         t = np.array([o.t for o in snaps])
-        launch = [self._launch_info(self._canon(o.event_id)) if o.event_id else None for o in snaps]
         lat0 = np.array([li["lat_deg"] if li else np.nan for li in launch])
         lon0 = np.array([li["lon_deg"] if li else np.nan for li in launch])
         self._assess_busy = True
@@ -2249,7 +2264,7 @@ class NationalNode:
                 log.warning("impact prediction failed: %s", exc)
                 return
             try:
-                self._assess_finish(snaps, launch, *result)
+                self._assess_finish(snaps, launch, *result, sigs=sigs)
             except Exception:
                 self.counters["internal_errors"] += 1
                 log.exception("assessment round failed")
@@ -2267,11 +2282,43 @@ class NationalNode:
             self.counters["internal_errors"] += 1
             log.exception("partner alert round failed")
 
+    def _assess_due(self) -> tuple[list[_PictureObject], list[tuple], list[dict | None]]:
+        """The picture objects an assessment round takes (those whose ``_assess_sig`` changed since their last
+        assessment), with their signatures and their launches' estimates (``_launch_info``)."""
+        infos: dict[str, dict | None] = {}
+
+        def info(o):
+            if not o.event_id:
+                return None
+            e = self._canon(o.event_id)
+            if e not in infos:
+                infos[e] = self._launch_info(e)
+            return infos[e]
+
+        objs, sigs, launch = [], [], []
+        for o in self.objects.values():
+            li = info(o)
+            sig = self._assess_sig(o, li)
+            if o.assessment is None or o.assessment.get("sig") != sig:
+                objs.append(o)
+                sigs.append(sig)
+                launch.append(li)
+        return objs, sigs, launch
+
+    def _assess_sig(self, o: _PictureObject, li: dict | None) -> tuple:
+        """What an object's assessment depends on: its members' tracks and their times, its launch (and that
+        launch's estimate) and its marking. A round assesses an object again only when this changed: not when
+        a picture rebuild merely re-aligned it to a later time (which told nothing new, yet re-sent every
+        object's prediction, and made a track update seem a second or more older than its shared prediction
+        in ``bench fabric``)."""
+        return (o.src_sig, self._canon(o.event_id) if o.event_id else None, bool(o.exercise),
+                None if li is None else (li.get("lat_deg"), li.get("lon_deg"), li.get("time"), li.get("origin")))
+
     def _assess_finish(self, objs: list[_PictureObject], launch: list, pred, ground_track: list,
-                       probs: list) -> None:
+                       probs: list, sigs: list | None = None) -> None:
         """Back on the event loop: classify, record, publish the assessments and feed the alert engine.
-        ``objs`` are the copies the round was computed on; the live object (if still in the picture) gets the
-        assessment."""
+        ``objs`` are the copies the round was computed on (``sigs``: their ``_assess_sig`` then); the live
+        object (if still in the picture) gets the assessment."""
         self._round_t = max(self._round_t, max(o.t for o in objs))
         # classification: within a launch, objects falling well short of the longest range are stages
         # (over the launch's whole picture: this round's objects and the latest assessments of the others, also
@@ -2287,26 +2334,37 @@ class NationalNode:
                 e = self._canon(o.event_id)
                 by_event[e] = max(by_event.get(e, 0.0), float(pred.ground_range_m[k]) if
                                   np.isfinite(pred.ground_range_m[k]) else 0.0)
+        # a launch with a stage (read so by its range or by the own tracker's drag): its objects that are no stage
+        # outrange one, and are read as the warhead (the replay's "more energy than the separated track")
+        rng = np.where(np.asarray(pred.impacted, bool) & np.isfinite(pred.ground_range_m), pred.ground_range_m, 0.0)
+        events = [self._canon(o.event_id) if o.event_id else None for o in objs]
+        drags = [self.own_drag_kind.get(o.contributors.get(self.nation, ""), "") for o in objs]
+        short = [bool(pred.impacted[k]) and e is not None and by_event.get(e, 0.0) > 0
+                 and rng[k] < 0.6 * by_event[e] for k, e in enumerate(events)]
+        in_round = {o.object_id for o in objs}
+        staged = {e for e, s, d in zip(events, short, drags, strict=True) if e is not None and (s or d == "stage")}
+        staged |= {self._canon(a["event_id"]) for oid, a in self.last_assessments.items()
+                   if oid not in in_round and a.get("event_id") and a.get("kind") == "stage"}
         speaking: list[_PictureObject] = []
+        outgoing: list[tuple[Assessment, float | None, float | None]] = []
         for k, o in enumerate(objs):
             live = self.objects.get(o.object_id)
             try:
                 # when the object last boosted climbing (the lower-bound rule of ``_alert`` needs it)
                 boost_t = (o.t if o.phase == "boost" and _climb(o.x) > 0
                            else (o.assessment or {}).get("last_boost_t"))
+                sig = sigs[k] if sigs is not None else None
                 if not pred.impacted[k]:
-                    o.assessment = {"t": o.t, "impacted": False, "last_boost_t": boost_t}
+                    o.assessment = {"t": o.t, "impacted": False, "last_boost_t": boost_t, "sig": sig}
                     if live is not None:
                         live.assessment = o.assessment
                     continue
                 lat, lon = float(pred.lat_deg[k]), float(pred.lon_deg[k])
-                rng_m = float(pred.ground_range_m[k]) if np.isfinite(pred.ground_range_m[k]) else 0.0
-                longest = by_event.get(self._canon(o.event_id), 0.0) if o.event_id else 0.0
-                o.kind = "stage" if longest > 0 and rng_m < 0.6 * longest else "unknown"
+                rng_m = float(rng[k])
+                o.kind = "stage" if short[k] else "warhead" if events[k] in staged else "unknown"
                 # in the air, the own tracker's drag tells a dense re-entry vehicle from a tumbling stage or debris
-                drag = self.own_drag_kind.get(o.contributors.get(self.nation, ""), "")
-                if drag:
-                    o.kind = drag
+                if drags[k]:
+                    o.kind = drags[k]
                 apogee = float(pred.apogee_alt_m[k]) if np.isfinite(pred.apogee_alt_m[k]) else float(_geo(o.x)[2])
                 self._apogee[o.object_id] = max(self._apogee.get(o.object_id, 0.0), apogee, 0.0)
                 li = launch[k] or {}
@@ -2318,14 +2376,18 @@ class NationalNode:
                                 "range_m": rng_m, "apogee_m": self._apogee[o.object_id], "kind": o.kind,
                                 "probabilities": {r: p for r, p in (probs[k] or {}).items() if p > 0},
                                 "overflights": ground_track[k] or [], "launch_origin": li.get("origin"),
-                                "time_to_impact_s": float(pred.impact_time_s[k] - o.t), "last_boost_t": boost_t}
+                                "time_to_impact_s": float(pred.impact_time_s[k] - o.t), "last_boost_t": boost_t,
+                                "sig": sig}
                 self.last_assessments[o.object_id] = {
-                    **o.assessment, "object_id": o.object_id, "event_id": self._canon(o.event_id),
+                    **{k: v for k, v in o.assessment.items() if k != "sig"}, "object_id": o.object_id,
+                    "event_id": self._canon(o.event_id),
                     "origins": sorted(o.contributors), "exercise": o.exercise}
                 self.last_assessments.move_to_end(o.object_id)
                 while len(self.last_assessments) > 50:
                     self.last_assessments.popitem(last=False)
-                self._publish_assessment(o, li)
+                msg = self._assessment_msg(o, li)
+                if msg is not None:
+                    outgoing.append((msg, o.track_wall, o.new_wall))
                 o.coasted = o.coasted or o.phase != "boost"
                 if live is not None:
                     live.assessment, live.kind, live.coasted = o.assessment, o.kind, live.coasted or o.coasted
@@ -2333,6 +2395,7 @@ class NationalNode:
             except Exception as exc:  # one bad object must not stop the others' assessment and alerts
                 self.counters["assessment_errors"] += 1
                 log.warning("assessment of %s failed: %s", o.object_id, exc)
+        self._release_assessments(outgoing)  # before the alerts this round may raise
         self._alert_round(speaking)
 
     def _alert_round(self, objs: list[_PictureObject]) -> None:
@@ -2464,7 +2527,9 @@ class NationalNode:
         li = self._launch_info(self._canon(o.event_id)) if o.event_id else None
         return li is not None and a["t"] - li["time"] >= MAX_BURN_S
 
-    def _publish_assessment(self, o: _PictureObject, li: dict) -> None:
+    def _assessment_msg(self, o: _PictureObject, li: dict) -> Assessment | None:
+        """The shared ``Assessment`` of an assessed object (``o.assessment``) of the launch ``li``; None
+        (counted, logged) when it cannot be built."""
         a = o.assessment
         if not li:
             li = {"lat_deg": float(_geo(o.x)[0]), "lon_deg": float(_geo(o.x)[1]), "time": o.t,
@@ -2492,10 +2557,44 @@ class NationalNode:
         except (ValueError, TypeError, msgspec.ValidationError) as exc:
             self.counters["seal_errors"] += 1
             log.warning("assessment of %s not built: %s", o.object_id, exc)
-            return
-        self._seal_and_queue(msg, timing=("assessment_sent", {"object_id": o.object_id,
-                                                              "track_wall": o.track_wall}))
-        self.counters["assessments_sent"] += 1
+            return None
+        return msg
+
+    def _release_assessments(self, items: list[tuple[Assessment, float | None, float | None]]) -> None:
+        """Seal and queue the assessments ``(message, track_wall, new_wall)`` of one round as ``AssessmentBatch``
+        messages (one signature and one durable publish per batch, not per object), each of at most
+        ``MAX_BATCH_ASSESSMENTS`` and ``ASSESSMENT_BATCH_BYTES`` encoded; exercise and actual objects go in
+        batches of their own. The timing log gets one ``assessment_sent`` record per object, with when its
+        newest (``track_wall``) and its oldest not yet shared (``new_wall``) member track update reached the
+        node."""
+        from warnlink.sharing.messages import ASSESSMENT_BATCH_BYTES, MAX_BATCH_ASSESSMENTS, AssessmentBatch
+
+        def flush(part):
+            try:
+                batch = AssessmentBatch.of(m for m, _, _ in part)
+            except ValueError as exc:
+                self.counters["seal_errors"] += 1
+                log.warning("%d assessments not published: %s", len(part), exc)
+                return
+            timing = [("assessment_sent", {"object_id": m.object_id, "track_wall": w, "new_wall": nw})
+                      for m, w, nw in part]
+            if self._seal_and_queue(batch, timing=timing):
+                self.counters["assessments_sent"] += len(part)
+                self.counters["assessment_batches_sent"] += 1
+
+        for exercise in (True, False):
+            part, size = [], 0
+            for m, w, nw in items:
+                if m.exercise is not exercise:
+                    continue
+                n = len(encode_payload(m))
+                if part and (len(part) >= MAX_BATCH_ASSESSMENTS or size + n > ASSESSMENT_BATCH_BYTES):
+                    flush(part)
+                    part, size = [], 0
+                part.append((m, w, nw))
+                size += n
+            if part:
+                flush(part)
 
     @staticmethod
     def _bound(o: _PictureObject) -> bool:
@@ -2551,8 +2650,8 @@ class NationalNode:
                                  "probability": alert.probability, "exercise": alert.exercise,
                                  "headline": alert.headline, "wall": _now()})
         self._io().submit(self._write_cap, alert)  # off the event loop (CAP XML: ~28% of KOR's loop)
-        self._seal_and_queue(alert, timing=("alert_sent", {"alert_id": alert.id, "status": alert.status,
-                                                           "msg_type": alert.msg_type}))
+        self._seal_and_queue(alert, timing=[("alert_sent", {"alert_id": alert.id, "status": alert.status,
+                                                            "msg_type": alert.msg_type})])
         self.counters["alerts_sent"] += 1
 
     def _io(self):
