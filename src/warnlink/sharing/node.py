@@ -87,7 +87,9 @@ Start the fabric and the three nodes in a temporary directory (``warnlink.sharin
   ``wall - prov["KOR"]`` in JPN's ``fused`` records whose ``new`` holds ``KOR``;
   ``{"ev": "assessment_sent", "wall", "object_id", "track_wall", "new_wall"}`` (``track_wall``: when the newest
   track update it reflects reached this node: a partner track's arrival, an own track's push end; ``new_wall``:
-  when the oldest update it is the first assessment to reflect did, None if it reflects no new update); ``{"ev":
+  when the oldest update it is the first assessment to reflect did, None if it reflects no new update);
+  ``{"ev": "assessment_round", "wall", "start", "objects"}`` (a round's start and the end of its computation,
+  before its assessments are sealed); ``{"ev":
   "batch", ..., "tracked"}`` also gives the push's end, and where a feed batch's time went: ``recv`` (the node's
   feed reader handed it over), ``wall`` (decoded, submitted to the tracking worker), ``start`` (the worker began
   the push), ``tracked`` (the push and the table copy done), ``back`` (the result back on the event loop),
@@ -2249,7 +2251,7 @@ class NationalNode:
         lat0 = np.array([li["lat_deg"] if li else np.nan for li in launch])
         lon0 = np.array([li["lon_deg"] if li else np.nan for li in launch])
         self._assess_busy = True
-        t0 = time.perf_counter()
+        t0, wall0 = time.perf_counter(), _now()
         fut = asyncio.get_running_loop().run_in_executor(self._assess_exec, _assess_job, x, P, t, lat0, lon0,
                                                          [o.object_id for o in snaps])
 
@@ -2257,6 +2259,7 @@ class NationalNode:
             self._assess_busy = False
             self._assess_cost = time.perf_counter() - t0
             self.counters["assessment_rounds"] += 1
+            self._timing("assessment_round", start=wall0, objects=len(snaps))
             try:
                 result = f.result()
             except Exception as exc:
