@@ -347,6 +347,32 @@ MAX_BATCH_TRACKS = 100
 """Most tracks in one ``TrackBatch`` (100 of the largest tracks, about 500 bytes each, fit the envelope's 64 KiB)."""
 
 
+def _check_batch(batch, items: tuple, name: str, what: str, key: str, key_name: str) -> None:
+    """A batch's items share its origin and marking, are unique by ``key``, and its time is the newest item's
+    (``ValueError`` naming the item: ``name[k]``)."""
+    ids = set()
+    for k, m in enumerate(items):
+        if m.origin != batch.origin:
+            raise ValueError(f"{name}[{k}]: origin {m.origin} but the batch's origin is {batch.origin}")
+        if m.exercise != batch.exercise:
+            raise ValueError(f"{name}[{k}]: exercise={m.exercise} but the batch's exercise={batch.exercise}")
+        v = getattr(m, key)
+        if v in ids:
+            raise ValueError(f"{name}[{k}]: {key_name} {v!r} appears twice in the batch")
+        ids.add(v)
+    newest = max(m.time for m in items)
+    if batch.time != newest:
+        raise ValueError(f"time: {batch.time} but the newest {what}'s time is {newest}")
+
+
+def _batch_of(cls, items, name: str, what: str):
+    """The batch ``cls`` of ``items`` (a non-empty sequence of one origin and marking) in its field ``name``."""
+    items = tuple(items)
+    if not items:
+        raise ValueError(f"{name}: a batch needs at least one {what}")
+    return cls(origin=items[0].origin, time=max(m.time for m in items), exercise=items[0].exercise, **{name: items})
+
+
 class TrackBatch(Message, tag="tracks", kw_only=True):
     """The tracks of one release (an ally's tracking push, the hub's fused system tracks of one pass) in one
     message of kind ``track``: one signature, one envelope, one acknowledgement for all of them. Every track
@@ -359,27 +385,12 @@ class TrackBatch(Message, tag="tracks", kw_only=True):
     tracks: Annotated[tuple[Track, ...], Meta(min_length=1, max_length=MAX_BATCH_TRACKS)]
 
     def __post_init__(self):
-        ids = set()
-        for k, tr in enumerate(self.tracks):
-            if tr.origin != self.origin:
-                raise ValueError(f"tracks[{k}]: origin {tr.origin} but the batch's origin is {self.origin}")
-            if tr.exercise != self.exercise:
-                raise ValueError(f"tracks[{k}]: exercise={tr.exercise} but the batch's exercise={self.exercise}")
-            if tr.id in ids:
-                raise ValueError(f"tracks[{k}]: track id {tr.id!r} appears twice in the batch")
-            ids.add(tr.id)
-        newest = max(tr.time for tr in self.tracks)
-        if self.time != newest:
-            raise ValueError(f"time: {self.time} but the newest track's time is {newest}")
+        _check_batch(self, self.tracks, "tracks", "track", "id", "track id")
 
     @classmethod
     def of(cls, tracks) -> TrackBatch:
         """The batch of ``tracks`` (a non-empty sequence of ``Track`` of one origin and marking)."""
-        tracks = tuple(tracks)
-        if not tracks:
-            raise ValueError("tracks: a batch needs at least one track")
-        return cls(origin=tracks[0].origin, time=max(t.time for t in tracks), exercise=tracks[0].exercise,
-                   tracks=tracks)
+        return _batch_of(cls, tracks, "tracks", "track")
 
 
 def batch_tracks(payload: Any) -> tuple[Track, ...]:
@@ -410,27 +421,12 @@ class AssessmentBatch(Message, tag="assessments", kw_only=True):
     assessments: Annotated[tuple[Assessment, ...], Meta(min_length=1, max_length=MAX_BATCH_ASSESSMENTS)]
 
     def __post_init__(self):
-        ids = set()
-        for k, a in enumerate(self.assessments):
-            if a.origin != self.origin:
-                raise ValueError(f"assessments[{k}]: origin {a.origin} but the batch's origin is {self.origin}")
-            if a.exercise != self.exercise:
-                raise ValueError(f"assessments[{k}]: exercise={a.exercise} but the batch's exercise={self.exercise}")
-            if a.object_id in ids:
-                raise ValueError(f"assessments[{k}]: object id {a.object_id!r} appears twice in the batch")
-            ids.add(a.object_id)
-        newest = max(a.time for a in self.assessments)
-        if self.time != newest:
-            raise ValueError(f"time: {self.time} but the newest assessment's time is {newest}")
+        _check_batch(self, self.assessments, "assessments", "assessment", "object_id", "object id")
 
     @classmethod
     def of(cls, assessments) -> AssessmentBatch:
         """The batch of ``assessments`` (a non-empty sequence of ``Assessment`` of one origin and marking)."""
-        assessments = tuple(assessments)
-        if not assessments:
-            raise ValueError("assessments: a batch needs at least one assessment")
-        return cls(origin=assessments[0].origin, time=max(a.time for a in assessments),
-                   exercise=assessments[0].exercise, assessments=assessments)
+        return _batch_of(cls, assessments, "assessments", "assessment")
 
 
 def batch_assessments(payload: Any) -> tuple[Assessment, ...]:
