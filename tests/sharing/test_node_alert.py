@@ -543,3 +543,28 @@ def test_an_object_remembers_the_oldest_track_update_no_shared_assessment_reflec
     assert o.new_wall is None                                              # a rebuild: nothing new
     node._finish_object(o, [entry("JPN", "T1", 100.2, 1000.4), entry("USA", "U1", 99.8, 999.9)], 1000.4)
     assert o.new_wall == 1000.4
+
+
+def test_an_assessment_that_fails_its_check_does_not_take_its_round_down(tmp_path):
+    """One assessment a receiver would refuse (here a probability of 1.5) is counted and left out; the rest of
+    the round goes in the batch (one bad object used to cost only its own message, and still does)."""
+    from warnlink.sharing.ids import uuid7
+    from warnlink.sharing.messages import Assessment, Ellipse, GeoPoint, RegionProbability
+
+    node, _sent = _node(tmp_path)
+    queued = []
+    node._seal_and_queue = lambda payload, **kw: queued.append(payload) or True
+
+    def assessment(oid, p):
+        return Assessment(id=uuid7(), event_id="JPN-E1", object_id=oid, origin="JPN", time=100.0,
+                          launch_point=GeoPoint(lat_deg=39.2, lon_deg=125.7), launch_time=0.0,
+                          impact_point=GeoPoint(lat_deg=40.5, lon_deg=139.0), impact_time=700.0,
+                          impact_ellipse=Ellipse(semi_major_m=5e3, semi_minor_m=3e3, orientation_deg=10.0),
+                          apogee_m=4e5, range_m=1e6, missile_class="IRBM", object_kind="unknown",
+                          threatened=(RegionProbability(region="JPN_eez", probability=p),), confidence=0.9,
+                          exercise=False)
+
+    node._release_assessments([(assessment("O1", 0.5), 1.0, 1.0), (assessment("O2", 1.5), 1.0, 1.0),
+                               (assessment("O3", 0.7), 1.0, 1.0)])
+    assert [[a.object_id for a in b.assessments] for b in queued] == [["O1", "O3"]]
+    assert node.counters["seal_errors"] == 1 and node.counters["assessments_sent"] == 2

@@ -411,6 +411,10 @@ def _launch_burnout_job(x, P, t, x_now) -> dict:
     raise ValueError("no class fits the boost state and the burnout energy")
 
 
+_ASSESSMENT_DECODER = msgspec.msgpack.Decoder(Assessment)
+"""A receiver's check of one ``Assessment`` (types, bounds, ``__post_init__``), applied before it joins a batch."""
+
+
 class _PictureObject:
     """One object of the node's picture: contributors (origin -> track id) and the fused estimate."""
 
@@ -2382,7 +2386,7 @@ class NationalNode:
                                 "time_to_impact_s": float(pred.impact_time_s[k] - o.t), "last_boost_t": boost_t,
                                 "sig": sig}
                 self.last_assessments[o.object_id] = {
-                    **{k: v for k, v in o.assessment.items() if k != "sig"}, "object_id": o.object_id,
+                    **{key: v for key, v in o.assessment.items() if key != "sig"}, "object_id": o.object_id,
                     "event_id": self._canon(o.event_id),
                     "origins": sorted(o.contributors), "exercise": o.exercise}
                 self.last_assessments.move_to_end(o.object_id)
@@ -2567,9 +2571,10 @@ class NationalNode:
         """Seal and queue the assessments ``(message, track_wall, new_wall)`` of one round as ``AssessmentBatch``
         messages (one signature and one durable publish per batch, not per object), each of at most
         ``MAX_BATCH_ASSESSMENTS`` and ``ASSESSMENT_BATCH_BYTES`` encoded; exercise and actual objects go in
-        batches of their own. The timing log gets one ``assessment_sent`` record per object, with when its
-        newest (``track_wall``) and its oldest not yet shared (``new_wall``) member track update reached the
-        node."""
+        batches of their own. Each assessment is checked as its receivers will check it before it joins a batch
+        (one that fails is counted and logged, and the rest of the round still goes). The timing log gets one
+        ``assessment_sent`` record per object, with when its newest (``track_wall``) and its oldest not yet
+        shared (``new_wall``) member track update reached the node."""
         from warnlink.sharing.messages import ASSESSMENT_BATCH_BYTES, MAX_BATCH_ASSESSMENTS, AssessmentBatch
 
         def flush(part):
@@ -2588,9 +2593,16 @@ class NationalNode:
         for exercise in (True, False):
             part, size = [], 0
             for m, w, nw in items:
-                if m.exercise is not exercise:
+                if bool(m.exercise) != exercise:
                     continue
-                n = len(encode_payload(m))
+                body = encode_payload(m)
+                try:
+                    _ASSESSMENT_DECODER.decode(body)
+                except (msgspec.MsgspecError, ValueError) as exc:
+                    self.counters["seal_errors"] += 1
+                    log.warning("assessment of %s not published: %s", m.object_id, exc)
+                    continue
+                n = len(body)
                 if part and (len(part) >= MAX_BATCH_ASSESSMENTS or size + n > ASSESSMENT_BATCH_BYTES):
                     flush(part)
                     part, size = [], 0
