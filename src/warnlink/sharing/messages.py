@@ -400,7 +400,7 @@ def batch_tracks(payload: Any) -> tuple[Track, ...]:
 
 MAX_BATCH_ASSESSMENTS = 64
 """Most assessments in one ``AssessmentBatch``. A sender also keeps the batch's encoded size under the envelope's
-64 KiB (``ASSESSMENT_BATCH_BYTES``): a typical assessment is about 400 bytes, but one naming 128 regions of
+64 KiB (``ASSESSMENT_BATCH_BYTES``): a typical assessment is about 700 bytes encoded, but one naming 128 regions of
 128-character names is about 20 KiB."""
 
 ASSESSMENT_BATCH_BYTES = 56 * 1024
