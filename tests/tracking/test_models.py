@@ -135,3 +135,32 @@ def test_stiff_drag_is_stepped_stably():
         phi_fine = p[0] @ phi_fine
     np.testing.assert_allclose(xn[0, :6], x[0, :6], rtol=0, atol=1.0)
     np.testing.assert_allclose(phi[0, :6, :6], phi_fine[:6, :6], rtol=0, atol=1e-2)
+
+
+def test_a_diverged_estimate_propagates_in_bounded_time():
+    """A ballistic-coefficient state of 1e12 at 10 km, or a speed of 1e9 m/s, asked the stiffness split for
+    1e15 and more sub-steps, and a time step from a corrupted time (1e12 s) for 2e11 steps: the compiled
+    predict never returned (ICBM seed 8 once ran for over 5 CPU-minutes in it). Now both are cut: the call
+    returns (in a subprocess, so that a regression fails here instead of hanging), the diverged estimates come
+    back non-finite or finite, and a sane state is unchanged by the cut."""
+    import subprocess
+    import sys
+
+    code = """
+import numpy as np
+from warnlink.geo import geodetic2ecef
+from warnlink.tracking.models import propagate
+p = np.array(geodetic2ecef(np.radians(40.0), np.radians(135.0), 10e3))
+x = np.zeros((3, 8))
+x[:, :3] = p
+x[0, 3:6] = [0.0, 0.0, -1000.0]; x[0, 7] = 1e12          # a diverged ballistic coefficient
+x[1, 3:6] = [1e9, 0.0, 0.0]; x[1, 7] = 1e-3               # a diverged speed
+x[2, 3:6] = [0.0, 0.0, -1000.0]; x[2, 7] = 1e-3           # a sane falling stage
+a, _ = propagate(x, 1.0)
+b, _ = propagate(x[2:], 1e12, with_stm=False)              # a corrupted time step
+ok, _ = propagate(x[2:], 1.0)
+print("done", np.isfinite(a[2]).all(), np.allclose(ok[0], a[2]), b.shape)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["done", "True", "True", "(1,", "8)"], out.stdout

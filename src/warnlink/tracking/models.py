@@ -53,6 +53,14 @@ Jacobian has eigenvalues down to ``-rho kappa |v|``, and RK4 diverges past 2.8 (
 38 s coast); 1 keeps each step well inside the stability region. Steps are split only where needed."""
 DRAG_TOP_M = 150_000.0
 """Above this height drag is left out of the model (density below 3e-9 kg/m^3)."""
+MAX_STEPS = 100_000
+"""Most Runge-Kutta steps of one propagation (2.3 days at ``MAX_STEP_S``): a time step no track can need, from
+a corrupted time, is cut to this many steps instead of running for hours."""
+MAX_SUBSTEPS = 10_000
+"""Most stiffness sub-steps of one step. A real object needs at most a few hundred (``rho kappa |v|`` ~ 360 /s
+for debris of 10 kg/m^2 at sea level at 3 km/s); a diverged estimate (a ballistic-coefficient state of 1e12,
+or a speed of 1e9 m/s) asked for 1e15 and more, and the compiled predict never returned. Cut, the step is
+unstable and the estimate goes non-finite, which the tracker handles (a non-finite prediction ends the track)."""
 
 
 def _drag_terms(pos, vel, kappa):
@@ -220,7 +228,7 @@ def _propagate_kernel(X, dt, with_stm, max_step, dense_step, dense_r):
         x[:] = X[i]
         r = np.sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2])
         lim = dense_step if r < dense_r else max_step
-        steps = max(1, int(np.ceil(abs(dt[i]) / lim)))
+        steps = min(MAX_STEPS, max(1, int(np.ceil(min(abs(dt[i]) / lim, MAX_STEPS)))))
         h = dt[i] / steps
         phi[:, :] = 0.0
         for d in range(8):
@@ -228,7 +236,7 @@ def _propagate_kernel(X, dt, with_stm, max_step, dense_step, dense_r):
         for _ in range(steps):
             sub = 1
             if r < dense_r:  # drag stiffness: RK4 is unstable for |h| * rho kappa |v| > 2.8
-                sub = max(1, int(np.ceil(abs(h) * _drag_rate(x) / STIFF_LIMIT)))
+                sub = max(1, int(np.ceil(min(abs(h) * _drag_rate(x) / STIFF_LIMIT, MAX_SUBSTEPS))))
             for _ in range(sub):
                 _rk4_step(x, phi, h / sub, with_stm, k1, k2, k3, k4, a1, a2, a3, a4, p1, p2, p3, p4, tmp, xt)
             r = np.sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2])
