@@ -2331,20 +2331,18 @@ class NationalNode:
         # (over the launch's whole picture: this round's objects and the latest assessments of the others, also
         # of objects whose tracks have ended; over this round's alone, an object read "stage" or not by which
         # others the round happened to hold)
+        rng = np.where(np.asarray(pred.impacted, bool) & np.isfinite(pred.ground_range_m), pred.ground_range_m, 0.0)
+        events = [self._canon(o.event_id) if o.event_id else None for o in objs]
         by_event: dict[str | None, float] = {}
         for a in self.last_assessments.values():
             e = self._canon(a["event_id"]) if a.get("event_id") else None
             if e is not None and a.get("impacted"):
                 by_event[e] = max(by_event.get(e, 0.0), float(a.get("range_m") or 0.0))
-        for k, o in enumerate(objs):
-            if pred.impacted[k] and o.event_id:
-                e = self._canon(o.event_id)
-                by_event[e] = max(by_event.get(e, 0.0), float(pred.ground_range_m[k]) if
-                                  np.isfinite(pred.ground_range_m[k]) else 0.0)
+        for k, e in enumerate(events):
+            if pred.impacted[k] and e is not None:
+                by_event[e] = max(by_event.get(e, 0.0), float(rng[k]))
         # a launch with a stage (read so by its range or by the own tracker's drag): its objects that are no stage
         # outrange one, and are read as the warhead (the replay's "more energy than the separated track")
-        rng = np.where(np.asarray(pred.impacted, bool) & np.isfinite(pred.ground_range_m), pred.ground_range_m, 0.0)
-        events = [self._canon(o.event_id) if o.event_id else None for o in objs]
         drags = [self.own_drag_kind.get(o.contributors.get(self.nation, ""), "") for o in objs]
         short = [bool(pred.impacted[k]) and e is not None and by_event.get(e, 0.0) > 0
                  and rng[k] < 0.6 * by_event[e] for k, e in enumerate(events)]

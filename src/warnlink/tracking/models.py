@@ -60,7 +60,8 @@ MAX_SUBSTEPS = 10_000
 """Most stiffness sub-steps of one step. A real object needs at most a few hundred (``rho kappa |v|`` ~ 360 /s
 for debris of 10 kg/m^2 at sea level at 3 km/s); a diverged estimate (a ballistic-coefficient state of 1e12,
 or a speed of 1e9 m/s) asked for 1e15 and more, and the compiled predict never returned. Cut, the step is
-unstable and the estimate goes non-finite, which the tracker handles (a non-finite prediction ends the track)."""
+unstable and the estimate comes back non-finite (left out of the scan by the tracker's finiteness guard) or far
+off (gated out)."""
 
 
 def _drag_terms(pos, vel, kappa):
@@ -228,7 +229,7 @@ def _propagate_kernel(X, dt, with_stm, max_step, dense_step, dense_r):
         x[:] = X[i]
         r = np.sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2])
         lim = dense_step if r < dense_r else max_step
-        steps = min(MAX_STEPS, max(1, int(np.ceil(min(abs(dt[i]) / lim, MAX_STEPS)))))
+        steps = max(1, int(np.ceil(min(abs(dt[i]) / lim, MAX_STEPS))))
         h = dt[i] / steps
         phi[:, :] = 0.0
         for d in range(8):
