@@ -164,3 +164,57 @@ def test_align_is_invertible_and_grows_the_covariance():
     assert np.trace(P1[0, :3, :3]) > np.trace(P[0, :3, :3])
     _, P2 = align(x, P, 0.0, 10.0, q=1.0)
     assert np.trace(P2[0]) > np.trace(P1[0])
+
+
+@pytest.mark.parametrize("criterion", ["trace", "det"])
+def test_compiled_ci_matches_the_numpy_pencil_path(criterion):
+    # the compiled pair loop against the vectorised NumPy path (its weight given), on 6-D and 3-D pairs
+    from warnlink.sharing.fusion import _pencil_omega, _sym
+
+    rng = np.random.default_rng(7)
+    for d in (6, 3):
+        Pa, Pb = random_spd(rng, 40, d, 1e3), random_spd(rng, 40, d, 1e2)
+        xa, xb = rng.normal(size=(40, d)) * 1e3, rng.normal(size=(40, d)) * 1e3
+        x, P, w = covariance_intersection(xa, Pa, xb, Pb, criterion=criterion)
+        w_np = _pencil_omega(_sym(np.linalg.inv(Pa)), _sym(np.linalg.inv(Pb)), criterion, 1e-4)
+        np.testing.assert_allclose(w, w_np, rtol=0, atol=1e-12)
+        x_np, P_np, _ = covariance_intersection(xa, Pa, xb, Pb, criterion=criterion, omega=w_np)
+        np.testing.assert_allclose(x, x_np, rtol=1e-10, atol=1e-9)
+        np.testing.assert_allclose(P, P_np, rtol=1e-10, atol=1e-9 * np.abs(P_np).max())
+
+
+def test_ci_of_a_pair_whose_second_information_is_not_positive_definite_takes_the_search():
+    # Pb indefinite (not a covariance a node would hold, but a fused pass must not fail on it): the pair
+    # goes to the golden-section search, the others keep the compiled result
+    rng = np.random.default_rng(8)
+    Pa, Pb = random_spd(rng, 3), random_spd(rng, 3)
+    Pb[1] = np.diag([1.0, 1.0, 1.0, 1.0, 1.0, -1.0])
+    xa, xb = rng.normal(size=(3, 6)), rng.normal(size=(3, 6))
+    x, P, w = covariance_intersection(xa, Pa, xb, Pb)
+    for i in (0, 2):
+        xi, Pi, wi = covariance_intersection(xa[i], Pa[i], xb[i], Pb[i])
+        np.testing.assert_allclose(x[i], xi, rtol=1e-12, atol=1e-12)
+        assert w[i] == pytest.approx(wi, abs=1e-12)
+    w1 = ci_omega(Pa[1], Pb[1])[0]
+    x1, _, _ = covariance_intersection(xa[1], Pa[1], xb[1], Pb[1], omega=w1)
+    assert w[1] == pytest.approx(w1, abs=1e-12)
+    np.testing.assert_allclose(x[1], x1, rtol=1e-12, atol=1e-12)
+
+
+def test_align_agrees_with_the_numpy_ballistic_reference():
+    # align runs the tracker's compiled propagation: the same force model as warnlink.tracking.motion's
+    # NumPy propagate (J2, rotating Earth), to a millimetre over 30 s
+    from warnlink.tracking.motion import propagate
+
+    x = np.array([[-3.3e6, 3.9e6, 4.2e6, 3000.0, 3000.0, 1000.0],
+                  [-3.1e6, 4.0e6, 3.95e6, -2000.0, 1500.0, 2500.0]])
+    P = np.broadcast_to(np.diag([1e4] * 3 + [1e2] * 3), (2, 6, 6)).copy()
+    dt = np.array([30.0, -12.5])
+    x1, P1 = align(x, P, 0.0, dt, q=0.0)
+    ref, phi = propagate(x, dt, with_stm=True)
+    np.testing.assert_allclose(x1[:, :3], ref[:, :3], rtol=0, atol=1e-3)
+    np.testing.assert_allclose(x1[:, 3:], ref[:, 3:], rtol=0, atol=1e-6)
+    P_ref = phi @ P @ np.swapaxes(phi, 1, 2)
+    np.testing.assert_allclose(P1, 0.5 * (P_ref + np.swapaxes(P_ref, 1, 2)), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="ECEF states"):
+        align(np.zeros((1, 3)), np.eye(3)[None], 0.0, 1.0)

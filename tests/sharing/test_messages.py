@@ -136,6 +136,23 @@ def test_pack_covs_matches_pack_cov_matrix_by_matrix():
         m.pack_covs(np.ones((2, 3)))
 
 
+def test_unpack_covs_matches_unpack_cov_and_names_a_wrong_size():
+    rng = np.random.default_rng(4)
+    A = rng.normal(size=(5, 6, 6))
+    P = A @ np.swapaxes(A, 1, 2)
+    flats = [m.pack_cov(p) for p in P]
+    full = m.unpack_covs(flats, 6)
+    assert full.shape == (5, 6, 6)
+    for k in range(5):
+        np.testing.assert_array_equal(full[k], m.unpack_cov(flats[k], 6))
+        np.testing.assert_allclose(full[k], P[k], rtol=0, atol=1e-12 * np.abs(P[k]).max())
+    assert m.unpack_covs([], 6).shape == (0, 6, 6)
+    with pytest.raises(ValueError, match="21 upper-triangle"):
+        m.unpack_covs([flats[0][:20]], 6)
+    with pytest.raises(ValueError, match="21 upper-triangle"):
+        m.unpack_cov(flats[0][:20], 6)
+
+
 def test_iso_helpers():
     assert m.to_iso(T0) == "2023-12-19T00:00:00.000000Z"
     assert m.from_iso("2023-12-19T00:00:00Z") == T0

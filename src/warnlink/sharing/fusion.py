@@ -30,6 +30,7 @@ import contextlib
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import chi2
 
@@ -205,6 +206,90 @@ def ci_omega(Pa, Pb, criterion: str = "trace", tol: float = OMEGA_TOL) -> np.nda
     best = np.stack([f_w, f0, f1], axis=1).argmin(axis=1)
     return np.choose(best, [w, np.zeros(n), np.ones(n)])
 
+_GRID = np.linspace(0.0, 1.0, 33)
+
+
+@njit(cache=True, nogil=True)
+def _cholesky_lower(A, L) -> bool:
+    """Lower Cholesky factor of the symmetric ``A`` into ``L``; False when ``A`` is not positive definite."""
+    d = A.shape[0]
+    for j in range(d):
+        s = A[j, j]
+        for k in range(j):
+            s -= L[j, k] * L[j, k]
+        if not s > 0.0:
+            return False
+        L[j, j] = np.sqrt(s)
+        for i in range(j + 1, d):
+            t = A[i, j]
+            for k in range(j):
+                t -= L[i, k] * L[j, k]
+            L[i, j] = t / L[j, j]
+        for i in range(j):
+            L[i, j] = 0.0
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _ci_kernel(xa, Pa, xb, Pb, use_det, tol, grid, x_out, P_out, w_out, ok):
+    """``covariance_intersection`` of each pair, compiled: the same pencil-form grid refinement as
+    ``_pencil_omega`` (one Cholesky factor and one symmetric eigendecomposition per pair, then rounds of 33
+    weights), then the fused estimate. ``ok[i]`` False where ``Ib`` is not positive definite (the caller
+    takes the golden-section path for those pairs). ``LinAlgError`` (a singular ``Pa`` or ``Pb``) as NumPy."""
+    n, d = xa.shape
+    L = np.zeros((d, d))
+    g_n = grid.shape[0]
+    for i in range(n):
+        Ia = np.linalg.inv(Pa[i])
+        Ia = 0.5 * (Ia + Ia.T)
+        Ib = np.linalg.inv(Pb[i])
+        Ib = 0.5 * (Ib + Ib.T)
+        if not _cholesky_lower(Ib, L):
+            ok[i] = False
+            continue
+        ok[i] = True
+        Li = np.linalg.inv(L)
+        M = Li @ Ia @ Li.T
+        M = 0.5 * (M + M.T)
+        lam, U = np.linalg.eigh(M)
+        V = Li.T @ U
+        m = np.zeros(d)
+        for c in range(d):
+            lam[c] = max(lam[c], 0.0) - 1.0
+            acc = 0.0
+            for r in range(d):
+                acc += V[r, c] * V[r, c]
+            m[c] = acc
+        lo, width = 0.0, 1.0
+        while True:
+            best_val, best = np.inf, -1.0
+            for k in range(g_n):
+                g = min(max(lo + width * grid[k], 0.0), 1.0)
+                val = 0.0
+                good = True
+                for c in range(d):
+                    den = 1.0 + g * lam[c]
+                    if not den > 0.0:
+                        good = False
+                        break
+                    val += -np.log(den) if use_det else m[c] / den
+                if good and val < best_val:
+                    best_val, best = val, g
+            if best < 0.0:  # (no admissible weight on the grid: as np.argmin over all-inf, the first)
+                best = min(max(lo, 0.0), 1.0)
+            h = width / (g_n - 1)
+            if h <= tol:
+                break
+            lo, width = best - h, 2 * h
+        w = best
+        info = w * Ia + (1.0 - w) * Ib
+        P = np.linalg.inv(info)
+        P = 0.5 * (P + P.T)
+        rhs = w * (Ia @ xa[i]) + (1.0 - w) * (Ib @ xb[i])
+        x_out[i] = P @ rhs
+        P_out[i] = P
+        w_out[i] = w
+
 
 def covariance_intersection(xa, Pa, xb, Pb, *, criterion: str = "trace", omega=None):
     """Fuse pairs of estimates with unknown cross-correlation by covariance intersection.
@@ -220,6 +305,19 @@ def covariance_intersection(xa, Pa, xb, Pb, *, criterion: str = "trace", omega=N
     n = len(xa)
     if n == 0:
         return xa.copy(), Pa.copy(), np.zeros(0)
+    if omega is None and criterion in CRITERIA:
+        # compiled: about 10 us a pair, where the NumPy path below costs 0.3-0.8 ms a call of a few pairs
+        x, P, w = np.empty_like(xa), np.empty_like(Pa), np.empty(n)
+        ok = np.zeros(n, np.bool_)
+        _ci_kernel(np.ascontiguousarray(xa), np.ascontiguousarray(Pa), np.ascontiguousarray(xb),
+                   np.ascontiguousarray(Pb), criterion == "det", OMEGA_TOL, _GRID, x, P, w, ok)
+        if not ok.all():  # (some Ib not positive definite: the golden-section search for those pairs)
+            bad = np.flatnonzero(~ok)
+            x[bad], P[bad], w[bad] = covariance_intersection(xa[bad], Pa[bad], xb[bad], Pb[bad], criterion=criterion,
+                                                             omega=ci_omega(Pa[bad], Pb[bad], criterion))
+        if single:
+            return x[0], P[0], float(w[0])
+        return x, P, w
     w = ci_omega(Pa, Pb, criterion) if omega is None else np.broadcast_to(np.asarray(omega, float), (n,)).copy()
     if np.any((w < 0) | (w > 1)):
         raise ValueError("omega must lie in [0, 1]")
@@ -263,16 +361,25 @@ def align(x, P, t_s, t_target, *, q: float = 1.0):
     """Bring ECEF track estimates ``x`` (n, 6), ``P`` (n, 6, 6) valid at ``t_s`` (n,) to ``t_target``
     (scalar or (n,)) with the ballistic model (J2, rotating Earth, no drag) and its state-transition
     matrix, adding white-acceleration process noise of density ``q`` [m^2/s^3]. Returns ``(x, P)``."""
-    from warnlink.tracking.motion import propagate, white_acceleration_q
+    from warnlink.tracking.models import N_STATE
+    from warnlink.tracking.models import propagate as propagate_compiled
+    from warnlink.tracking.motion import white_acceleration_q
 
     x, P, single = _as_batch(x, P)
     n = len(x)
     if n == 0:
         return x.copy(), P.copy()
+    if x.shape[1] != 6:
+        raise ValueError(f"align takes ECEF states (n, 6), got {x.shape}")
     dt = np.broadcast_to(np.asarray(t_target, float), (n,)) - np.broadcast_to(np.asarray(t_s, float), (n,))
     if not np.any(dt != 0):
         return (x[0].copy(), P[0].copy()) if single else (x.copy(), P.copy())
-    xn, phi = propagate(x, dt, with_stm=True)
+    # the tracker's compiled ballistic propagation (thrust and drag states zero: J2, rotating Earth, the
+    # same force model as warnlink.tracking.motion.propagate, a few microseconds per track and step)
+    xe = np.zeros((n, N_STATE))
+    xe[:, :6] = x
+    xe, phi = propagate_compiled(xe, dt, with_stm=True)
+    xn, phi = xe[:, :6], phi[:, :6, :6]
     Pn = _sym(phi @ P @ np.swapaxes(phi, -1, -2) + white_acceleration_q(dt, q))
     return (xn[0], Pn[0]) if single else (xn, Pn)
 

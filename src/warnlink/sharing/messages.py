@@ -134,8 +134,19 @@ def check_cov(flat, n: int, name: str = "cov") -> None:
 
 
 @functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=16)
 def _triu(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.triu_indices(n)
+
+
+@functools.lru_cache(maxsize=16)
+def _tri_full(n: int) -> np.ndarray:
+    """(n, n) index of each element of the full symmetric matrix in its packed upper triangle."""
+    idx = np.empty((n, n), np.intp)
+    iu = _triu(n)
+    idx[iu] = np.arange(tri_size(n))
+    idx.T[iu] = np.arange(tri_size(n))
+    return idx
 
 
 def pack_cov(P, name: str = "cov") -> tuple[float, ...]:
@@ -189,11 +200,15 @@ def unpack_cov(flat, n: int) -> np.ndarray:
     """Row-major upper triangle -> the full symmetric n x n matrix."""
     if len(flat) != tri_size(n):
         raise ValueError(f"expected {tri_size(n)} upper-triangle elements of a {n}x{n} matrix, got {len(flat)}")
-    P = np.zeros((n, n))
-    iu = np.triu_indices(n)
-    P[iu] = flat
-    P.T[iu] = flat
-    return P
+    return np.asarray(flat, dtype=float)[_tri_full(n)]
+
+
+def unpack_covs(flats, n: int) -> np.ndarray:
+    """``unpack_cov`` of k packed matrices ((k, n(n+1)/2) array-like) in one pass: (k, n, n)."""
+    F = np.asarray(flats, dtype=float) if len(flats) else np.zeros((0, tri_size(n)))
+    if F.ndim != 2 or F.shape[1] != tri_size(n):
+        raise ValueError(f"expected k x {tri_size(n)} upper-triangle elements of {n}x{n} matrices, got {F.shape}")
+    return F[:, _tri_full(n)]
 
 
 # ---------------------------------------------------------------------------------------------- parts

@@ -133,6 +133,7 @@ from warnlink.sharing.messages import (
     batch_tracks,
     encode_payload,
     pack_covs,
+    unpack_covs,
 )
 from warnlink.sharing.speakers import AlertKeys, Candidate
 
@@ -1732,6 +1733,8 @@ class NationalNode:
                 with contextlib.suppress(ValueError, TypeError, AttributeError):
                     prov = _prov_merge(p if isinstance(p, dict) else {})
                 self._apply_track(origin, tr, prov, wall)
+            if not self._restoring:
+                self._prime_entries(origin, tracks)
         elif env.kind == "launch":
             key = (origin, payload.event_id)
             old = self.partner_launches.get(key)
@@ -1768,6 +1771,24 @@ class NationalNode:
             else:
                 self._queue_refuse(key)
         self.data_time = max(self.data_time, payload.time)
+
+    def _prime_entries(self, origin: str, tracks) -> None:
+        """Fill the fusion-entry cache (``_partner_entry``) for the tracks of one message that were taken in:
+        their states and repaired covariances in one vectorised pass (one Cholesky call for all), instead of
+        one unpacking and one factorisation per track when the fusion pass asks for them."""
+        fresh = [t for t in tracks if t.status != "deleted"
+                 and self.partner_tracks.get((origin, t.id), (None,))[0] is t]
+        if not fresh:
+            return
+        try:
+            xs = np.array([t.state for t in fresh], dtype=float)
+            Ps = _safe_covs(unpack_covs([t.cov for t in fresh], 6))
+        except (ValueError, np.linalg.LinAlgError):  # (left to the per-track path, which names the problem)
+            return
+        good = np.isfinite(xs).all(axis=1) & np.isfinite(Ps).all(axis=(1, 2))
+        for t, x, P, g in zip(fresh, xs, Ps, good, strict=True):
+            if g:
+                self._entry_cache[(origin, t.id)] = (t, x, P)
 
     def _own_entry(self, row: int) -> tuple:
         """A fusion entry (origin, track id, x, P, t, phase, exercise, event, prov, wall) of own row ``row``."""
