@@ -954,7 +954,7 @@ class NationalNode:
         self._launch_exec = _worker_pool(_launch_init)
         workers = [loop.run_in_executor(ex, _worker_ready) for ex in (self._track_exec, self._assess_exec,
                                                                        self._launch_exec)]
-        self.warm_up_s = warm_up(("fusion",))
+        self.warm_up_s = warm_up(("fusion",)) + preload_modules()
         await asyncio.gather(*workers)  # both workers up and warm before the node says it is ready
         self.warm_up_s = time.perf_counter() - t_start
         self._dead_q = asyncio.Queue(maxsize=DEAD_LETTER_QUEUE)
@@ -2913,6 +2913,27 @@ def _warm_fusion() -> None:
     xa, Pa = align(x[:2], np.broadcast_to(P, (2, 6, 6)), [0.0, 0.0], 1.0)
     associate(xa, Pa, xa, Pa)
     covariance_intersection(xa, Pa, xa, Pa)
+
+
+PRELOAD_MODULES = ("concurrent.futures", "warnlink.alerts", "warnlink.alerts.policy", "warnlink.assessment",
+                   "warnlink.assessment.figures", "warnlink.assessment.replay", "warnlink.geo", "warnlink.geo.regions",
+                   "warnlink.sensors.reports", "warnlink.sharing.audit", "warnlink.sharing.envelope",
+                   "warnlink.sharing.fabric", "warnlink.sharing.fusion", "warnlink.sharing.messages",
+                   "warnlink.sharing.releasability", "warnlink.sharing.runtime", "warnlink.tracking.measurement",
+                   "warnlink.tracking.models", "warnlink.tracking.tracker")
+"""Every module the node's methods import where they first need it: imported before the node says it is ready
+(``preload_modules``), since a first import on the event loop holds it up (``warnlink.assessment.replay``, first
+needed by a lost object in the middle of a load, held JPN's loop for about 0.35 s)."""
+
+
+def preload_modules() -> float:
+    """Import ``PRELOAD_MODULES``; returns the seconds it took."""
+    import importlib
+
+    t0 = time.perf_counter()
+    for name in PRELOAD_MODULES:
+        importlib.import_module(name)
+    return time.perf_counter() - t0
 
 
 def warm_up(parts: tuple[str, ...] = ("tracker", "assessment", "fusion")) -> float:
