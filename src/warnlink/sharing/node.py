@@ -816,7 +816,7 @@ class NationalNode:
         self.own = _OwnTracks()                      # the tracker's table as of its latest push (loop side)
         self.own_drag_kind: dict[str, str] = {}      # own track id -> kind its drag showed (``_read_drag``)
         self._early: dict[int, tuple] = {}           # first states of newly confirmed tracks, until used
-        self._track_worker = None                    # the tracking worker (``PipeWorker``)
+        self._track_exec = None
         self._track_cost = 0.0
         self._busy = {"track_jobs": 0, "launch_jobs": 0}
         """Worker jobs submitted and not yet taken back (the snapshot's ``busy``: a demo waits for none)."""
@@ -949,15 +949,11 @@ class NationalNode:
         t_start = time.perf_counter()
         self._setup_files()
         loop = asyncio.get_running_loop()
-        from warnlink.sharing.worker import PipeWorker
-
-        # the tracker's jobs and results go straight between the event loop and its worker (``PipeWorker``: no
-        # executor threads on the path of every report); assessment and launch estimates through executors
-        self._track_worker = PipeWorker(_track_init, name=f"warnlink-track-{self.nation.lower()}")
+        self._track_exec = _worker_pool(_track_init)
         self._assess_exec = _worker_pool(_assess_init)
         self._launch_exec = _worker_pool(_launch_init)
-        workers = [self._track_worker.start()] + [loop.run_in_executor(ex, _worker_ready)
-                                                  for ex in (self._assess_exec, self._launch_exec)]
+        workers = [loop.run_in_executor(ex, _worker_ready) for ex in (self._track_exec, self._assess_exec,
+                                                                       self._launch_exec)]
         self.warm_up_s = warm_up(("fusion",)) + preload_modules()
         await asyncio.gather(*workers)  # both workers up and warm before the node says it is ready
         self.warm_up_s = time.perf_counter() - t_start
@@ -1022,9 +1018,7 @@ class NationalNode:
                 self.audit.close()
             with contextlib.suppress(OSError):
                 os.close(self._applied_fd)
-            if self._track_worker is not None:
-                self._track_worker.terminate()
-            for pool in (self._assess_exec, self._launch_exec):
+            for pool in (self._track_exec, self._assess_exec, self._launch_exec):
                 if pool is None:  # a worker busy (or compiling) is not waited for
                     continue
                 with contextlib.suppress(Exception):
@@ -1054,6 +1048,7 @@ class NationalNode:
         loop publishes the previous one's tracks); what queued up meanwhile goes into the next job. Results
         are taken in submission order (``_track_results``), each push's own-track releases published as
         soon as it is back."""
+        loop = asyncio.get_running_loop()
         jobs: asyncio.Queue = asyncio.Queue()
         slots = asyncio.Semaphore(TRACK_IN_FLIGHT)
         results = asyncio.create_task(self._track_results(jobs, slots), name="track-results")
@@ -1069,7 +1064,7 @@ class NationalNode:
                     runs = None
                     self._feed_failed(msgs, exc)
                 if runs:
-                    fut = self._track_worker.submit(_track_job, runs)
+                    fut = loop.run_in_executor(self._track_exec, _track_job, runs)
                     self._busy["track_jobs"] += 1
                     jobs.put_nowait((fut, msgs, time.perf_counter()))
                 else:
