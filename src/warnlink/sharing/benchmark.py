@@ -443,9 +443,14 @@ async def _feed_phase(feeders, reports, is_kor, rate: float, duration_s: float,
             end = int(np.searchsorted(ck, due, side="left")) + 1
             idx = np.arange(i, end)
             k, u = idx[is_kor[idx]], idx[~is_kor[idx]]
+            # the two nations' sensors publish independently: KOR's batch does not wait for the US feed's
+            # acknowledgement (before 2026-12-03 it did, which put a US JetStream round trip into every report's
+            # latency)
+            kor = feeders["KOR"].send(reports.take(k), epoch=epoch, exercise=True)
             if len(u):
-                await feeders["USA"].send(reports.take(u), epoch=epoch, exercise=True)
-            s = await feeders["KOR"].send(reports.take(k), epoch=epoch, exercise=True)
+                _, s = await asyncio.gather(feeders["USA"].send(reports.take(u), epoch=epoch, exercise=True), kor)
+            else:
+                s = await kor
             sent.append(s)
             counts.append(len(k))
             i, done = end, due
