@@ -225,3 +225,31 @@ def test_an_assessment_batch_applies_every_assessment(tmp_path, fabric):
         ("USA", "USA-O0"): 110.0, ("USA", "USA-O1"): 100.0, ("USA", "USA-O2"): 100.0}
     assert [r["direction"] for r in _audit(node)] == ["received", "duplicate", "received"]
     assert node.counters["received:assessment"] == 2 and node.counters["duplicates"] == 1
+
+
+def test_a_received_batch_primes_the_fusion_entries_the_lazy_path_would_compute(tmp_path, fabric):
+    """The tracks of one received message get their fusion entries (state, repaired covariance) in one pass;
+    each equals what ``_partner_entry`` computes for it alone, and an older track than the one held is not
+    primed over it."""
+    from warnlink.sharing.messages import TrackBatch
+    from warnlink.sharing.node import _safe_cov
+
+    async def main():
+        node, sealer = _node(tmp_path, fabric)
+        newer = _track(0)
+        await node._on_partner(_msg(sealer.seal(TrackBatch.of([newer]))))
+        older = Track.from_arrays(id="USA-T0", origin="USA", time=newer.time - 5.0, x=np.asarray(newer.state),
+                                  P=np.eye(6) * 7.0, status="confirmed", phase="midcourse", exercise=True)
+        await node._on_partner(_msg(sealer.seal(TrackBatch.of([older, _track(1), _track(2)]))))
+        return node, newer
+
+    node, newer = asyncio.run(main())
+    held = node.partner_tracks[("USA", "USA-T0")][0]
+    assert held.time == newer.time and held.cov == newer.cov  # (the older one was not taken in, nor primed)
+    for k in range(3):
+        t, x, P = node._entry_cache[("USA", f"USA-T{k}")]
+        assert t is node.partner_tracks[("USA", f"USA-T{k}")][0]
+        np.testing.assert_array_equal(x, np.asarray(t.state))
+        np.testing.assert_array_equal(P, _safe_cov(t.covariance()))
+        e = node._partner_entry("USA", f"USA-T{k}")
+        np.testing.assert_array_equal(e[3], P)
