@@ -194,11 +194,13 @@ def test_ci_of_a_pair_whose_second_information_is_not_positive_definite_takes_th
     for i in (0, 2):
         xi, Pi, wi = covariance_intersection(xa[i], Pa[i], xb[i], Pb[i])
         np.testing.assert_allclose(x[i], xi, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(P[i], Pi, rtol=1e-12, atol=1e-12)
         assert w[i] == pytest.approx(wi, abs=1e-12)
     w1 = ci_omega(Pa[1], Pb[1])[0]
-    x1, _, _ = covariance_intersection(xa[1], Pa[1], xb[1], Pb[1], omega=w1)
+    x1, P1, _ = covariance_intersection(xa[1], Pa[1], xb[1], Pb[1], omega=w1)
     assert w[1] == pytest.approx(w1, abs=1e-12)
     np.testing.assert_allclose(x[1], x1, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(P[1], P1, rtol=1e-12, atol=1e-12)
 
 
 def test_align_agrees_with_the_numpy_ballistic_reference():
