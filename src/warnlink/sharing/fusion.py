@@ -306,7 +306,7 @@ def covariance_intersection(xa, Pa, xb, Pb, *, criterion: str = "trace", omega=N
     if n == 0:
         return xa.copy(), Pa.copy(), np.zeros(0)
     if omega is None and criterion in CRITERIA:
-        # compiled: about 10 us a pair, where the NumPy path below costs 0.3-0.8 ms a call of a few pairs
+        # compiled: about 20 us a pair, where the NumPy path below costs 0.4-1.1 ms a call of 3-30 pairs
         x, P, w = np.empty_like(xa), np.empty_like(Pa), np.empty(n)
         ok = np.zeros(n, np.bool_)
         _ci_kernel(np.ascontiguousarray(xa), np.ascontiguousarray(Pa), np.ascontiguousarray(xb),
