@@ -39,6 +39,8 @@ OMEGA_TOL = 1e-4
 CRITERIA = ("trace", "det")
 _GOLD = (np.sqrt(5.0) - 1.0) / 2.0
 _BIG = 1e18
+_GRID = np.linspace(0.0, 1.0, 33)
+"""The weights each round of the pencil-form grid refinement evaluates (NumPy and compiled paths alike)."""
 
 
 def _sym(P: np.ndarray) -> np.ndarray:
@@ -153,7 +155,7 @@ def _pencil_omega(Ia, Ib, criterion, tol):
     n = len(Ia)
     rows = np.arange(n)
     lo, width = np.zeros(n), 1.0
-    steps = np.linspace(0.0, 1.0, 33)
+    steps = _GRID
     while True:
         grid = np.clip(lo[:, None] + width * steps[None, :], 0.0, 1.0)  # (n, 33)
         den = 1.0 + grid[:, :, None] * lam
@@ -161,7 +163,7 @@ def _pencil_omega(Ia, Ib, criterion, tol):
         den = np.where(den > 0, den, 1.0)
         val = -np.log(den).sum(axis=2) if criterion == "det" else (m / den).sum(axis=2)
         best = grid[rows, np.argmin(np.where(ok, val, np.inf), axis=1)]
-        h = width / 32
+        h = width / (len(steps) - 1)
         if h <= tol:
             return best
         lo, width = best - h, 2 * h
@@ -205,8 +207,6 @@ def ci_omega(Pa, Pb, criterion: str = "trace", tol: float = OMEGA_TOL) -> np.nda
     f_w, f0, f1 = f(w), f(np.zeros(n)), f(np.ones(n))
     best = np.stack([f_w, f0, f1], axis=1).argmin(axis=1)
     return np.choose(best, [w, np.zeros(n), np.ones(n)])
-
-_GRID = np.linspace(0.0, 1.0, 33)
 
 
 @njit(cache=True, nogil=True)

@@ -134,7 +134,6 @@ def check_cov(flat, n: int, name: str = "cov") -> None:
 
 
 @functools.lru_cache(maxsize=16)
-@functools.lru_cache(maxsize=16)
 def _triu(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.triu_indices(n)
 
