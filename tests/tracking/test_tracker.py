@@ -156,21 +156,53 @@ def test_manoeuvre_noise_follows_a_glide_vehicle_better_than_the_two_model_track
 
 
 
-@pytest.fixture(scope="module")
-def icbm_pair():
-    """The 2022-11-18 ICBM (seed 7) up to 480 s: the warhead, the last stage, the reports of the two and
-    the false alarms, and warnlink's tracks of them."""
+def _icbm_pair_reports(seed):
+    """The 2022-11-18 ICBM (``seed``) up to 480 s: the warhead and the last stage, and the reports of the
+    two and the false alarms."""
     import msgspec
 
     from warnlink.scenario.model import load_scenario
     from warnlink.tracking.benchmark import EXAMPLES, window
 
-    sim = simulate(msgspec.structs.replace(load_scenario(EXAMPLES / "icbm-2022-11-18.yaml"), seed=7))
+    sim = simulate(msgspec.structs.replace(load_scenario(EXAMPLES / "icbm-2022-11-18.yaml"), seed=seed))
     pair = [o for o in sim.objects if o.kind == "warhead" or o.t_start_s > 300.0]  # warhead, last stage
     assert [o.kind for o in pair] == ["warhead", "stage"]
     reports, (_, t_end) = window(sim.reports, 480.0)
     reports = reports.take(np.flatnonzero(np.isin(reports.truth, [o.index for o in pair] + [-1])))
+    return pair, reports, t_end
+
+
+@pytest.fixture(scope="module")
+def icbm_pair():
+    """The ICBM pair of seed 7 (``_icbm_pair_reports``) and warnlink's tracks of it."""
+    pair, reports, t_end = _icbm_pair_reports(7)
     return pair, reports, t_end, Tracker().run(reports.sorted_by_arrival())
+
+
+def _pair_ratio(pair, reports, t_end, hist):
+    """Midcourse position RMSE of the pair's tracks after the separation over the PCRLB of its reports."""
+    from warnlink.tracking.pcrlb import pcrlb, pcrlb_phase_rms
+
+    s = score(hist, pair, t_window=(pair[1].t_start_s, t_end), return_pairs=True)
+    t_p, i_p, ph_p, _ = s["pairs"]
+    mid = ph_p == 1
+    assert mid.sum() > 250  # both objects scored over most of the 150 s after the separation
+    return s["rmse_m"]["midcourse"] / pcrlb_phase_rms(pcrlb(pair, reports), points=(t_p[mid], i_p[mid]))["midcourse"]
+
+
+@pytest.mark.parametrize("seed", [5, 14])
+def test_a_split_pair_is_held_to_parting_along_the_velocity(seed):
+    """After the last stage separates only two radars (Shariki and Kyoga) see the pair for long: their
+    range differences do not tell which report is which object, so a relative state across both lines
+    of sight fits as well as the true one along the velocity. Without the pair constraint
+    (``pair_window_s=0``) both tracks of seeds 5 and 14 take such a state and drift 100-900 m off both
+    objects (over 3x the bound on these reports); held to parting along the velocity at the split, they
+    stay within 1.5x the bound."""
+    pair, reports, t_end = _icbm_pair_reports(seed)
+    r = reports.sorted_by_arrival()
+    held = _pair_ratio(pair, reports, t_end, Tracker().run(r))
+    free = _pair_ratio(pair, reports, t_end, Tracker(TrackerConfig(pair_window_s=0.0)).run(r))
+    assert held < 1.5 < 3.0 < free, (held, free)
 
 
 def test_a_warhead_and_its_stage_drifting_apart_keep_their_tracks_near_the_bound(icbm_pair):

@@ -148,6 +148,16 @@ class TrackerConfig:
     split_vel_sigma_m_s: float = 5.0
     """Separation-velocity uncertainty [m/s] per axis of a separated object's track against its parent's
     velocity (staging impulses push a spent stage off at a few m/s; the simulator uses 3 m/s)."""
+    pair_window_s: float = 120.0
+    """For this long after a split (``split_window_s``), the separated object's track and its parent's are
+    held to the physics of the separation: the two objects part along the parent's velocity at the split,
+    so their relative position and velocity across that axis stay near zero (``Tracker._pair_constraint``).
+    0 turns this off."""
+    pair_cross_sigma_m_s: float = 0.5
+    """Relative velocity across the separation axis [m/s] allowed by the pair constraint (misalignment of
+    the impulse with the velocity); the relative position across it is allowed ``pair_cross_pos_m`` plus this
+    times the time since the split."""
+    pair_cross_pos_m: float = 10.0
     init_kappa: float = 1.0e-3
     """Initial drag parameter [m^2/kg] (between a re-entry vehicle, ~2e-4, and a tumbling stage, ~3e-3)."""
     init_kappa_sigma: float = 1.5e-3
@@ -214,6 +224,8 @@ class Tracker:
         self.was_boost = np.zeros(0, bool)
         self.separated = np.zeros(0, bool)
         """Tracks whose covariance was widened for a separated object since their last burnout."""
+        self.pairs = (np.zeros(0, int), np.zeros(0, int), np.zeros((0, 3)), np.zeros(0))
+        """Split pairs: (parent rows, child rows, unit separation axis (n, 3) in ECEF, split time [s])."""
         self.hits = np.zeros(0, int)
         self.nis_avg = np.zeros(0)
         """Fading-memory average of each track's NIS / m (``manoeuvre_nis``)."""
@@ -444,7 +456,61 @@ class Tracker:
             crowded &= beta.sum(axis=1) > 0  # a likelihood underflow falls back to the nearest neighbour
         xn, Pn, mu, xc, Pc = _imm_update_kernel(xp, Pp, zh_m, H_m, Om_m, z, R, rows, cols, c,
                                                 np.ascontiguousarray(beta), crowded, kind == KIND_RADAR)
+        if cfg.pair_window_s > 0 and len(self.pairs[0]):
+            self._pair_constraint(live[rows], xn, mu, xc, Pc, t_scan)
         self._store(live[rows], xn, Pn, mu, xc, Pc, t_scan)
+
+    def _pair_constraint(self, tr, xn, mu, xc, Pc, t_scan):
+        """Hold, in place, the updated estimates of split pairs (``pairs``) whose two tracks are both among
+        ``tr`` (this scan's updated rows; per-model ``xn`` (n, 2, 8), mode probabilities ``mu``, combined
+        ``xc``, ``Pc``) to the separation's physics, up to ``pair_window_s`` after the split and while
+        neither is boosting: the relative position and velocity across the separation axis ``u`` are
+        measured as zero (a pseudo-measurement of variance ``pair_cross_pos_m + s age`` squared and ``s``
+        squared, ``s = pair_cross_sigma_m_s``), and each track's mean moves by its own share (its
+        covariance against the sum of both). The covariances are left as they are (the constraint's
+        information is not counted, so repeating it every scan cannot make the tracks overconfident).
+
+        Why: two radars measure the pair's range difference without telling which report is which object,
+        so a relative state across both lines of sight fits their reports as well as the true one along
+        the velocity; once the tracks take it (ICBM benchmark seeds 5, 6, 13, 14: both tracks 100-900 m
+        off their objects, with 0.5-1 m/s of velocity sigma) nothing in the reports removes it."""
+        cfg = self.cfg
+        a, b, u, ts = self.pairs
+        age = t_scan - ts
+        pos = np.full(len(self.x), -1)
+        pos[tr] = np.arange(len(tr))
+        ia, ib = pos[a], pos[b]
+        sel = (ia >= 0) & (ib >= 0) & (age >= 0) & (age <= cfg.pair_window_s)
+        if not sel.any():
+            return
+        ia, ib, u, age = ia[sel], ib[sel], u[sel], age[sel]
+        sel = (mu[ia, _BOOST] < 0.5) & (mu[ib, _BOOST] < 0.5)
+        if not sel.any():
+            return
+        ia, ib, u, age = ia[sel], ib[sel], u[sel], age[sel]
+        # two unit vectors across the axis
+        ref = np.where(np.abs(u[:, :1]) < 0.9, np.array([[1.0, 0.0, 0.0]]), np.array([[0.0, 1.0, 0.0]]))
+        e1 = np.cross(u, ref)
+        e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
+        e2 = np.cross(u, e1)
+        C = np.stack([e1, e2], axis=1)  # (p, 2, 3)
+        D = np.zeros((len(u), 4, N))
+        D[:, :2, :3], D[:, 2:, 3:6] = C, C
+        r = np.einsum("pij,pj->pi", D, xc[ia] - xc[ib])  # relative position and velocity across the axis
+        sp = cfg.pair_cross_pos_m + cfg.pair_cross_sigma_m_s * age
+        Rv = np.zeros((len(u), 4, 4))
+        Rv[:, [0, 1], [0, 1]] = (sp**2)[:, None]
+        Rv[:, [2, 3], [2, 3]] = cfg.pair_cross_sigma_m_s**2
+        PDa = Pc[ia] @ D.transpose(0, 2, 1)  # (p, 8, 4)
+        PDb = Pc[ib] @ D.transpose(0, 2, 1)
+        S = D @ (PDa + PDb) + Rv
+        w = np.linalg.solve(S, r[..., None])[..., 0]  # (p, 4)
+        da = -np.einsum("pij,pj->pi", PDa, w)
+        db = np.einsum("pij,pj->pi", PDb, w)
+        xc[ia] += da
+        xc[ib] += db
+        xn[ia] += da[:, None]
+        xn[ib] += db[:, None]
 
     def _store(self, tr, xn, Pn, mu, xc, Pc, t_scan):
         """Write updated per-model and combined estimates of tracks ``tr``; counters, status, burnout."""
@@ -509,11 +575,17 @@ class Tracker:
         P[:, models.I_KAPPA, models.I_KAPPA] = cfg.init_kappa_sigma**2
         alt, climb = alt_climb(x)
         rising = (alt < cfg.boost_alt_m) & (climb > 0)
+        split = None
         if parents is not None and cfg.split_window_s > 0:  # (a rising object low down may be an igniting stage)
-            self._split_prior(x, P, pos[rows], cov[rows], t_scan, dt, *parents, ~rising)
+            split = self._split_prior(x, P, pos[rows], cov[rows], t_scan, dt, *parents, ~rising)
         pb = cfg.init_boost_probability
         mu = np.where(rising[:, None], [1.0 - pb, pb], [0.95, 0.05])
+        n0 = len(self.x)
         self._add(x, P, mu, t_scan)
+        if split is not None and cfg.pair_window_s > 0:
+            child, par, axis, t0 = split
+            a, b, u, ts = self.pairs
+            self.pairs = (np.append(a, par), np.append(b, n0 + child), np.concatenate([u, axis]), np.append(ts, t0))
         # the used leftovers (of this scan and of the previous one) cannot start another track
         left = np.ones(len(pos), bool)
         left[rows] = False
@@ -542,7 +614,7 @@ class Tracker:
         cand = ((self.status[live] == CONFIRMED) & (age >= 0) & (age <= cfg.split_window_s)
                 & (self.mu[live, _BOOST] < 0.5))
         if not cand.any() or not len(x):
-            return
+            return None
         k = np.flatnonzero(cand)
         s2 = cfg.split_vel_sigma_m_s**2
         Pp = Pc[k][:, :6, :6] + _separation_cov(age[k] + dt, s2)
@@ -553,7 +625,7 @@ class Tracker:
         best = np.argmin(d2, axis=1)
         child = np.flatnonzero((d2[np.arange(len(x)), best] <= self._gate[3]) & eligible)
         if not len(child):
-            return
+            return None
         b = best[child]
         Pb, Sb, nub = Pp[b], S[child, b], nu[child, b]
         K = np.linalg.solve(Sb, Pb[:, :3, :]).transpose(0, 2, 1)  # P H^T S^-1 (n, 6, 3), S symmetric
@@ -571,6 +643,8 @@ class Tracker:
         Q = _separation_cov(self.t[par] - self.t_burnout[par] + dt, s2)
         self.Pm[par, :, :6, :6] += Q[:, None]
         self.P[par, :6, :6] += Q
+        v = xc[k][b, 3:6]
+        return child, live[k][b], v / np.linalg.norm(v, axis=1, keepdims=True), t_scan - age[k][b]
 
     def _add(self, x, P, mu, t):
         n = len(x)
