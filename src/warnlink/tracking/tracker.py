@@ -150,9 +150,9 @@ class TrackerConfig:
     velocity (staging impulses push a spent stage off at a few m/s; the simulator uses 3 m/s)."""
     pair_window_s: float = 120.0
     """For this long after a split (``split_window_s``), the separated object's track and its parent's are
-    held to the physics of the separation: the two objects part along the parent's velocity at the split,
-    so their relative position and velocity across that axis stay near zero (``Tracker._pair_constraint``).
-    0 turns this off."""
+    held to the physics of the separation while both fly ballistic above ``terminal_alt_m``: the two
+    objects part along the parent's velocity at the split, so their relative position and velocity across
+    that axis stay near zero (``Tracker._pair_constraint``). 0 turns this off."""
     pair_cross_sigma_m_s: float = 0.5
     """Relative velocity across the separation axis [m/s] allowed by the pair constraint (misalignment of
     the impulse with the velocity); the relative position across it is allowed ``pair_cross_pos_m`` plus this
@@ -463,8 +463,9 @@ class Tracker:
     def _pair_constraint(self, tr, xn, mu, xc, Pc, t_scan):
         """Hold, in place, the updated estimates of split pairs (``pairs``) whose two tracks are both among
         ``tr`` (this scan's updated rows; per-model ``xn`` (n, 2, 8), mode probabilities ``mu``, combined
-        ``xc``, ``Pc``) to the separation's physics, up to ``pair_window_s`` after the split and while
-        neither is boosting: the relative position and velocity across the separation axis ``u`` are
+        ``xc``, ``Pc``) to the separation's physics, up to ``pair_window_s`` after the split and while both
+        fly ballistic above the air (neither boosting, nor manoeuvring by its NIS average, nor below
+        ``terminal_alt_m``): the relative position and velocity across the separation axis ``u`` are
         measured as zero (a pseudo-measurement of variance ``pair_cross_pos_m + s age`` squared and ``s``
         squared, ``s = pair_cross_sigma_m_s``), and each track's mean moves by its own share (its
         covariance against the sum of both). The covariances are left as they are (the constraint's
@@ -484,7 +485,12 @@ class Tracker:
         if not sel.any():
             return
         ia, ib, u, age = ia[sel], ib[sel], u[sel], age[sel]
-        sel = (mu[ia, _BOOST] < 0.5) & (mu[ib, _BOOST] < 0.5)
+        # ballistic above the air: neither boosting, nor showing a manoeuvre, nor below ``terminal_alt_m``
+        # (lift and a glide part a pair across its velocity)
+        alt = alt_climb(xc[np.concatenate([ia, ib])])[0].reshape(2, -1).min(axis=0)
+        nis = np.maximum(self.nis_avg[tr[ia]], self.nis_avg[tr[ib]])
+        sel = ((mu[ia, _BOOST] < 0.5) & (mu[ib, _BOOST] < 0.5) & (alt > cfg.terminal_alt_m)
+               & (nis <= cfg.manoeuvre_nis))
         if not sel.any():
             return
         ia, ib, u, age = ia[sel], ib[sel], u[sel], age[sel]
