@@ -24,7 +24,9 @@ alike) and only the assignment, the JPDA weights' bookkeeping and the history in
 5. leftover radar reports paired with the previous scan's leftovers of the same sensor into new
    tentative tracks (two-point initiation); a new track inside the gate of a track that has just burnt
    out is an object separated from it and starts from that track's state instead (track splitting,
-   ``TrackerConfig.split_window_s``). Infrared line-of-sight reports update existing tracks only.
+   ``TrackerConfig.split_window_s``); for two minutes after, while both coast above the air, the two
+   tracks' means are held to parting along the parent's velocity (``TrackerConfig.pair_window_s``).
+   Infrared line-of-sight reports update existing tracks only.
 
 Flight phase per track: boost while the boost model's probability exceeds 1/2, then terminal when
 descending below ``terminal_alt_m``, midcourse otherwise. Burnout time: the time the boost probability
