@@ -160,6 +160,7 @@ class TrackerConfig:
     the impulse with the velocity); the relative position across it is allowed ``pair_cross_pos_m`` plus this
     times the time since the split."""
     pair_cross_pos_m: float = 10.0
+    """Relative position across the separation axis [m] allowed by the pair constraint at the split."""
     init_kappa: float = 1.0e-3
     """Initial drag parameter [m^2/kg] (between a re-entry vehicle, ~2e-4, and a tumbling stage, ~3e-3)."""
     init_kappa_sigma: float = 1.5e-3
@@ -593,7 +594,10 @@ class Tracker:
         if split is not None and cfg.pair_window_s > 0:
             child, par, axis, t0 = split
             a, b, u, ts = self.pairs
-            self.pairs = (np.append(a, par), np.append(b, n0 + child), np.concatenate([u, axis]), np.append(ts, t0))
+            keep = ts >= t_scan - cfg.pair_window_s  # pairs past their window are dropped
+            ok = np.isfinite(axis).all(axis=1)  # (a parent at rest has no axis: hostile input only)
+            self.pairs = (np.append(a[keep], par[ok]), np.append(b[keep], n0 + child[ok]),
+                          np.concatenate([u[keep], axis[ok]]), np.append(ts[keep], t0[ok]))
         # the used leftovers (of this scan and of the previous one) cannot start another track
         left = np.ones(len(pos), bool)
         left[rows] = False
@@ -616,7 +620,11 @@ class Tracker:
         ``eligible`` (n,) are considered. Either object may be the one pushed off, so the parent's
         per-model and combined covariances get the same separation covariance (once per burnout,
         ``separated``): two tracks with the same wrong velocity would otherwise share the pair's reports
-        and drift together (seed 5 of the ICBM benchmark without it: 10.9x the bound)."""
+        and drift together (seed 5 of the ICBM benchmark without it: 10.9x the bound).
+
+        Returns None when no new track is a separated object, else ``(child, parent, axis, t_split)``: the
+        indices into ``x`` of the separated tracks, their parents' rows, the unit vectors of the parents'
+        predicted velocities (n, 3; the separation axis of ``pair_window_s``) and the burnout times."""
         cfg = self.cfg
         age = t_scan - self.t_burnout[live]
         cand = ((self.status[live] == CONFIRMED) & (age >= 0) & (age <= cfg.split_window_s)
@@ -652,7 +660,9 @@ class Tracker:
         self.Pm[par, :, :6, :6] += Q[:, None]
         self.P[par, :6, :6] += Q
         v = xc[k][b, 3:6]
-        return child, live[k][b], v / np.linalg.norm(v, axis=1, keepdims=True), t_scan - age[k][b]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            axis = v / np.linalg.norm(v, axis=1, keepdims=True)
+        return child, live[k][b], axis, t_scan - age[k][b]
 
     def _add(self, x, P, mu, t):
         n = len(x)
