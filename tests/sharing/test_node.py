@@ -306,7 +306,7 @@ def test_demo_headless_exits_zero_and_stops_everything(tmp_path):
     # warning chain each (the stage's while it is not yet known for one: in 2 of 8 runs under CI load), each
     # ended (by the overflight's end, or as a stage), none by churn ("stale"), none an impact warning. (Before the
     # node's chain keys: 6-8 Alerts and 5-7 Cancels, "stale", "reclassified", "track lost".)
-    jpn = r.stdout[r.stdout.index("[JPN]"):].split("\nleak check")[0]
+    jpn = r.stdout[r.stdout.index("\n[JPN] "):].split("\nleak check")[0]  # (its section: "[JPN]" also marks origins)
     alerts = jpn.count("alert Exercise Alert")
     assert 1 <= alerts <= 2 and jpn.count("alert Exercise Cancel") == alerts, jpn
     assert "(stale)" not in jpn and "possible impact" not in jpn, jpn
@@ -329,7 +329,7 @@ def test_demo_icbm_into_the_eez_is_warned_at_the_jpn_node_before_impact(tmp_path
                         "--speed", "80", "--state-dir", str(state)], capture_output=True, text=True, timeout=300)
     print(r.stdout[-3000:])
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    jpn = r.stdout[r.stdout.index("[JPN]"):].split("\nleak check")[0]
+    jpn = r.stdout[r.stdout.index("\n[JPN] "):].split("\nleak check")[0]  # (its section: "[JPN]" also marks origins)
     assert "alert Exercise Alert: EXERCISE - JPN missile warning: possible impact in JPN_eez" in jpn, jpn
     sent = sorted(re.search(r"<sent>(.*?)</sent>", p.read_text()).group(1)
                   for p in (state / "nodes" / "JPN" / "cap").glob("*.xml"))

@@ -568,3 +568,44 @@ def test_an_assessment_that_fails_its_check_does_not_take_its_round_down(tmp_pat
                                (assessment("O3", 0.7), 1.0, 1.0)])
     assert [[a.object_id for a in b.assessments] for b in queued] == [["O1", "O3"]]
     assert node.counters["seal_errors"] == 1 and node.counters["assessments_sent"] == 2
+
+
+# --- the spent stage's held prediction (the 2022-10-04 demo under CI load: "possible impact in JPN_eez") -----------
+
+def _assess(node, objs, ranges):
+    """One assessment round of ``objs`` (their own assessments as the prediction), ``ranges`` their ranges [m]."""
+    from types import SimpleNamespace
+
+    n = len(objs)
+
+    def col(key):
+        return np.array([o.assessment[key] for o in objs], float)
+
+    pred = SimpleNamespace(impacted=np.ones(n, bool), lat_deg=col("lat_deg"), lon_deg=col("lon_deg"),
+                           ground_range_m=np.array(ranges, float), apogee_alt_m=np.full(n, 420e3),
+                           impact_time_s=col("impact_time"), semi_major_m=col("semi_major_m"),
+                           semi_minor_m=col("semi_minor_m"), orientation_deg=col("orientation_deg"))
+    node.objects.update({o.object_id: o for o in objs})
+    node._round_t = max(node._round_t, *(o.t for o in objs))
+    node._assess_finish(objs, [None] * n, pred, [[]] * n, [o.assessment["probabilities"] for o in objs])
+
+
+def test_an_unknown_object_no_round_reassesses_is_a_stage_once_its_launch_outranges_it(tmp_path):
+    """The stage's object unchanged in the picture, or lost with its prediction standing (``_extrap``), kept
+    the kind of its last round ("unknown", read beside the missile's growing range) and warned of impact in
+    the EEZ a minute after the missile's 4 500 km range was known. Now each round reads them by range too."""
+    for lost in (False, True):
+        node, sent = _node(tmp_path / str(lost))
+        node._release_assessments = lambda items: None
+        stage = _pic("O2", 100.0, lat=40.73, lon=148.22, smaj=207e3, p=0.43)
+        stage.assessment.update(last_boost_t=20.0, range_m=1_815e3)
+        node.objects = {"O2": stage}
+        if lost:
+            node.objects = {}
+            node._extrap["O2"] = stage
+            node.alert_keys.adopt("O2", node._candidate(stage))
+        missile = _pic("O1", 101.0, lat=32.7, lon=177.5, p=0.0)
+        _assess(node, [missile], [4_577e3])
+        assert stage.kind == "stage", lost
+        node._alert_round([])
+        assert sent == [], lost

@@ -203,6 +203,8 @@ burnout time: 86-210 s after launch for the catalogue's MRBM-ICBMs)."""
 ORIGIN_GATE_S = (-60.0, 600.0)
 MAX_BURN_S = 300.0
 """The longest total burn of the notional missile classes (ICBM-liquid: 300 s; ``warnlink.physics.missiles``)."""
+STAGE_RANGE_FRACTION = 0.6
+"""Within a launch, an object whose predicted range is below this fraction of the launch's longest is a stage."""
 _EPOCH0 = datetime(1970, 1, 1, tzinfo=UTC)
 _STATUS = ("tentative", "confirmed", "deleted")
 _TRIU6 = np.triu_indices(6)
@@ -2366,7 +2368,7 @@ class NationalNode:
         # outrange one, and are read as the warhead (the replay's "more energy than the separated track")
         drags = [self.own_drag_kind.get(o.contributors.get(self.nation, ""), "") for o in objs]
         short = [bool(pred.impacted[k]) and e is not None and by_event.get(e, 0.0) > 0
-                 and rng[k] < 0.6 * by_event[e] for k, e in enumerate(events)]
+                 and rng[k] < STAGE_RANGE_FRACTION * by_event[e] for k, e in enumerate(events)]
         in_round = {o.object_id for o in objs}
         staged = {e for e, s, d in zip(events, short, drags, strict=True) if e is not None and (s or d == "stage")}
         staged |= {self._canon(a["event_id"]) for oid, a in self.last_assessments.items()
@@ -2422,7 +2424,25 @@ class NationalNode:
                 self.counters["assessment_errors"] += 1
                 log.warning("assessment of %s failed: %s", o.object_id, exc)
         self._release_assessments(outgoing)  # before the alerts this round may raise
+        self._stage_held(by_event, in_round)
         self._alert_round(speaking)
+
+    def _stage_held(self, by_event: dict[str, float], in_round: set[str]) -> None:
+        """The range rule of ``_assess_finish`` over the objects this round did not assess: an "unknown" one
+        (unchanged in the picture, or lost with its prediction standing: ``_extrap``) is a stage once its
+        launch's longest range (``by_event``) outranges it. (The 2022-10-04 demo under CI load: the stage's track
+        ended while the missile's range was still growing in boost; its last prediction, 8 km outside Japan's
+        EEZ with a 207 km ellipse, stood "unknown" and raised "possible impact in JPN_eez (p=0.43)" a minute
+        after the missile's 4 500 km range was known.)"""
+        for o in [*(v for k, v in self.objects.items() if k not in in_round), *self._extrap.values()]:
+            a = o.assessment
+            if o.kind != "unknown" or not o.event_id or not (a and a.get("impacted")):
+                continue
+            longest = by_event.get(self._canon(o.event_id), 0.0)
+            if longest > 0 and float(a.get("range_m") or 0.0) < STAGE_RANGE_FRACTION * longest:
+                o.kind = a["kind"] = "stage"
+                if o.object_id in self.last_assessments:
+                    self.last_assessments[o.object_id]["kind"] = "stage"
 
     def _alert_round(self, objs: list[_PictureObject]) -> None:
         """Feed the alert engine a round's assessed objects, one speaker per chain (``warnlink.sharing.speakers``:
