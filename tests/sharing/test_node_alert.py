@@ -609,29 +609,3 @@ def test_an_unknown_object_no_round_reassesses_is_a_stage_once_its_launch_outran
         assert stage.kind == "stage", lost
         node._alert_round([])
         assert sent == [], lost
-
-
-def test_a_stage_member_never_takes_over_the_missile_s_chain(tmp_path):
-    """The missile's object leaves the picture (the JPN radars lose it in midcourse) while its stage, a member
-    of its chain since boost, is still seen: the missile's mature prediction stands (``_extrap``), and the stage
-    does not speak for the chain (it cancelled it "reclassified" in the 2022-10-04 demo). A missile's object
-    that is not mature, with only a stage left, loses its basis ("track lost")."""
-    for mature in (True, False):
-        node, sent = _node(tmp_path / str(mature))
-        o1 = _pic("O1", 300.0)
-        o1.assessment.update(last_boost_t=250.0 if mature else None, impact_time=1400.0)
-        o2, stage = _pic("O2", 300.0, lat=40.52), _pic("O2", 301.0, lat=40.52, kind="stage")
-        o2.assessment["impact_time"] = stage.assessment["impact_time"] = 1400.0
-        _rounds(node, sent, [[o1, o2], [o1, stage]])
-        key = node.alert_keys.key_of["O1"]
-        assert node.alert_keys.key_of["O2"] == key  # still a member
-        node.objects, node.data_time = {"O2": stage}, 302.0
-        node._lost(["O1"], {"O1": o1})
-        for t in (310.0, 320.0):
-            node._round_t = t
-            node._alert_round([stage])
-        got = [(a.msg_type, a.object_id, a.reason) for a in sent]
-        if mature:
-            assert got == [("Alert", key, None)] and key in node._extrap
-        else:
-            assert got == [("Alert", key, None), ("Cancel", key, "track_lost")]

@@ -2123,17 +2123,11 @@ class NationalNode:
         live member; with none left, a mature coasting object's ballistic prediction stands until its predicted
         impact (``_mature``: losing a track out of coverage in midcourse is not losing the threat; a new track
         of it takes the chain over), else the chain is cancelled (``AlertKeys.lost``)."""
-        from warnlink.alerts.policy import ALERTING_KINDS
-
         for oid in object_ids:
             try:
-                # only a member with an impact prediction can speak on (one without leaves the chain unfed: stale),
-                # and only one of an alerting kind: a stage member speaking for the missile's chain cancels it as
-                # "reclassified" (the 2022-10-04 demo: the JPN radars lose the missile in midcourse while its
-                # stage, a member since boost, is still seen: its chain ended "reclassified" in 4 of 26 runs)
-                usable = {k for k, v in self.objects.items()
-                          if v.assessment and v.assessment.get("impacted") and v.kind in ALERTING_KINDS}
-                usable |= {k for k, v in self._partner_objs.items() if v.kind in ALERTING_KINDS}
+                # only a member with an impact prediction can speak on (one without leaves the chain unfed: stale)
+                usable = {k for k, v in self.objects.items() if v.assessment and v.assessment.get("impacted")}
+                usable |= set(self._partner_objs)
                 key = self.alert_keys.lost(oid, usable)
                 if key is None:
                     continue
@@ -2454,8 +2448,6 @@ class NationalNode:
         """Feed the alert engine a round's assessed objects, one speaker per chain (``warnlink.sharing.speakers``:
         objects of one launch whose impact predictions agree share a chain; a stage that falls short, or a
         missile aimed elsewhere, gets its own)."""
-        from warnlink.alerts.policy import ALERTING_KINDS
-
         cands, by_id = [], {}
         self._partner_dirty = False
         self._refresh_partner_objects()
@@ -2486,8 +2478,7 @@ class NationalNode:
                 continue
             ids = [self.alert_keys.speaker.get(key, key), *sorted(self.alert_keys.members.get(key, ()))]
             o = next((v for i in ids if (v := self.objects.get(i) or self._partner_objs.get(i)) is not None
-                      and v.assessment and v.assessment.get("impacted") and v.kind in ALERTING_KINDS),
-                     None)  # the speaker, else a member (of an alerting kind: a stage's would cancel the chain)
+                      and v.assessment and v.assessment.get("impacted")), None)  # the speaker, else a member
             if o is not None:
                 self._alert(o, key, t=self._round_t)
         for key, o in list(self._extrap.items()):  # lost mature objects: their predictions stand until impact

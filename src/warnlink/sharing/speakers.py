@@ -14,8 +14,7 @@ the flight ahead; while either prediction is a lower bound, in boost, the launch
 launch, e.g. a terminal-phase track, by its impact alone) under one *chain key*; per assessment round one
 member speaks for the key: the current speaker while it is of an alerting kind, otherwise a member of an
 alerting kind (a warhead or an unknown object before a stage; an own object before a partner's shared
-assessment, ``Candidate.partner``), the freshest first; a round with no member of an alerting kind leaves a
-speaker that is not in it as it is (a stage never takes a missile's chain over). A member whose
+assessment, ``Candidate.partner``), the freshest first. A member whose
 prediction leaves the key's (a stage falling short, a second missile of a salvo aimed elsewhere) gets a
 key of its own. When the speaker leaves the picture another live member takes over without a message;
 only when none is left is the chain's basis lost (the caller cancels it, or keeps a mature coasting
@@ -128,8 +127,6 @@ class AlertKeys:
             cur = next((c for c in group if c.object_id == self.speaker[k]), None)
             if cur is None and self.speaker[k] in holding and all(c.partner for c in group):
                 continue  # an own speaker's assessment stands: a partner's does not displace it
-            if cur is None and not any(c.kind in ALERTING_KINDS for c in group):
-                continue  # nor a stage's (the speaker held, or lost with its prediction standing: ``adopt``)
             own = any(not c.partner and c.kind in ALERTING_KINDS for c in group)
             if cur is None or cur.kind not in ALERTING_KINDS or (cur.partner and own):
                 cur = max(group, key=lambda c: (c.kind in ALERTING_KINDS, not c.partner, c.kind == "warhead", c.t,
