@@ -195,3 +195,28 @@ def test_the_packaged_policy_sets_the_hold_the_floor_the_confirmation_and_the_el
     assert 0.0 < p.confirm_s <= 5.0 and p.impact_max_semi_major_km == pytest.approx(370.0)  # 200 nmi
     with pytest.raises(Exception, match="release_hold_s"):
         decode_policies(POLICY.replace("release_hold_s: 10", "release_hold_s: -1"))
+
+
+# ----------------------------------------------------------------------------------- a silent chain's threat over
+
+
+@pytest.mark.parametrize("warned", ["overflight", "impact", "overflight from a lower bound"])
+def test_a_silent_chain_is_stale_only_while_its_threat_is_pending(warned):
+    """A chain with no update for ``staleness_s`` is cancelled "stale" while what it warned of is still ahead;
+    noticed only after its overflight (or its impact) has passed, when a node's clock jumped over a gap in its
+    data (the 2022-10-04 demo at 80x under load), it ends as an update then would have ended it: "below
+    threshold". A lower bound's overflight times are no end: a missile still burning flies further."""
+    def chain():
+        e = AlertEngine(decode_policies(POLICY)["JPN"], mode="test", epoch=EPOCH)
+        if warned == "impact":
+            first = e.update(inp(150.0, eez=0.7))
+        else:
+            first = e.update(inp(150.0, overflight=1.0, over_t=(200.0, 260.0), bound="bound" in warned))
+        assert types(first) == ["Alert"]
+        return e
+
+    end = 1500.0 if warned == "impact" else 260.0  # the impact time of ``inp``, or the overflight's end
+    for t, reason in ((153.0, "stale"), (end - 1.0, "stale"),
+                      (end + 1.0, "stale" if "bound" in warned else "below_threshold")):
+        out = chain().tick(t)
+        assert [(m.msg_type, m.reason) for m in out] == [("Cancel", reason)], (warned, t)
