@@ -609,3 +609,28 @@ def test_an_unknown_object_no_round_reassesses_is_a_stage_once_its_launch_outran
         assert stage.kind == "stage", lost
         node._alert_round([])
         assert sent == [], lost
+
+
+def test_a_partner_s_assessment_speaking_for_an_overflight_chain_leaves_the_overflight_standing(tmp_path):
+    """A shared assessment says which nations the path overflies, not when: speaking for the missile's chain
+    after the own object left the picture, it was read as "no overflight" and cancelled the chain "below
+    threshold" before the missile flew over (the 2022-10-04 demo, 1 of 8 runs). The overflight warned of stands
+    until its predicted end."""
+    node, sent = _node(tmp_path)
+    _kor_launch(node)
+    _receive(node, _shared(100.0, p=0.0))                    # KOR's view of the missile: no impact region
+    o1 = _obj(105.0, "midcourse", None, overflight=True)     # the own object: overflight 165-195 s
+    o1.assessment.update(impact_time=1000.0, probabilities={})
+    _rounds(node, sent, [[o1]])
+    assert [(a.msg_type, a.regions, a.overflight_regions) for a in sent] == [("Alert", (), ("JPN_land",))]
+    key = node.alert_keys.key_of[o1.object_id]
+    assert node.alert_keys.key_of["KOR/KOR-O2"] == key     # one chain
+    node.objects, node.data_time = {}, 106.0
+    node._lost([o1.object_id])                               # KOR's assessment speaks for it now
+    for t in (110.0, 130.0, 150.0, 170.0, 190.0):
+        _receive(node, _shared(t, p=0.0))
+        assert node.alert_engine.tick(t) == []
+    assert [a.msg_type for a in sent] == ["Alert"]          # (before: Cancel "below_threshold" at 120 s)
+    for t in (200.0, 215.0):                                 # the overflight is over
+        _receive(node, _shared(t, p=0.0))
+    assert [(a.msg_type, a.reason) for a in sent] == [("Alert", None), ("Cancel", "below_threshold")]

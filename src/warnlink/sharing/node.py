@@ -2672,6 +2672,8 @@ class NationalNode:
         a = o.assessment
         t = o.t if t is None else max(t, o.t)
         over = [p for p in a["overflights"] if p["nation"] == self.nation and p["end"] >= t]
+        if not over and o.object_id in self._partner_objs:
+            over = self._standing_overflight(key or o.object_id, t)
         probs = dict(a["probabilities"]) if a["impact_time"] + 5.0 >= t else {}
         bound = self._bound(o)
         try:
@@ -2693,6 +2695,19 @@ class NationalNode:
             return
         for alert in alerts:
             self._send_alert(alert)
+
+    def _standing_overflight(self, key: str, t: float) -> list[dict]:
+        """The overflight an open chain ``key`` last warned of, as ``overflights`` entries, while its predicted
+        end is still ahead of ``t``: a partner's shared assessment speaking for the chain says which nations the
+        path overflies, not when, so it leaves that warning standing rather than releasing it (read as "no
+        overflight", it cancelled the missile's chain "below threshold" before the missile flew over)."""
+        last = self.alert_engine.active().get(key)
+        if last is None or not last.overflight_regions or last.overflight_end is None:
+            return []
+        epoch = self.alert_engine.epoch
+        end = (last.overflight_end - epoch).total_seconds()
+        start = (last.overflight_start - epoch).total_seconds() if last.overflight_start is not None else t
+        return [{"nation": self.nation, "start": start, "end": end}] if end >= t else []
 
     def _send_alert(self, alert) -> None:
         if alert.status == "Actual" and alert.exercise:  # impossible by construction; belt and braces
