@@ -16,7 +16,8 @@ import re
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -310,9 +311,46 @@ def test_demo_headless_exits_zero_and_stops_everything(tmp_path):
     alerts = jpn.count("alert Exercise Alert")
     assert 1 <= alerts <= 2 and jpn.count("alert Exercise Cancel") == alerts, jpn
     assert "(stale)" not in jpn and "possible impact" not in jpn, jpn
+    # and a JPN warning stands through the whole of the missile's true flight over Japan (the simulated truth's
+    # ground track). (Once, under load, a partner's assessment speaking for the chain cancelled it 80 s before.)
+    start, end = _true_overflight("2022-10-04_1", "JPN")
+    chains = _cap_chains(state / "nodes" / "JPN" / "cap")
+    assert any(a <= start and (c is None or c >= end) for a, c in chains.values()), (start, end, chains)
     # no server or node process left behind
     left = subprocess.run(["pgrep", "-f", str(state)], capture_output=True, text=True).stdout.split()
     assert not left, left
+
+
+def _true_overflight(event_id: str, nation: str) -> tuple[datetime, datetime]:
+    """When the simulated warhead's ground track of a catalogue event enters and leaves ``nation``'s land."""
+    from warnlink.geo.regions import overflights
+    from warnlink.scenario.catalog import find_event, load_catalog
+    from warnlink.scenario.history import scenario_from_event
+    from warnlink.scenario.simulate import simulate, truth_table
+
+    sim = simulate(scenario_from_event(find_event(load_catalog(), event_id)))
+    tt = truth_table(sim).to_pydict()
+    war = np.array(tt["kind"]) == "warhead"
+    lat, lon, t = (np.array(tt[c])[war] for c in ("lat_deg", "lon_deg", "t_s"))
+    ov = [o for o in overflights(lat, lon, t) if o.nation == nation]
+    assert len(ov) == 1, ov
+    return sim.epoch + timedelta(seconds=ov[0].t_enter_s), sim.epoch + timedelta(seconds=ov[0].t_exit_s)
+
+
+def _cap_chains(cap_dir: Path) -> dict[str, tuple[datetime, datetime | None]]:
+    """A node's CAP files as chains: the first Alert's identifier -> (its sent time, its Cancel's or None)."""
+    ns = {"cap": "urn:oasis:names:tc:emergency:cap:1.2"}
+    opened, closed = {}, {}
+    for f in cap_dir.glob("*.xml"):
+        root = ET.parse(f).getroot()
+        sent = datetime.fromisoformat(root.findtext("cap:sent", namespaces=ns))
+        kind, ident = root.findtext("cap:msgType", namespaces=ns), root.findtext("cap:identifier", namespaces=ns)
+        if kind == "Alert":
+            opened[ident] = sent
+        elif kind == "Cancel":
+            for ref in (root.findtext("cap:references", namespaces=ns) or "").split():
+                closed[ref.split(",")[1]] = sent
+    return {i: (a, closed.get(i)) for i, a in opened.items()}
 
 
 def test_demo_icbm_into_the_eez_is_warned_at_the_jpn_node_before_impact(tmp_path):
