@@ -634,3 +634,19 @@ def test_a_partner_s_assessment_speaking_for_an_overflight_chain_leaves_the_over
     for t in (200.0, 215.0):                                 # the overflight is over
         _receive(node, _shared(t, p=0.0))
     assert [(a.msg_type, a.reason) for a in sent] == [("Alert", None), ("Cancel", "below_threshold")]
+
+
+def test_a_partner_s_unknown_object_short_of_the_launch_s_longest_range_is_a_stage(tmp_path):
+    """USA saw the 2022-10-04 stage without the missile's range and shared it "unknown"; the JPN node, which knew
+    the missile's 4 500 km, warned from it "possible impact in JPN_eez (p=0.69)" (1 of 8 demos). The own stage rule
+    applies to partners' assessments too; without the own range they still warn (the test above)."""
+    node, sent = _node(tmp_path)
+    _kor_launch(node)
+    node.last_assessments["O1"] = {"t": 150.0, "impacted": True, "range_m": 4_500e3, "event_id": "JPN-E1",
+                                   "object_id": "O1"}                       # the own missile object: 4 500 km
+    for t in (160.0, 170.0, 180.0):
+        _receive(node, _shared(t))                                          # 1 000 km, JPN_eez 0.9, "unknown"
+    assert sent == [] and node._partner_objs["KOR/KOR-O2"].kind == "stage"
+    node.last_assessments["O1"]["range_m"] = 1_500e3                        # a launch whose longest is this one
+    _receive(node, _shared(190.0))
+    assert [(a.msg_type, a.regions) for a in sent] == [("Alert", ("JPN_eez",))]

@@ -2522,6 +2522,11 @@ class NationalNode:
         from warnlink.alerts import STAGING_WATCH_S
 
         known = {self._canon(e) for e in self.own_events} | {self._canon(e) for _, e in self.partner_launches}
+        longest: dict[str, float] = {}  # the launches' longest ranges over the own assessments (``_assess_finish``)
+        for la in self.last_assessments.values():
+            if la.get("event_id") and la.get("impacted"):
+                e = self._canon(la["event_id"])
+                longest[e] = max(longest.get(e, 0.0), float(la.get("range_m") or 0.0))
         out: dict[str, _PictureObject] = {}
         for key, a in self.partner_assessments.items():
             origin, oid = key
@@ -2532,19 +2537,27 @@ class NationalNode:
                 continue
             pid = f"{origin}/{oid}"
             o = self._partner_objs.get(pid)
-            if o is not None and o.t == a.time:
+            if o is None or o.t != a.time:
+                o = _PictureObject(pid)
+                o.contributors, o.event_id, o.t, o.phase = {origin: oid}, event, float(a.time), "midcourse"
+                o.kind, o.exercise = a.object_kind, bool(a.exercise)
+                o.x = np.array([6.371e6, 0.0, 0.0, 0.0, 0.0, 0.0])  # (no state: neither climbing nor boosting)
+            if o.kind == "unknown" and a.range_m < STAGE_RANGE_FRACTION * longest.get(event, 0.0):
+                # the own stage rule, over this node's picture of the launch: a partner that saw the stage
+                # without the missile's range (the 2022-10-04 demo: USA's "unknown" stage, 1 740 km against the
+                # 4 500 km JPN knew, warned "possible impact in JPN_eez (p=0.69)" at the JPN node)
+                o.kind = "stage"
+                if o.assessment is not None:
+                    o.assessment["kind"] = "stage"
+            if o.assessment is not None and o.t == a.time:
                 out[pid] = o
                 continue
-            o = _PictureObject(pid)
-            o.contributors, o.event_id, o.t, o.phase = {origin: oid}, event, float(a.time), "midcourse"
-            o.kind, o.exercise = a.object_kind, bool(a.exercise)
-            o.x = np.array([6.371e6, 0.0, 0.0, 0.0, 0.0, 0.0])  # (no state: neither climbing nor boosting)
             e = a.impact_ellipse
             o.assessment = {"t": float(a.time), "impacted": True, "lat_deg": a.impact_point.lat_deg,
                             "lon_deg": a.impact_point.lon_deg, "impact_time": float(a.impact_time),
                             "semi_major_m": e.semi_major_m, "semi_minor_m": e.semi_minor_m,
                             "orientation_deg": e.orientation_deg, "range_m": a.range_m, "apogee_m": a.apogee_m,
-                            "kind": a.object_kind, "probabilities": {r.region: r.probability for r in a.threatened},
+                            "kind": o.kind, "probabilities": {r.region: r.probability for r in a.threatened},
                             "overflights": [], "launch_origin": origin, "launch_time": float(a.launch_time),
                             "last_boost_t": None if math.isinf(boost_t) else boost_t,
                             "time_to_impact_s": float(a.impact_time - a.time)}
