@@ -2432,8 +2432,8 @@ class NationalNode:
         (unchanged in the picture, or lost with its prediction standing: ``_extrap``) is a stage once its
         launch's longest range (``by_event``) outranges it. (The 2022-10-04 demo under CI load: the stage's track
         ended while the missile's range was still growing in boost; its last prediction, 8 km outside Japan's
-        EEZ with a 207 km ellipse, stood "unknown" and raised "possible impact in JPN_eez (p=0.43)" a minute
-        after the missile's 4 500 km range was known.)"""
+        EEZ with a 207 km ellipse, stood "unknown" and raised "possible impact in JPN_eez (p=0.43)" 4 s after
+        the missile's 4 500 km range was known.)"""
         for o in [*(v for k, v in self.objects.items() if k not in in_round), *self._extrap.values()]:
             a = o.assessment
             if o.kind != "unknown" or not o.event_id or not (a and a.get("impacted")):
