@@ -19,6 +19,19 @@ disappearance, or the track's change of acceleration); without it the state is t
 boost or at burnout, which for this computation are the same). A burn cut short (energy management)
 needs no special case: before the cut the schedule is the full one.
 
+The coast back flies with the drag of the candidate class's re-entry vehicle (``rv_beta``), since an
+SRBM burns out low: 5 s of drag-free coast back from a KN-23-like burnout at 44 s put the burnout state
+206 m/s off and the launch point 4.6 km off, and 10 s made it unsolvable; with the vehicle's drag the
+state is within 2 m and the launch within 0.9-1.4 km (noise-free, 5-40 s of coast, the simulator's
+flight). A spent stage's coast back is not modelled (its drag depends on the propellant a cut burn left
+in it): a stage first seen in coast fits no class, or a wrong one. The burnout time of a track first
+seen in coast is known only roughly (its first sight, or the tracker's change of model); 1 s off costs
+about 1 km, 3 s off a wrong class or no solution. With ``burnout_search_s`` it is fitted as well: the
+lift-off mismatch of the mean state, minimised over ``tau`` as above, is scanned at ``BURNOUT_SCAN_S``
+steps over the burnout times within ``burnout_search_s`` of ``burnout_time_s`` (none after the state)
+and refined by golden section to ``BURNOUT_TOL_S``; the unscented points are solved at that burnout
+time (its own uncertainty is left to the floors).
+
 Uncertainty: the 13 points of the unscented transform of ``(x, P)`` (at +-sqrt(6) sigma, equal
 weights) are each solved; their spread gives the 2x2 east/north covariance [m^2] at the mean launch
 point and the launch-time sigma. Model error added (NOTIONAL, from noise-free runs of the notional
@@ -27,8 +40,8 @@ along the velocity for the first ~10-20 s) and ``floor_time_s`` for the launch s
 rest point is placed on the ellipsoid; a site 1 km up changes the time by about 1-2 s).
 
 Candidates: with ``missile_class=None`` every notional class is tried; a class whose schedule cannot
-produce the state (no root of ``g`` in its burn) is dropped, and among the rest the one whose rest
-point lies closest to the ground (smallest |height| of the rest point) is chosen.
+produce the state (no root of ``g`` in its burn) is dropped, and among the rest the one whose backward
+flight best meets lift-off (smallest cost: rest height, time and speed, see ``_cost``) is chosen.
 """
 
 from __future__ import annotations
@@ -61,6 +74,10 @@ BRACKET_S = 2.0
 TAU_EXTEND_S = 5.0
 """The last burn is extended by this much [s] in the search, so that a state at burnout is bracketed."""
 _MAX_ITER = 40
+BURNOUT_SCAN_S = 1.0
+"""Step [s] of the scan of burnout times (``burnout_search_s``)."""
+BURNOUT_TOL_S = 0.05
+"""Width [s] to which the golden-section search of the burnout time narrows it."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +94,8 @@ class LaunchEstimate:
         rest_height_m: height [m] at which the backward flight of the mean came to rest (a
             consistency figure: near 0 for the right class).
         candidates: per class tried, its ``rest_height_m`` (NaN where the class cannot produce the state).
+        burnout_time_s: the burnout time [s] the state was coasted back to (fitted with
+            ``burnout_search_s``), or None when it was taken as powered.
     """
 
     lat_deg: float
@@ -88,6 +107,7 @@ class LaunchEstimate:
     tau_s: float
     rest_height_m: float
     candidates: dict
+    burnout_time_s: float | None = None
 
     def semi_axes_m(self, confidence: float = 0.95) -> tuple[float, float]:
         """Semi-major and semi-minor axes [m] of the ``confidence`` ellipse of the launch point."""
@@ -96,6 +116,12 @@ class LaunchEstimate:
         w = np.linalg.eigvalsh(self.cov_en_m2)
         k = np.sqrt(chi2.ppf(confidence, 2))
         return float(k * np.sqrt(max(w[1], 0.0))), float(k * np.sqrt(max(w[0], 0.0)))
+
+
+def rv_beta(missile: MissileClass) -> float:
+    """Ballistic coefficient ``m / (Cd A)`` [kg/m^2] of ``missile``'s re-entry vehicle after burnout
+    (payload mass over ``rv_cda_m2``, as ``warnlink.physics.flight.fly`` flies it)."""
+    return missile.payload_kg / missile.rv_cda_m2
 
 
 def boost_schedule(missile: MissileClass) -> np.ndarray:
@@ -247,6 +273,67 @@ def _solve_mean(missile: MissileClass, y0: np.ndarray):
     return float(tau[0]), rest[0], h, float(cost[0])
 
 
+def _coast_back(pts: np.ndarray, t_s: float, t_b, missile: MissileClass) -> np.ndarray:
+    """States ``pts`` (M, 6) at ``t_s`` coasted back to ``t_b`` (scalar or (M,)) with the drag of the
+    class's re-entry vehicle."""
+    dt = np.broadcast_to(np.asarray(t_b, float) - t_s, (len(pts),))
+    if not np.any(dt):
+        return np.array(pts, float)
+    out, _ = propagate(pts, dt, beta=np.full(len(pts), rv_beta(missile)), with_stm=False)
+    return out
+
+
+def _fit_burnout(missile: MissileClass, y: np.ndarray, t_s: float, lo: float, hi: float):
+    """Burnout time in [lo, hi] whose coast back of state ``y`` (at ``t_s``) best meets lift-off: a scan at
+    ``BURNOUT_SCAN_S`` (the scan's states solved in one compiled call), then golden section. Returns
+    (burnout time, tau, rest state, rest height, cost); the cost is infinite when the best lies at the
+    window's early edge (``lo`` is an assumed bound, not a burnout: a wrong class fits there, an SRBM's
+    schedule for a notional MRBM's coast at 15-18 s before its burnout)."""
+    seg = _class_arrays(missile)
+    n = max(2, int(np.ceil((hi - lo) / BURNOUT_SCAN_S - 1e-9)) + 1)
+    tbs = np.linspace(lo, hi, n)
+    ys = _coast_back(np.repeat(y[None], n, axis=0), t_s, tbs, missile)
+    n_scan = int(np.ceil((seg[-1, 1] - TAU_MIN_S) / SCAN_S)) + 1
+    tau, rest, cost = np.empty(n), np.empty((n, 6)), np.empty(n)
+    _solve(np.ascontiguousarray(ys), seg, missile.boost_cda_m2, STEP_S, np.full(n, TAU_MIN_S),
+           np.full(n, seg[-1, 1]), n_scan, tau, rest, cost)
+    k = int(np.argmin(cost))
+    best = (float(tbs[k]), float(tau[k]), rest[k].copy(), float(cost[k]))
+
+    tb_k, tau_k = best[0], best[1]
+    one_t, one_rest, one_cost = np.empty(1), np.empty((1, 6)), np.empty(1)
+    n_br = int(np.ceil(2 * BRACKET_S / SCAN_S)) + 1
+
+    def f(tb):
+        # near the scan's best, tau moves with the burnout time (the launch time stays put): bracketed
+        nonlocal best
+        guess = tau_k + (tb - tb_k)
+        _solve(np.ascontiguousarray(_coast_back(y[None], t_s, tb, missile)), seg, missile.boost_cda_m2, STEP_S,
+               np.array([max(TAU_MIN_S, guess - BRACKET_S)]), np.array([min(seg[-1, 1], guess + BRACKET_S)]),
+               n_br, one_t, one_rest, one_cost)
+        if one_cost[0] < best[3]:
+            best = (float(tb), float(one_t[0]), one_rest[0].copy(), float(one_cost[0]))
+        return float(one_cost[0])
+
+    gr = (np.sqrt(5.0) - 1.0) / 2.0
+    a, b = max(lo, tbs[k] - BURNOUT_SCAN_S), min(hi, tbs[k] + BURNOUT_SCAN_S)
+    c1, c2 = b - gr * (b - a), a + gr * (b - a)
+    f1, f2 = f(c1), f(c2)
+    while b - a > BURNOUT_TOL_S:
+        if f1 < f2:
+            b, c2, f2 = c2, c1, f1
+            c1 = b - gr * (b - a)
+            f1 = f(c1)
+        else:
+            a, c1, f1 = c1, c2, f2
+            c2 = a + gr * (b - a)
+            f2 = f(c2)
+    tb, tau0, rest0, c0 = best
+    if tb <= lo + BURNOUT_TOL_S:
+        c0 = np.inf  # best at the window's early edge: no burnout time in the window fits this class
+    return tb, tau0, rest0, float(ecef2geodetic(*rest0[:3])[2]), c0
+
+
 def _solve_points(missile: MissileClass, pts: np.ndarray, tau0: float):
     """Best tau for many states, searched within +-``BRACKET_S`` of the mean's."""
     seg = _class_arrays(missile)
@@ -266,6 +353,7 @@ def estimate_launch(
     missile_class=None,
     *,
     burnout_time_s: float | None = None,
+    burnout_search_s: float = 0.0,
     floor_m: float = DEFAULT_FLOOR_M,
     floor_time_s: float = DEFAULT_FLOOR_TIME_S,
 ) -> LaunchEstimate:
@@ -278,7 +366,10 @@ def estimate_launch(
         t_s: time of the state [s].
         missile_class: a class name or ``MissileClass``, a list of them (candidates), or None for
             every notional class.
-        burnout_time_s: time of burnout [s] if the state is later than it (coasted back first).
+        burnout_time_s: time of burnout [s] if the state is later than it (coasted back first, with the
+            drag of each candidate class's re-entry vehicle).
+        burnout_search_s: with ``burnout_time_s``, fit the burnout time within this many seconds of it
+            (none after ``t_s``; module docstring). 0: take ``burnout_time_s`` as it is.
         floor_m, floor_time_s: model-error floors (module docstring).
 
     Returns:
@@ -305,35 +396,54 @@ def estimate_launch(
     L = v_ * np.sqrt(np.clip(w_, 0.0, None))
     pts = np.vstack([x, x + np.sqrt(6.0) * L.T, x - np.sqrt(6.0) * L.T])
     wts = np.r_[0.0, np.full(12, 1.0 / 12.0)]
-    t_ref = float(t_s)
+    if not (np.isfinite(burnout_search_s) and burnout_search_s >= 0.0):
+        raise ValueError(f"burnout_search_s must be a finite number >= 0, got {burnout_search_s}")
+    t_s = float(t_s)
+    window = None
     if burnout_time_s is not None:
+        if not np.isfinite(burnout_time_s):
+            raise ValueError(f"burnout_time_s must be finite, got {burnout_time_s}")
         if burnout_time_s > t_s:
             raise ValueError(f"burnout_time_s ({burnout_time_s}) is after the state's time ({t_s})")
-        if burnout_time_s < t_s:
-            pts, _ = propagate(pts, burnout_time_s - t_s, with_stm=False)
-            t_ref = float(burnout_time_s)
+        lo, hi = burnout_time_s - burnout_search_s, min(burnout_time_s + burnout_search_s, t_s)
+        if burnout_search_s > 0.0 or burnout_time_s < t_s:
+            window = (float(lo), float(hi))
 
     heights = {}
     sols = {}
     for mc in cands:
         try:
-            tau0, rest0, h0, c0 = _solve_mean(mc, pts[0])
+            if window is None:
+                t_b = t_s
+                tau0, rest0, h0, c0 = _solve_mean(mc, pts[0])
+            elif window[0] == window[1]:
+                t_b = window[0]
+                tau0, rest0, h0, c0 = _solve_mean(mc, _coast_back(pts[:1], t_s, t_b, mc)[0])
+            else:
+                t_b, tau0, rest0, h0, c0 = _fit_burnout(mc, pts[0], t_s, *window)
         except ZeroDivisionError:  # the backward flight passed through zero speed: not this class's state
             heights[mc.name] = np.nan
             continue
         heights[mc.name] = h0 if c0 <= MAX_COST else np.nan
         if c0 <= MAX_COST:
-            sols[mc.name] = (mc, tau0, rest0, c0)
+            sols[mc.name] = (mc, tau0, rest0, c0, t_b)
     if not sols:
         raise ValueError(f"no candidate class ({', '.join(c.name for c in cands)}) can produce this state "
                          "by its boost schedule")
     name = min(sols, key=lambda k: sols[k][3])
-    mc, tau0, rest0, _ = sols[name]
+    mc, tau0, rest0, _, t_ref = sols[name]
+    if t_ref < t_s:
+        pts = _coast_back(pts, t_s, t_ref, mc)
     try:
-        tau, rest, _ = _solve_points(mc, pts, tau0)
+        tau, rest, pcost = _solve_points(mc, pts, tau0)
     except ZeroDivisionError:
         raise ValueError(f"the state's uncertainty spans states that {name}'s boost schedule cannot produce "
                          "(a backward flight passed through zero speed)") from None
+    if window is not None and np.median(pcost[1:]) > MAX_COST:
+        # the mean fits but most of its unscented points do not: a chance fit (a spent stage coasted back with
+        # the vehicle's drag gave a 4 700 km ellipse), not this class's flight
+        raise ValueError(f"the state's uncertainty spans states that {name}'s boost schedule cannot produce "
+                         f"(median lift-off mismatch of the unscented points {np.median(pcost[1:]):.3g})")
     tau[0], rest[0] = tau0, rest0
     lat, lon, _ = ecef2geodetic(rest[:, 0], rest[:, 1], rest[:, 2])
     ground = np.stack(geodetic2ecef(lat, lon, np.zeros_like(lat)), axis=-1)
@@ -357,4 +467,5 @@ def estimate_launch(
         tau_s=float(t_s) - (t_ref - tau_mean),
         rest_height_m=heights[name],
         candidates=heights,
+        burnout_time_s=None if window is None else float(t_ref),
     )

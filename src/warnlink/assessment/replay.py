@@ -105,6 +105,9 @@ BOOST_SETTLE_S = 5.0
 birth (a new track low and climbing starts at 0.8 whatever it is doing)."""
 LAUNCH_AFTER_S = 8.0
 """A track born boosting gets its launch estimate this long [s] after its birth (or at burnout)."""
+COAST_BURNOUT_SEARCH_S = 15.0
+"""A track first seen in coast: its burnout time is fitted within this many seconds [s] of the time taken for it
+(its first sight, or the tracker's burnout if earlier; ``estimate_launch``'s ``burnout_search_s``)."""
 SPLIT_GATE_M = 10_000.0
 """A new track this close [m] to a track that boosted within ``SPLIT_RECENT_S`` is a separated object."""
 SPLIT_GATE_M_S = 400.0
@@ -649,8 +652,11 @@ class Replay:
         tr = self.tracker
         for row in rows:
             o = self.objs[row]
-            if o.parent is not None:
+            if o.parent is not None and not o.seen_boost:
                 continue  # a separated object's launch is its parent's (see _launch_of)
+            # one seen boosting after it parted gets its own as well: it stands when the parent's is only a
+            # ballistic back-propagation (2019-05-09: the second missile, taken as parted from the first one's
+            # stage, whose coast-born backward boost fits no class)
             boosting = tr.mu[row, 1] > 0.5
             bo = float(tr.t_burnout[row]) if not boosting and np.isfinite(tr.t_burnout[row]) else None
             if bo is not None and bo > tr.t[row]:
@@ -700,7 +706,8 @@ class Replay:
 
     def _coast_launch(self, o: _Obj, burnout_s: float | None = None) -> dict | None:
         """Launch of a track first seen in coast, low and climbing (just after burnout): the backward boost
-        with burnout taken at the track's birth, over the classes its energy allows."""
+        with burnout fitted near the track's birth (``COAST_BURNOUT_SEARCH_S``), over the classes its energy
+        allows."""
         tr = self.tracker
         x = tr.x[o.row, :6]
         lat, lon, alt = ecef2geodetic(x[0], x[1], x[2])
@@ -711,7 +718,8 @@ class Replay:
         for cands in _candidates(x):
             try:
                 le = estimate_launch(x, tr.P[o.row, :6, :6], float(tr.t[o.row]), missile_class=cands,
-                                     burnout_time_s=o.born_s if burnout_s is None else min(o.born_s, burnout_s))
+                                     burnout_time_s=o.born_s if burnout_s is None else min(o.born_s, burnout_s),
+                                     burnout_search_s=COAST_BURNOUT_SEARCH_S)
                 break
             except ValueError:
                 continue
@@ -720,7 +728,8 @@ class Replay:
         a, b = le.semi_axes_m()
         return {"lat_deg": le.lat_deg, "lon_deg": le.lon_deg, "time_s": le.time_s, "time_sigma_s": le.time_sigma_s,
                 "ellipse_km": [a / 1e3, b / 1e3], "missile_class": le.missile_class,
-                "method": f"backward boost ({le.missile_class}, first seen in coast: burnout taken at first sight)"}
+                "method": f"backward boost ({le.missile_class}, first seen in coast: burnout fitted at "
+                          f"{le.burnout_time_s - o.born_s:+.1f} s from first sight)"}
 
     def _launch_of(self, o: _Obj, depth: int = 0) -> dict | None:
         """The launch estimate that stands for object ``o``: that of the object it re-acquired, of the track
