@@ -73,7 +73,7 @@ def test_a_spent_stage_coasted_back_with_the_vehicle_s_drag_fits_no_class(srbm):
     stage = f.objects[1]
     assert stage.kind == "stage"
     bo = f.burnout_time_s
-    with pytest.raises(ValueError, match="can(not)? produce"):
+    with pytest.raises(ValueError, match=r"can(not)? produce"):
         estimate_launch(_state(stage, bo + 10.0), P, bo + 10.0, missile_class=mc, burnout_time_s=bo,
                         burnout_search_s=15.0)
 
