@@ -111,7 +111,10 @@ COAST_BURNOUT_SEARCH_S = 15.0
 SPLIT_GATE_M = 10_000.0
 """A new track this close [m] to a track that boosted within ``SPLIT_RECENT_S`` is a separated object."""
 SPLIT_GATE_M_S = 400.0
-"""... and at most this much faster or slower [m/s]."""
+"""... and at most this much faster or slower [m/s], or ``SPLIT_GATE_SIGMA`` times the two velocities' combined
+uncertainty when that is more (a new track's two-point velocity is uncertain by 200-400 m/s, and in the air the
+parts' speeds part by hundreds of m/s in the seconds before a stage is first tracked: 2024-01-14)."""
+SPLIT_GATE_SIGMA = 3.0
 SPLIT_RECENT_S = 30.0
 SPLIT_DECIDE_S = 8.0
 """After a split, the object still boosting this long [s] later is the missile."""
@@ -482,7 +485,8 @@ class Replay:
             dt = tr.t[o.row] - tr.t[p.row]
             d = np.linalg.norm(tr.x[o.row, :3] - (tr.x[p.row, :3] + dt * tr.x[p.row, 3:6]))
             dv = np.linalg.norm(tr.x[o.row, 3:6] - tr.x[p.row, 3:6])
-            if d < best_d and dv < SPLIT_GATE_M_S:
+            sv = float(np.sqrt(max(np.trace(tr.P[o.row, 3:6, 3:6]) + np.trace(tr.P[p.row, 3:6, 3:6]), 0.0)))
+            if d < best_d and dv < max(SPLIT_GATE_M_S, SPLIT_GATE_SIGMA * sv):
                 best, best_d = p, d
         if best is not None:
             o.parent, o.split_s = best.row, o.born_s
@@ -505,6 +509,11 @@ class Replay:
             beta, sig = self._beta(row)
             kind = "" if beta is None else drag_kind(1.0 / beta, (sig / beta) ** 2)[0]
             if kind:
+                if o.kind_basis.endswith("(provisional)"):
+                    # the drag confirms (or overturns) a provisional split kind: its basis is now the drag, which the
+                    # parts parted from it read (2024-07-01: a stage taken at its split, then by its drag, stayed
+                    # "provisional", and the warhead that parted from it stayed "unknown")
+                    o.kind = ""
                 self._set_kind(o, kind, f"ballistic coefficient {beta:.0f} kg/m^2 ({what[kind]})")
                 if kind == "warhead":
                     p = None if o.parent is None else self.objs[o.parent]
@@ -734,7 +743,9 @@ class Replay:
     def _launch_of(self, o: _Obj, depth: int = 0) -> dict | None:
         """The launch estimate that stands for object ``o``: that of the object it re-acquired, of the track
         it separated from (or duplicates), or its own; a ballistic back-propagation only when no backward
-        boost is known, the linked (earlier seen) track's first."""
+        boost is known, the linked (earlier seen) track's first. A separated object's own backward boost
+        stands over its parent's ballistic launch only when it puts the launch before the first sight of its
+        parents (``_first_sight_of_parents``: a second missile taken for a part of the first, 2019-05-09)."""
         if depth > 20:
             return o.launch
         fallback = None
@@ -747,9 +758,25 @@ class Replay:
                     if not la["method"].startswith("ballistic"):
                         return la
                     fallback = fallback or la
-        if o.launch is not None and not o.launch["method"].startswith("ballistic"):
-            return o.launch
+        own = o.launch
+        if (own is not None and o.parent is not None and fallback is not None
+                and own["time_s"] >= self._first_sight_of_parents(o)):
+            # its own backward boost puts the launch at a time its parent was already tracked in flight: that is
+            # a burn of an object that flew with the parent (2023-06-15: a last stage lit 250 s into the flight,
+            # "launched" mid-sea), not a missile of its own, so the parent's launch stands
+            own = None
+        if own is not None and not own["method"].startswith("ballistic"):
+            return own
         return fallback or o.launch
+
+    def _first_sight_of_parents(self, o: _Obj) -> float:
+        """Earliest first sight [s] of the tracks object ``o`` separated from, through its parents' parents."""
+        t, seen = math.inf, set()
+        while o.parent is not None and o.parent not in seen:
+            seen.add(o.parent)
+            o = self.objs[o.parent]
+            t = min(t, o.born_s)
+        return t
 
     def _apogee_of(self, o: _Obj) -> float:
         """Highest apogee [m] of the object over its whole flight (``figures.whole_flight_apogee_m``): every
