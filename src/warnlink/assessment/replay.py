@@ -362,7 +362,8 @@ def _ballistic_launch(x, t_s, step_s: float = 2.0, max_s: float = 800.0):
             f = h0 / max(h0 - h1, 1e-9)
             y2, _ = propagate(y, -step_s * f, with_stm=False)
             lat, lon, _ = ecef2geodetic(*y2[0, :3], deg=True)
-            return {"lat_deg": float(lat), "lon_deg": float(lon), "time_s": t - step_s * f, "sigma_km": None,
+            return {"lat_deg": float(lat), "lon_deg": float(lon), "time_s": t - step_s * f,
+                    "time_sigma_s": None, "ellipse_km": None,
                     "method": "ballistic back-propagation (no boost seen)", "missile_class": None}
         y, t = y1, t - step_s
     return None
@@ -1281,6 +1282,7 @@ class Replay:
             return None
         epoch = self.sim.epoch
         est = {"launch_lat": None, "launch_lon": None, "launch_time": None, "launch_method": None,
+               "launch_time_sigma_s": None, "launch_ellipse_95": None,
                "impact_lat": round(pr["lat"], 4), "impact_lon": round(pr["lon"], 4),
                "impact_time": _iso(epoch, pr["impact_t"]), "impact_time_sigma_s": round(pr["impact_t_sigma"], 2),
                "impact_prior_track": pr.get("prior"),
@@ -1304,6 +1306,11 @@ class Replay:
         if la is not None:
             est.update(launch_lat=round(la["lat_deg"], 4), launch_lon=round(la["lon_deg"], 4),
                        launch_time=_iso(epoch, la["time_s"]), launch_method=la["method"])
+            if la.get("time_sigma_s") is not None:
+                # the backward boost's own uncertainty (``LaunchEstimate``); a ballistic back-propagation has none
+                est["launch_time_sigma_s"] = round(float(la["time_sigma_s"]), 2)
+                est["launch_ellipse_95"] = {"semi_major_km": round(float(la["ellipse_km"][0]), 3),
+                                            "semi_minor_km": round(float(la["ellipse_km"][1]), 3)}
             rng_km = float(distance_m(la["lat_deg"], la["lon_deg"], pr["lat"], pr["lon"])) / 1e3
             est["range_km"] = round(rng_km, 1)
             est["flight_time_s"] = round(pr["impact_t"] - la["time_s"], 1)
