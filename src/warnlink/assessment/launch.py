@@ -9,10 +9,11 @@ equations of motion (``warnlink.physics.integrator.derivative``: J2, rotating Ea
 stack, thrust), and the unknown ``tau`` is fixed by the one condition lift-off imposes: the vehicle
 is at rest on the ground. If ``tau`` is guessed too small, the backward flight still moves at the
 guessed lift-off (the assumed vehicle is heavier, the thrust weaker); too large, and it comes to rest
-early, in the air. The root of ``g(tau)`` = (lift-off time of the rest point) - (guessed lift-off) is
-found by the Illinois method, each evaluation one backward flight (fixed RK4 steps of ``STEP_S``
-aligned with the staging events, compiled with Numba). The launch point is where the backward flight
-comes to rest; the launch time is ``t_s - tau``.
+early, in the air. ``tau`` minimises the lift-off mismatch (``_cost``: the rest point's height, time
+and speed, and any hovering near rest, which a wrong stage's schedule can produce): a scan at ``SCAN_S``
+over the class's burn, then golden section around the best, each evaluation one backward flight (fixed
+RK4 steps of ``STEP_S`` aligned with the staging events, compiled with Numba). The launch point is where
+the backward flight comes to rest; the launch time is ``t_s - tau``.
 
 A state after burnout is first coasted back to the burnout time (``burnout_time_s``; from the plume's
 disappearance, or the track's change of acceleration); without it the state is taken as powered (in
@@ -41,7 +42,8 @@ rest point is placed on the ellipsoid; a site 1 km up changes the time by about 
 
 Candidates: with ``missile_class=None`` every notional class is tried; a class whose schedule cannot
 produce the state (no root of ``g`` in its burn) is dropped, and among the rest the one whose backward
-flight best meets lift-off (smallest cost: rest height, time and speed, see ``_cost``) is chosen.
+flight best meets lift-off (smallest cost: rest height, time and speed, and no hovering near rest, see
+``_cost``) is chosen.
 """
 
 from __future__ import annotations
@@ -74,6 +76,15 @@ BRACKET_S = 2.0
 TAU_EXTEND_S = 5.0
 """The last burn is extended by this much [s] in the search, so that a state at burnout is bracketed."""
 _MAX_ITER = 40
+SLOW_M_S = 30.0
+"""Speed [m/s] below which the backward flight counts as near rest (``_cost``). A boost leaves the pad at its
+first stage's acceleration, so it is this slow for only a few seconds; without that term a wrong tau can fit.
+A notional IRBM's state 109 s into its first stage, flown back as if 178.5-180 s into the second, falls to
+near rest at ~100 s and then crawls 0.7 km above or below the ground at 3-7 m/s for 100 s, its slowest point
+at lift-off (cost 0.6-2.9, against 5.7-8.7 at the true tau's nearest scan points): a launch 70 s early."""
+SLOW_MARGIN_S = 2.0
+"""Slack [s] on the time near rest (``SLOW_M_S``) that lift-off takes."""
+G0_M_S2 = 9.80665
 BURNOUT_SCAN_S = 1.0
 """Step [s] of the scan of burnout times (``burnout_search_s``)."""
 BURNOUT_TOL_S = 0.05
@@ -161,7 +172,7 @@ def _rk4(t, y, h, p, out, k1, k2, k3, k4, tmp):
 def _backward(y0, tau, seg, cda, step, rest):
     """Fly state ``y0`` at time ``tau`` after lift-off backwards to lift-off under the schedule
     ``seg``; writes the rest point (minimum speed) state to ``rest`` and returns (its lift-off time
-    [s], the speed at lift-off [m/s])."""
+    [s], the speed at lift-off [m/s], the time [s] the flight spent slower than ``SLOW_M_S``)."""
     p = np.zeros(ig.P_SIZE)
     p[ig.P_ROT] = 1.0
     p[ig.P_J2] = 1.0
@@ -179,6 +190,7 @@ def _backward(y0, tau, seg, cda, step, rest):
     tmp = np.empty(6)
     best = np.sqrt(y[3] ** 2 + y[4] ** 2 + y[5] ** 2)
     best_t = tau
+    slow = 0.0
     rest[:] = y
     for s in range(seg.shape[0] - 1, -1, -1):
         t_a, t_b = seg[s, 0], seg[s, 1]
@@ -202,17 +214,24 @@ def _backward(y0, tau, seg, cda, step, rest):
                 best = v
                 best_t = t
                 rest[:] = y
-    return best_t, np.sqrt(y[3] ** 2 + y[4] ** 2 + y[5] ** 2)
+            if v < SLOW_M_S:
+                slow += h
+    return best_t, np.sqrt(y[3] ** 2 + y[4] ** 2 + y[5] ** 2), slow
 
 
 @njit(cache=True, nogil=True)
 def _cost(y0, tau, seg, cda, step, rest):
     """Mismatch of lift-off for a guessed ``tau``: the backward flight must come to rest (speed
-    minimum) at lift-off (time 0) on the ground: (h_rest / 1 km)^2 + (t_rest / 1 s)^2 + (v / 10 m/s)^2."""
-    t_rest, _ = _backward(y0, tau, seg, cda, step, rest)
+    minimum) at lift-off (time 0) on the ground, and leave it at the first stage's acceleration:
+    (h_rest / 1 km)^2 + (t_rest / 1 s)^2 + (v / 10 m/s)^2 + (t_hover / 1 s)^2, with t_hover the time it
+    spent slower than ``SLOW_M_S`` beyond what lift-off takes (``SLOW_M_S`` over the first stage's thrust
+    acceleration less gravity, plus ``SLOW_MARGIN_S``)."""
+    t_rest, _, slow = _backward(y0, tau, seg, cda, step, rest)
     h = ecef2geodetic_kernel(rest[0], rest[1], rest[2])[2]
     v = np.sqrt(rest[3] ** 2 + rest[4] ** 2 + rest[5] ** 2)
-    return (h / 1000.0) ** 2 + t_rest**2 + (v / 10.0) ** 2
+    a0 = max(seg[0, 2] / seg[0, 4] - G0_M_S2, 1.0)
+    hover = max(0.0, slow - SLOW_M_S / a0 - SLOW_MARGIN_S)
+    return (h / 1000.0) ** 2 + t_rest**2 + (v / 10.0) ** 2 + hover**2
 
 
 @njit(cache=True, nogil=True)
