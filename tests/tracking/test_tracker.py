@@ -8,7 +8,7 @@ from warnlink.scenario.simulate import simulate
 from warnlink.sensors.reports import KIND_RADAR
 from warnlink.tracking.metrics import nees
 from warnlink.tracking.score import score
-from warnlink.tracking.tracker import CONFIRMED, Tracker, TrackerConfig
+from warnlink.tracking.tracker import CONFIRMED, TENTATIVE, Tracker, TrackerConfig
 
 SALVO = """
 name: tracker-test
@@ -74,6 +74,23 @@ def test_tracks_are_deleted_after_impact(sim):
     late.t_s = late.t_s * 0 + last_impact + tr.cfg.delete_after_s + 1
     tr.push(late)
     assert not np.any(tr.status == CONFIRMED)
+
+
+def test_tracks_age_without_reports(sim):
+    """``expire`` moves the track management clock on with no report at all (every sensor silent): a track
+    is kept up to ``delete_after_s`` after its last update and deleted after it; a bad clock is refused."""
+    tr = Tracker()
+    first = sim.reports.take(np.flatnonzero(sim.reports.t_s < sim.reports.t_s.min() + 60.0))
+    tr.push(first)
+    conf = np.flatnonzero(tr.status == CONFIRMED)
+    assert conf.size
+    t_last = float(tr.t_update[conf].max())
+    tr.expire(t_last + tr.cfg.delete_after_s - 0.5)
+    assert tr.status[conf[np.argmax(tr.t_update[conf])]] == CONFIRMED
+    tr.expire(t_last + tr.cfg.delete_after_s + 0.5)
+    assert not np.any(tr.status == CONFIRMED) and not np.any(tr.status == TENTATIVE)
+    with pytest.raises(ValueError, match="t_now"):
+        tr.expire(float("nan"))
 
 
 def test_malformed_reports_are_rejected_and_the_rest_processed(sim):

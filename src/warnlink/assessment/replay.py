@@ -411,6 +411,8 @@ class Replay:
                 self.tracker.push(r.take(slice(start, int(c))))
                 self.track_wall_s += time.perf_counter() - t0
                 start = int(c)
+            else:
+                self.tracker.expire(float(t))  # no report this window: the tracks still age (a sensor outage)
             t0 = time.perf_counter()
             self._tick(float(t))
             self.assess_wall_s += time.perf_counter() - t0
@@ -1185,7 +1187,10 @@ class Replay:
                 root = self.objs[self._root_same(o.row)]
                 coast = [c for c in (o.first_coast_s, root.first_coast_s if root.duplicate_of is None else None)
                          if c is not None]
-                mature = (pr is not None and pr.get("ok") and bool(coast)
+                # a lower bound (``BOUND``: lost while boosting, or before its staging was decided) is no standing
+                # prediction: a notional IRBM whose sensors all fell silent 125 s into its 182 s boost (the IMM read
+                # coast from 78 s) held its overflight warning 425 s, to the short arc's "impact"
+                mature = (pr is not None and pr.get("ok") and bool(coast) and not pr["bound"]
                           and pr["t"] - min(coast) >= MATURE_COAST_S and not o.manoeuvre
                           and pr["impact_t"] > t)
                 if mature and o.duplicate_of is None:

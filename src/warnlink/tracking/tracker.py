@@ -267,6 +267,15 @@ class Tracker:
         for part in np.split(idx, breaks):
             self._scan(reports, part)
 
+    def expire(self, t_now: float) -> None:
+        """Advance the track management clock to ``t_now`` [s] without reports: tentative tracks past
+        ``tentative_timeout_s`` and confirmed tracks with no update for ``delete_after_s`` are deleted, as a
+        scan at ``t_now`` would. A run in which every sensor falls silent (an outage) still loses its tracks."""
+        t_now = float(t_now)
+        if not np.isfinite(t_now):
+            raise ValueError(f"t_now must be finite, got {t_now}")
+        self._expire(t_now)
+
     def live(self) -> np.ndarray:
         """Indices of tracks not deleted."""
         return np.flatnonzero(self.status != DELETED)
