@@ -134,15 +134,17 @@ def test_limit_is_200_nautical_miles_out_to_sea():
 
 
 def test_impact_probabilities_partition_and_errors():
-    lat = np.array([35.68, 41.49, 30.0, 37.57, 39.03])
-    lon = np.array([139.69, 136.97, 170.0, 126.98, 125.75])
+    # Tokyo, the Sea of Japan (EEZ), the open Pacific, Seoul, Pyongyang; Shenyang, Sakhalin (Yuzhno-Sakhalinsk),
+    # Ulaanbaatar (another country's land)
+    lat = np.array([35.68, 41.49, 30.0, 37.57, 39.03, 41.8, 46.96, 47.92])
+    lon = np.array([139.69, 136.97, 170.0, 126.98, 125.75, 123.4, 142.73, 106.92])
     p = reg_mod.impact_probabilities(lat, lon)
-    assert set(p) == set(reg_mod.PROBABILITY_KEYS)
-    assert p["JPN_land"] == pytest.approx(0.2) and p["JPN_eez"] == pytest.approx(0.2)
-    assert p["KOR_land"] == pytest.approx(0.2) and p["PRK_land"] == pytest.approx(0.2)
-    assert p["sea_other"] == pytest.approx(0.2)
+    assert list(p) == list(reg_mod.PROBABILITY_KEYS)
+    for key in ("JPN_land", "JPN_eez", "sea_other", "KOR_land", "PRK_land", "CHN_land", "RUS_land", "other_land"):
+        assert p[key] == pytest.approx(1 / 8), key
+    assert p["KOR_eez"] == 0.0
     assert sum(p.values()) == pytest.approx(1.0)
-    w = reg_mod.impact_probabilities(lat, lon, weights=[1, 0, 0, 0, 0])
+    w = reg_mod.impact_probabilities(lat, lon, weights=[1, 0, 0, 0, 0, 0, 0, 0])
     assert w["JPN_land"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="weights"):
         reg_mod.impact_probabilities(lat, lon, weights=[1, 2])

@@ -50,7 +50,10 @@ EEZ_LIMIT_M = 200 * NM_M
 """Outer limit of an exclusive economic zone: 200 nautical miles = 370.4 km (UNCLOS art. 57)."""
 EEZ_NATIONS = ("JPN", "KOR")
 """Nations whose EEZ is modelled (the packaged coast covers the band that decides them)."""
-PROBABILITY_KEYS = ("JPN_land", "JPN_eez", "KOR_land", "KOR_eez", "PRK_land", "other_land", "sea_other")
+NEIGHBOUR_LAND = ("PRK", "CHN", "RUS")
+"""The neighbours whose land has a probability of its own (``<code>_land``); the rest is ``other_land``."""
+PROBABILITY_KEYS = ("JPN_land", "JPN_eez", "KOR_land", "KOR_eez", "PRK_land", "CHN_land", "RUS_land", "other_land",
+                    "sea_other")
 """Keys of ``impact_probabilities``; they partition the Earth's surface."""
 
 _CHORD_SURE = EEZ_LIMIT_M * (1.0 - 1e-3)
@@ -308,7 +311,8 @@ def impact_probabilities(lat_deg, lon_deg, weights=None) -> dict[str, float]:
     sigma points of the predicted impact distribution).
 
     Returns a dict with the keys ``PROBABILITY_KEYS``: ``JPN_land``, ``JPN_eez``, ``KOR_land``,
-    ``KOR_eez``, ``PRK_land``, ``other_land`` (any other country's land) and ``sea_other`` (sea
+    ``KOR_eez``, ``PRK_land``, ``CHN_land``, ``RUS_land`` (the neighbours, ``NEIGHBOUR_LAND``), ``other_land``
+    (any other country's land) and ``sea_other`` (sea
     outside the Japanese and Korean EEZs); the values sum to 1. ``weights`` (non-negative, one per
     sample, not all zero) default to equal weights.
     """
@@ -333,8 +337,9 @@ def impact_probabilities(lat_deg, lon_deg, weights=None) -> dict[str, float]:
     for nation in ("JPN", "KOR"):
         out[f"{nation}_land"] = float(w[land == nation].sum())
         out[f"{nation}_eez"] = float(w[eez == nation].sum())
-    out["PRK_land"] = float(w[land == "PRK"].sum())
-    out["other_land"] = float(w[(land != "") & ~np.isin(land, ("JPN", "KOR", "PRK"))].sum())
+    for code in NEIGHBOUR_LAND:
+        out[f"{code}_land"] = float(w[land == code].sum())
+    out["other_land"] = float(w[(land != "") & ~np.isin(land, ("JPN", "KOR", *NEIGHBOUR_LAND))].sum())
     out["sea_other"] = float(w[(land == "") & (eez == "")].sum())
     return {k: out[k] for k in PROBABILITY_KEYS}
 
