@@ -85,6 +85,7 @@ at lift-off (cost 0.6-2.9, against 5.7-8.7 at the true tau's nearest scan points
 SLOW_MARGIN_S = 2.0
 """Slack [s] on the time near rest (``SLOW_M_S``) that lift-off takes."""
 G0_M_S2 = 9.80665
+"""Standard gravity [m/s^2] (the first stage's lift-off acceleration is its thrust over mass less this)."""
 BURNOUT_SCAN_S = 1.0
 """Step [s] of the scan of burnout times (``burnout_search_s``)."""
 BURNOUT_TOL_S = 0.05
