@@ -236,6 +236,7 @@ class _Obj:
     no air there to manoeuvre in, so the jump is thrust the boost model missed (2023-07-12: a third stage's
     burn, read as a manoeuvre for 8 s, moved the prediction into Japan's EEZ). Counts as a boost in ``_bound``."""
     launch: dict | None = None
+    no_ballistic_launch: bool = False
     launch_due_s: float | None = None
     launch_burnout_s: float | None = None
     boost_state: tuple | None = None
@@ -714,7 +715,12 @@ class Replay:
                     continue
                 if o.launch is not None:
                     continue
-            o.launch = self._coast_launch(o) or _ballistic_launch(tr.x[row, :6], float(tr.t[row]))
+            o.launch = self._coast_launch(o)
+            if o.launch is None and not o.no_ballistic_launch:
+                o.launch = _ballistic_launch(tr.x[row, :6], float(tr.t[row]))
+                # an arc that does not reach the ground within ``max_s`` never will from a later state (the launch
+                # only recedes): not flown again at every window (2022-11-18's terminal tracks: 17 of 32 s of replay)
+                o.no_ballistic_launch = o.launch is None
 
     def _coast_launch(self, o: _Obj, burnout_s: float | None = None) -> dict | None:
         """Launch of a track first seen in coast, low and climbing (just after burnout): the backward boost
